@@ -1,0 +1,5 @@
+"""Allow ``python -m mllint``."""
+
+from mllint.cli import main
+
+raise SystemExit(main())

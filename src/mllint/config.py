@@ -1,0 +1,290 @@
+"""Configuration: ``[tool.mllint]`` of the nearest ``pyproject.toml``, overridden by the command line.
+
+Validation is strict: an unknown key, a wrong type or an unknown rule code is a ``ConfigError``
+naming the key and the file (the CLI turns it into exit code 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from mllint.catalogue import Catalogue
+from mllint.targets import ALL_TARGETS, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE: Tuple[str, ...] = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", ".tox", ".nox", "build", "dist",
+    "__pycache__", "node_modules", "site-packages", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".mllint_cache", ".eggs", "*.egg-info",
+)
+
+
+class ConfigError(Exception):
+    """Bad configuration or usage; the message names the key and where it came from."""
+
+
+@dataclass
+class ModelSpec:
+    """One ``[[tool.mllint.models]]`` entry (used by ``--confirm``)."""
+
+    name: str
+    factory: str
+    targets: Optional[Tuple[str, ...]] = None
+    device: Optional[str] = None
+    timeout: Optional[float] = None
+    tolerance: Optional[float] = None
+
+
+@dataclass
+class Settings:
+    """Everything a run needs to know, after merging file and command-line configuration."""
+
+    root: Path
+    config_file: Optional[Path] = None
+    select: Tuple[str, ...] = ("ALL",)
+    ignore: Tuple[str, ...] = ()
+    extend_select: Tuple[str, ...] = ()
+    per_file_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    targets: Tuple[str, ...] = ALL_TARGETS
+    severity: Dict[str, Severity] = field(default_factory=dict)
+    exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: Tuple[str, ...] = ()
+    onnx_opset: int = 18
+    models: List[ModelSpec] = field(default_factory=list)
+    enabled_codes: Tuple[str, ...] = ()  # resolved from select / ignore / extend-select
+
+    def fingerprint(self) -> str:
+        """Everything that changes findings, as a stable string (part of cache keys)."""
+        return repr(
+            (
+                sorted(self.enabled_codes), sorted(self.per_file_ignores.items()), self.targets,
+                sorted((k, v.value) for k, v in self.severity.items()), self.onnx_opset,
+            )
+        )
+
+
+def _as_str_list(value: Any, key: str, where: str) -> Tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_codes(codes: Sequence[str], key: str, where: str, catalogue: Catalogue) -> None:
+    for code in codes:
+        if not catalogue.codes_matching(code):
+            known = [r.code for r in catalogue] + [r.name for r in catalogue]
+            raise ConfigError(
+                f"{where}: '{key}' names unknown rule '{code}'{_suggest(code, known)}"
+            )
+
+
+def _check_targets(values: Sequence[str], key: str, where: str) -> Tuple[str, ...]:
+    for t in values:
+        if t not in ALL_TARGETS:
+            raise ConfigError(
+                f"{where}: '{key}' has unknown target '{t}'{_suggest(t, ALL_TARGETS)}; "
+                f"known targets: {', '.join(ALL_TARGETS)}"
+            )
+    return tuple(t for t in ALL_TARGETS if t in values)
+
+
+def _parse_models(value: Any, where: str) -> List[ModelSpec]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{where}: 'models' must be an array of tables ([[tool.mllint.models]])")
+    out = []
+    allowed = {"name", "factory", "targets", "device", "timeout", "tolerance"}
+    for i, entry in enumerate(value):
+        here = f"{where}: models[{i}]"
+        unknown = set(entry) - allowed
+        if unknown:
+            k = sorted(unknown)[0]
+            raise ConfigError(f"{here}: unknown key '{k}'{_suggest(k, sorted(allowed))}")
+        factory = entry.get("factory")
+        if not isinstance(factory, str) or ":" not in factory:
+            raise ConfigError(f"{here}: 'factory' must be a string 'package.module:function'")
+        name = entry.get("name", factory)
+        if not isinstance(name, str):
+            raise ConfigError(f"{here}: 'name' must be a string")
+        targets = None
+        if "targets" in entry:
+            targets = _check_targets(_as_str_list(entry["targets"], "targets", here), "targets", here)
+        device = entry.get("device")
+        if device is not None and device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"{here}: 'device' must be one of cpu, cuda, auto")
+        for num in ("timeout", "tolerance"):
+            if num in entry and (
+                isinstance(entry[num], bool) or not isinstance(entry[num], (int, float))
+            ):
+                raise ConfigError(f"{here}: '{num}' must be a number")
+        out.append(
+            ModelSpec(name, factory, targets, device, entry.get("timeout"), entry.get("tolerance"))
+        )
+    return out
+
+
+_Parser = Callable[[Any, str, str, Catalogue], Any]
+
+
+def _codes_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Tuple[str, ...]:
+    codes = _as_str_list(value, key, where)
+    _check_codes(codes, key, where, catalogue)
+    return codes
+
+
+def _per_file_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Dict[str, Tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a table of glob = [codes]")
+    out = {}
+    for glob, codes in value.items():
+        out[glob] = _codes_parser(codes, f"{key}.{glob}", where, catalogue)
+    return out
+
+
+def _severity_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Dict[str, Severity]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a table of CODE = \"error|warning|info\"")
+    out: Dict[str, Severity] = {}
+    for code, level in value.items():
+        _check_codes([code], f"{key}.{code}", where, catalogue)
+        if not isinstance(level, str):
+            raise ConfigError(f"{where}: '{key}.{code}' must be a string")
+        try:
+            sev = Severity.parse(level)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: '{key}.{code}': {exc}") from None
+        for c in catalogue.codes_matching(code):
+            out[c] = sev
+    return out
+
+
+def _targets_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Tuple[str, ...]:
+    values = _as_str_list(value, key, where)
+    if not values:
+        raise ConfigError(f"{where}: '{key}' must name at least one target")
+    return _check_targets(values, key, where)
+
+
+def _globs_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Tuple[str, ...]:
+    return _as_str_list(value, key, where)
+
+
+def _opset_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 7 <= value <= 30:
+        raise ConfigError(f"{where}: '{key}' must be an integer opset between 7 and 30")
+    return value
+
+
+_KEYS: Dict[str, Tuple[str, _Parser]] = {
+    "select": ("select", _codes_parser),
+    "ignore": ("ignore", _codes_parser),
+    "extend-select": ("extend_select", _codes_parser),
+    "per-file-ignores": ("per_file_ignores", _per_file_parser),
+    "targets": ("targets", _targets_parser),
+    "severity": ("severity", _severity_parser),
+    "exclude": ("exclude", _globs_parser),
+    "extend-exclude": ("extend_exclude", _globs_parser),
+    "onnx-opset": ("onnx_opset", _opset_parser),
+    "models": ("models", lambda v, k, w, c: _parse_models(v, w)),
+}
+KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
+
+
+def find_config(start: Path) -> Tuple[Optional[Path], Path]:
+    """The nearest ``pyproject.toml`` with a ``[tool.mllint]`` table, and the project root.
+
+    The root is that file's folder; without one, the nearest folder holding a ``pyproject.toml``
+    or ``.git``; else ``start`` itself.
+    """
+    start = start.resolve()
+    if start.is_file():
+        start = start.parent
+    fallback_root: Optional[Path] = None
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            if fallback_root is None:
+                fallback_root = folder
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                data = {}  # reported only if it is the file we would use: see load_settings
+            if isinstance(data.get("tool"), dict) and "mllint" in data["tool"]:
+                return candidate, folder
+        if fallback_root is None and (folder / ".git").exists():
+            fallback_root = folder
+    return None, fallback_root or start
+
+
+def read_table(path: Path) -> Dict[str, Any]:
+    """The ``[tool.mllint]`` table of ``path`` (an error if the file is not valid TOML)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("mllint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.mllint] must be a table")
+    return table
+
+
+def apply_table(settings: Settings, table: Mapping[str, Any], where: str, catalogue: Catalogue) -> None:
+    for key, value in table.items():
+        if key not in _KEYS:
+            raise ConfigError(f"{where}: unknown key '{key}'{_suggest(key, KNOWN_KEYS)}")
+        attr, parser = _KEYS[key]
+        setattr(settings, attr, parser(value, key, where, catalogue))
+
+
+def resolve_enabled(settings: Settings, catalogue: Catalogue) -> None:
+    """Turn select / extend-select / ignore into the set of enabled rule codes."""
+    enabled: List[str] = []
+    explicitly = set()
+    for sel in settings.select + settings.extend_select:
+        for code in catalogue.codes_matching(sel):
+            if sel.upper() != "ALL" or catalogue.by_code[code].default_enabled:
+                explicitly.add(code)
+                enabled.append(code)
+    ignored = {c for sel in settings.ignore for c in catalogue.codes_matching(sel)}
+    settings.enabled_codes = tuple(sorted(set(enabled) - ignored))
+
+
+def load_settings(
+    start: Path,
+    catalogue: Catalogue,
+    config_file: Optional[Path] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+) -> Settings:
+    """Settings from ``config_file`` (or the nearest one above ``start``) plus CLI overrides."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"{config_file}: configuration file not found")
+        path: Optional[Path] = config_file.resolve()
+        root = path.parent
+    else:
+        path, root = find_config(start)
+    settings = Settings(root=root, config_file=path)
+    if path is not None:
+        apply_table(settings, read_table(path), str(path), catalogue)
+    if overrides:
+        apply_table(settings, {k: v for k, v in overrides.items() if v is not None}, "command line", catalogue)
+    resolve_enabled(settings, catalogue)
+    return settings

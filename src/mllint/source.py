@@ -1,0 +1,81 @@
+"""Reading and parsing one file: exactly one LibCST parse per file, diagnostics instead of crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import libcst as cst
+
+from mllint.findings import Span
+
+
+@dataclass
+class SourceText:
+    """A file's decoded text, or why it has none."""
+
+    display: str
+    text: Optional[str]
+    digest: str
+    error: Optional[Tuple[str, Span, str]] = None  # (code, span, detail)
+
+
+def _decode_error_span(data: bytes, offset: int) -> Span:
+    line = data.count(b"\n", 0, offset) + 1
+    start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[start:offset].decode("utf-8", "replace"))
+    return Span(line, col, line, col + 1)
+
+
+def decode(display: str, data: bytes) -> SourceText:
+    """Decode as Python does: a PEP 263 cookie or BOM if present, else UTF-8."""
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        return SourceText(display, None, digest, ("ML002", Span(1, 0, 1, 1), str(exc)))
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        detail = f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid {encoding}"
+        return SourceText(display, None, digest, ("ML002", _decode_error_span(data, exc.start), detail))
+    except LookupError:
+        return SourceText(display, None, digest, ("ML002", Span(1, 0, 1, 1), f"unknown encoding {encoding!r}"))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceText(display, text, digest)
+
+
+def read(path: Path, display: str) -> SourceText:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return SourceText(display, None, "", ("ML003", Span(1, 0, 1, 0), reason))
+    return decode(display, data)
+
+
+class ParseFailure(Exception):
+    def __init__(self, span: Span, detail: str) -> None:
+        super().__init__(detail)
+        self.span = span
+        self.detail = detail
+
+
+def parse(text: str) -> cst.Module:
+    """Parse with LibCST's native parser; syntax errors become ``ParseFailure`` with a location."""
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        line = max(exc.raw_line, 1)
+        col = max(exc.raw_column, 0)
+        first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "syntax error"
+        raise ParseFailure(Span(line, col, line, col + 1), first) from None
+    except (RecursionError, MemoryError) as exc:  # pathological nesting
+        raise ParseFailure(Span(1, 0, 1, 0), f"{type(exc).__name__} while parsing") from None
+    except Exception as exc:  # LibCST may raise other errors on exotic input
+        raise ParseFailure(Span(1, 0, 1, 0), f"{type(exc).__name__}: {exc}") from None
