@@ -1,0 +1,1 @@
+"""Static analysis: per-file summaries, the cross-file project index, and the function walker."""

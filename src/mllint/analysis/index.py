@@ -1,0 +1,262 @@
+"""The project index: cross-file facts built from every file's summary.
+
+Which classes are models (and of which framework), how names resolve across files (aliases and
+package re-exports), and where analysis starts (entry points).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
+
+TORCH_MODULE_PREFIXES = ("torch.nn.",)
+KERAS_LAYER_PREFIXES = (
+    "keras.", "tensorflow.keras.", "tf_keras.", "tensorflow.python.keras.",
+)
+TF_MODULE = ("tensorflow.Module",)
+TORCH_ENTRY_DECORATORS = ("torch.jit.export",)
+TORCH_EXEMPT_DECORATORS = ("torch.jit.ignore", "torch.jit.unused")
+TF_FUNCTION_DECORATORS = ("tensorflow.function",)
+KERAS_ENTRY_METHODS = ("call", "train_step", "test_step", "predict_step")
+
+
+def module_name_for(path: Path) -> Tuple[str, bool]:
+    """Dotted module name from the package folders (those with ``__init__.py``) above ``path``."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts: List[str] = [] if is_package else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.append(folder.name)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return ".".join(reversed(parts)), is_package
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function or method defined in the project."""
+
+    module: str
+    cls: Optional[str]  # class name within the module, for methods
+    name: str
+
+    @property
+    def qualname(self) -> str:
+        inner = f"{self.cls}.{self.name}" if self.cls else self.name
+        return f"{self.module}:{inner}" if self.module else inner
+
+    @property
+    def display(self) -> str:
+        return f"{self.cls}.{self.name}" if self.cls else self.name
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """Where export starts: the function, the class its ``self`` is, and the framework."""
+
+    func: FunctionRef
+    self_class: Optional[str]  # qualified class name of ``self`` (may differ from func.cls for inherited methods)
+    framework: str  # "torch" or "tensorflow"
+    kind: str  # "forward", "jit-export", "script", "tf-function", "keras-call", ...
+    display: str  # how messages name it, e.g. "Net.forward"
+
+
+Resolved = Union[Tuple[str, ClassSummary, str], Tuple[str, FuncSummary, str]]
+
+
+class ProjectIndex:
+    def __init__(self, summaries: Dict[str, ModuleSummary]) -> None:
+        self.summaries = summaries  # by module name
+        self._framework_cache: Dict[str, Optional[str]] = {}
+
+    # -- name resolution -------------------------------------------------------------------
+    def resolve(self, qname: Optional[str], _depth: int = 0) -> Optional[Resolved]:
+        """A project class or function for a qualified name, following re-exports."""
+        if not qname or _depth > 12:
+            return None
+        parts = qname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:cut])
+            summary = self.summaries.get(mod)
+            if summary is None:
+                continue
+            rest = parts[cut:]
+            head = rest[0]
+            if head in summary.classes:
+                cls = summary.classes[head]
+                if len(rest) == 1:
+                    return ("class", cls, mod)
+                if len(rest) == 2 and rest[1] in cls.methods:
+                    return ("function", cls.methods[rest[1]], mod)
+                return None
+            if head in summary.functions and len(rest) == 1:
+                return ("function", summary.functions[head], mod)
+            if head in summary.aliases and summary.aliases[head] != qname:
+                target = ".".join([summary.aliases[head], *rest[1:]])
+                return self.resolve(target, _depth + 1)
+            return None
+        return None
+
+    def resolve_class(self, qname: Optional[str]) -> Optional[ClassSummary]:
+        found = self.resolve(qname)
+        return found[1] if found and found[0] == "class" else None  # type: ignore[return-value]
+
+    def canonical_class(self, qname: Optional[str]) -> Optional[str]:
+        cls = self.resolve_class(qname)
+        return cls.qualname if cls else qname
+
+    def mro(self, cls: ClassSummary) -> List[ClassSummary]:
+        """Project classes in method-resolution order (depth-first, left to right, no repeats)."""
+        out: List[ClassSummary] = []
+        seen: Set[str] = set()
+
+        def walk(c: ClassSummary) -> None:
+            if c.qualname in seen or len(seen) > 64:
+                return
+            seen.add(c.qualname)
+            out.append(c)
+            for base in c.bases:
+                bc = self.resolve_class(base)
+                if bc is not None:
+                    walk(bc)
+
+        walk(cls)
+        return out
+
+    def external_bases(self, cls: ClassSummary) -> List[str]:
+        out = []
+        for c in self.mro(cls):
+            for base in c.bases:
+                if self.resolve_class(base) is None:
+                    out.append(base)
+        return out
+
+    def framework_of(self, cls: ClassSummary) -> Optional[str]:
+        """"torch" for nn.Module subclasses, "keras" for Keras layers/models, "tf" for tf.Module."""
+        if cls.qualname in self._framework_cache:
+            return self._framework_cache[cls.qualname]
+        result: Optional[str] = None
+        for base in self.external_bases(cls):
+            if base.startswith(TORCH_MODULE_PREFIXES) and not base.startswith("torch.nn.functional"):
+                result = "torch"
+            elif base.startswith(KERAS_LAYER_PREFIXES):
+                result = "keras"
+            elif base in TF_MODULE:
+                result = result or "tf"
+            if result in ("torch", "keras"):
+                break
+        self._framework_cache[cls.qualname] = result
+        return result
+
+    def find_method(self, cls: ClassSummary, name: str) -> Optional[Tuple[ClassSummary, FuncSummary]]:
+        for c in self.mro(cls):
+            if name in c.methods:
+                return c, c.methods[name]
+        return None
+
+    def attr_of(self, cls: ClassSummary, attr: str):  # type: ignore[no-untyped-def]
+        for c in self.mro(cls):
+            if attr in c.attrs:
+                return c.attrs[attr]
+        return None
+
+    def module_of_class(self, cls: ClassSummary) -> str:
+        return cls.qualname.rsplit(".", 1)[0] if "." in cls.qualname else ""
+
+    # -- entry points ----------------------------------------------------------------------
+    def entry_points(self) -> List[EntryPoint]:
+        entries: List[EntryPoint] = []
+        for modname in sorted(self.summaries):
+            summary = self.summaries[modname]
+            for cls in summary.classes.values():
+                fw = self.framework_of(cls)
+                if fw is None:
+                    continue
+                entries.extend(self._class_entries(cls, fw))
+            for fn in summary.functions.values():
+                if any(d in ("torch.jit.script",) for d in fn.decorators):
+                    entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "torch", "script", fn.name))
+                elif any(d in TF_FUNCTION_DECORATORS for d in fn.decorators):
+                    entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "tensorflow", "tf-function", fn.name))
+            for site in summary.call_sites:
+                entries.extend(self._call_site_entries(site))
+        unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
+        for e in entries:
+            unique.setdefault((e.func.qualname, e.self_class, e.framework), e)
+        return list(unique.values())
+
+    def _class_entries(self, cls: ClassSummary, fw: str) -> Iterator[EntryPoint]:
+        names: List[str] = []
+        if fw == "torch":
+            names.append("forward")
+            for c in self.mro(cls):
+                names.extend(n for n, m in c.methods.items() if any(d in TORCH_ENTRY_DECORATORS for d in m.decorators))
+        else:
+            if fw == "keras":
+                names.extend(KERAS_ENTRY_METHODS)
+            for c in self.mro(cls):
+                names.extend(n for n, m in c.methods.items() if any(d in TF_FUNCTION_DECORATORS for d in m.decorators))
+        seen = set()
+        for name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            found = self.find_method(cls, name)
+            if found is None:
+                continue
+            owner, method = found
+            kind = {"forward": "forward", "call": "keras-call"}.get(name, "method")
+            framework = "torch" if fw == "torch" else "tensorflow"
+            yield EntryPoint(
+                FunctionRef(self.module_of_class(owner), owner.name, name),
+                cls.qualname, framework, kind, f"{cls.name}.{name}",
+            )
+
+    def _call_site_entries(self, site) -> Iterator[EntryPoint]:  # type: ignore[no-untyped-def]
+        found = self.resolve(site.arg0)
+        if not found:
+            return
+        kind, obj, mod = found
+        fw = "torch" if site.callee.startswith("torch.") else "tensorflow"
+        if kind == "function":
+            parts = site.arg0.split(".") if site.arg0 else []
+            fn: FuncSummary = obj  # type: ignore[assignment]
+            cls_name = None
+            # A method reference like ``Model.method`` resolves to the class's method.
+            res_cls = self.resolve_class(".".join(parts[:-1])) if len(parts) > 1 else None
+            if res_cls is not None and fn.name in res_cls.methods:
+                cls_name = res_cls.name
+                mod = self.module_of_class(res_cls)
+            yield EntryPoint(FunctionRef(mod, cls_name, fn.name), None, fw, "compiled", fn.name)
+
+    def module_for_file_summary(self, module: str) -> Optional[ModuleSummary]:
+        return self.summaries.get(module)
+
+    def dependencies(self, module: str) -> Set[str]:
+        """Project modules whose summaries can change this module's findings (import closure)."""
+        out: Set[str] = set()
+        todo = [module]
+        while todo:
+            mod = todo.pop()
+            summary = self.summaries.get(mod)
+            if summary is None:
+                continue
+            for target in summary.aliases.values():
+                parts = target.split(".")
+                for cut in range(len(parts), 0, -1):
+                    cand = ".".join(parts[:cut])
+                    if cand in self.summaries:
+                        if cand not in out and cand != module:
+                            out.add(cand)
+                            todo.append(cand)
+                        break
+        return out
+
+
+def sorted_unique(items: Sequence[str]) -> List[str]:
+    return sorted(set(items))

@@ -1,0 +1,113 @@
+"""Dotted names and import aliases: a small purpose-built pass instead of LibCST's scope providers.
+
+Only the module's top level (and blocks at top level such as ``try``/``if``) binds imports here;
+that covers how model code imports frameworks and project modules.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, Optional, Sequence
+
+import libcst as cst
+
+#: Canonical prefixes, so that ``tf.keras`` and ``keras`` style names compare simply.
+_CANONICAL = {
+    "tensorflow.compat.v2": "tensorflow",
+}
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node: cst.BaseExpression) -> str:
+    return dotted(node) or ""
+
+
+def resolve_relative(module: str, is_package: bool, level: int, target: str) -> str:
+    """Absolute module for ``from <level dots><target> import``, seen from ``module``."""
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    base = ".".join(parts)
+    if target:
+        return f"{base}.{target}" if base else target
+    return base
+
+
+def _iter_top_statements(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Top-level simple statements, looking into ``if``/``try``/``with`` blocks at top level."""
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield from stmt.body
+        elif isinstance(stmt, cst.If):
+            yield from _iter_top_statements(stmt.body.body)
+            orelse = stmt.orelse
+            while orelse is not None:
+                yield from _iter_top_statements(orelse.body.body)
+                orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+        elif isinstance(stmt, cst.Try):
+            yield from _iter_top_statements(stmt.body.body)
+            for handler in stmt.handlers:
+                yield from _iter_top_statements(handler.body.body)
+        elif isinstance(stmt, cst.With):
+            yield from _iter_top_statements(stmt.body.body)
+
+
+def collect_aliases(module: cst.Module, module_name: str, is_package: bool) -> Dict[str, str]:
+    """Local name -> fully qualified dotted name, for every import at module level."""
+    aliases: Dict[str, str] = {}
+    for small in _iter_top_statements(module.body):
+        add_import_aliases(small, aliases, module_name, is_package)
+    return aliases
+
+
+def add_import_aliases(small: cst.CSTNode, aliases: Dict[str, str], module_name: str, is_package: bool) -> None:
+    if isinstance(small, cst.Import):
+        for alias in small.names:
+            full = _module_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                aliases[alias.asname.name.value] = canonical(full)
+            else:
+                head = full.split(".")[0]
+                aliases[head] = head
+    elif isinstance(small, cst.ImportFrom):
+        level = len(small.relative)
+        target = _module_name(small.module) if small.module is not None else ""
+        base = resolve_relative(module_name, is_package, level, target) if level else target
+        if isinstance(small.names, cst.ImportStar):
+            return
+        for alias in small.names:
+            name = _module_name(alias.name)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            aliases[local] = canonical(f"{base}.{name}" if base else name)
+
+
+def canonical(name: str) -> str:
+    for prefix, repl in _CANONICAL.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return repl + name[len(prefix):]
+    return name
+
+
+def qualify(name: Optional[str], aliases: Dict[str, str]) -> Optional[str]:
+    """Qualify a dotted name through the file's import aliases (``nn.Module`` -> ``torch.nn.Module``)."""
+    if not name:
+        return None
+    head, _, rest = name.partition(".")
+    base = aliases.get(head)
+    if base is None:
+        return None
+    return f"{base}.{rest}" if rest else base

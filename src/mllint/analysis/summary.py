@@ -1,0 +1,380 @@
+"""Per-file summary: what other files need to know about this one, without its syntax tree.
+
+A summary is plain, picklable data (it crosses process boundaries and is cached by content
+hash). It is built from the top level and class bodies only, never a full walk of the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from mllint.analysis.names import add_import_aliases, canonical, collect_aliases, dotted, qualify
+
+#: Names (after alias resolution) that mark a module-level call as an export or compile site.
+EXPORT_CALLS = frozenset({
+    "torch.jit.script", "torch.jit.trace", "torch.jit.trace_module", "torch.export.export",
+    "torch.export._trace._export", "torch.onnx.export", "torch.onnx.dynamo_export", "torch.compile",
+    "tensorflow.function", "tensorflow.saved_model.save", "tensorflow.lite.TFLiteConverter.from_keras_model",
+    "tensorflow.lite.TFLiteConverter.from_concrete_functions", "tensorflow.lite.TFLiteConverter.from_saved_model",
+})
+
+
+#: Cheap text pre-filter: only files that may call an export API get the call-site walk.
+_CALL_SITE_HINT = re.compile(
+    r"\b(script|trace|trace_module|export|dynamo_export|compile|function|save|from_keras_model|"
+    r"from_concrete_functions|from_saved_model)\s*\("
+)
+
+
+@dataclass(frozen=True)
+class ParamSummary:
+    name: str
+    annotation: Optional[str]  # dotted, qualified where possible (e.g. "torch.Tensor", "int")
+    default: Optional[str]  # "none", "literal", "other" or None when there is no default
+    star: str = ""  # "", "*", "**", or "kwonly"
+
+
+@dataclass(frozen=True)
+class FuncSummary:
+    name: str
+    params: Tuple[ParamSummary, ...]
+    decorators: Tuple[str, ...]  # dotted names, qualified where possible
+    returns: Optional[str]
+    is_async: bool = False
+
+
+@dataclass(frozen=True)
+class AttrInfo:
+    kind: str  # "module", "module_list", "tensor", "static", "unknown"
+    cls: Optional[str] = None  # qualified class constructed (module / module_list element)
+
+
+@dataclass
+class ClassSummary:
+    name: str
+    qualname: str  # "pkg.mod.Class"
+    bases: Tuple[str, ...]  # qualified dotted names
+    decorators: Tuple[str, ...]
+    methods: Dict[str, FuncSummary] = field(default_factory=dict)
+    attrs: Dict[str, AttrInfo] = field(default_factory=dict)
+    class_attrs: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call to an export/compile API anywhere at module or function level."""
+
+    callee: str  # qualified, e.g. "torch.jit.script"
+    arg0: Optional[str]  # qualified name of the first argument, or of the class it instantiates
+    keywords: Tuple[str, ...]
+
+
+@dataclass
+class ModuleSummary:
+    module: str  # dotted module name ("" when unknown)
+    is_package: bool
+    aliases: Dict[str, str]
+    classes: Dict[str, ClassSummary] = field(default_factory=dict)
+    functions: Dict[str, FuncSummary] = field(default_factory=dict)
+    call_sites: List[CallSite] = field(default_factory=list)
+    uses_torch: bool = False
+    uses_tf: bool = False
+    keras_flavor: Optional[str] = None  # "keras3", "tf_keras", or None
+
+
+def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
+    if node is None:
+        return None
+    ann = node.annotation
+    if isinstance(ann, cst.SimpleString):
+        text = ann.evaluated_value if isinstance(ann.evaluated_value, str) else None
+        return qualify(text, aliases) or text
+    if isinstance(ann, cst.Subscript):
+        head = dotted(ann.value)
+        inner = [
+            _annotation(cst.Annotation(e.slice.value), aliases)
+            for e in ann.slice
+            if isinstance(e.slice, cst.Index)
+        ]
+        base = qualify(head, aliases) or head or "?"
+        return f"{base}[{','.join(i or '?' for i in inner)}]"
+    if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+        left = _annotation(cst.Annotation(ann.left), aliases)
+        right = _annotation(cst.Annotation(ann.right), aliases)
+        return f"typing.Union[{left},{right}]"
+    name = dotted(ann)
+    if isinstance(ann, cst.Name) and ann.value == "None":
+        return "None"
+    return qualify(name, aliases) or name
+
+
+def _default_kind(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    if node is None:
+        return None
+    if isinstance(node, cst.Name) and node.value == "None":
+        return "none"
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString, cst.Imaginary)):
+        return "literal"
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return "literal"
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.expression, (cst.Integer, cst.Float)):
+        return "literal"
+    if isinstance(node, (cst.Tuple, cst.List)) and all(
+        _default_kind(e.value) == "literal" for e in node.elements
+    ):
+        return "literal"
+    return "other"
+
+
+def decorator_name(dec: cst.Decorator, aliases: Dict[str, str]) -> str:
+    expr = dec.decorator
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    name = dotted(expr) or "?"
+    return qualify(name, aliases) or name
+
+
+def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str]) -> FuncSummary:
+    p = fn.params
+    params: List[ParamSummary] = []
+    for param in list(p.posonly_params) + list(p.params):
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default)))
+    if isinstance(p.star_arg, cst.Param):
+        params.append(ParamSummary(p.star_arg.name.value, _annotation(p.star_arg.annotation, aliases), None, "*"))
+    for param in p.kwonly_params:
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default), "kwonly"))
+    if p.star_kwarg is not None:
+        params.append(ParamSummary(p.star_kwarg.name.value, _annotation(p.star_kwarg.annotation, aliases), None, "**"))
+    return FuncSummary(
+        name=fn.name.value,
+        params=tuple(params),
+        decorators=tuple(decorator_name(d, aliases) for d in fn.decorators),
+        returns=_annotation(fn.returns, aliases),
+        is_async=fn.asynchronous is not None,
+    )
+
+
+_PARAM_CLASSES = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
+_CONTAINER_CLASSES = {"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.ParameterList"}
+
+
+class _AttrCollector:
+    """``self.x = ...`` assignments in ``__init__`` / ``build`` and what they hold."""
+
+    def __init__(self, aliases: Dict[str, str], local_classes: Dict[str, str], init_params: Sequence[str]) -> None:
+        self.aliases = aliases
+        self.local_classes = local_classes
+        self.init_params = set(init_params)
+        self.attrs: Dict[str, AttrInfo] = {}
+
+    def class_of(self, func: cst.BaseExpression) -> Optional[str]:
+        name = dotted(func)
+        if name is None:
+            return None
+        if name in self.local_classes:
+            return self.local_classes[name]
+        return qualify(name, self.aliases)
+
+    def value_info(self, value: cst.BaseExpression) -> AttrInfo:
+        if isinstance(value, cst.Call):
+            callee = self.class_of(value.func)
+            raw = dotted(value.func) or ""
+            if raw in ("self.add_weight", "self.add_variable") or (callee in _PARAM_CLASSES):
+                return AttrInfo("tensor")
+            if callee in _CONTAINER_CLASSES or callee == "torch.nn.Sequential":
+                elem = None
+                for arg in value.args:
+                    inner = arg.value
+                    if isinstance(inner, (cst.ListComp, cst.GeneratorExp)) and isinstance(inner.elt, cst.Call):
+                        elem = self.class_of(inner.elt.func)
+                    elif isinstance(inner, (cst.List, cst.Tuple)) and inner.elements:
+                        first = inner.elements[0].value
+                        if isinstance(first, cst.Call):
+                            elem = self.class_of(first.func)
+                kind = "module" if callee == "torch.nn.Sequential" else "module_list"
+                return AttrInfo(kind, callee if kind == "module" else elem)
+            if callee and callee.startswith(("torch.", "tensorflow.")) and callee.split(".")[-1][:1].islower():
+                if callee.startswith(("torch.nn.functional.", "torch.jit.", "torch.nn.init.")):
+                    return AttrInfo("unknown")
+                return AttrInfo("tensor")
+            if callee:
+                return AttrInfo("module", callee)
+            return AttrInfo("unknown")
+        if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+            return AttrInfo("static")
+        if isinstance(value, cst.Name):
+            if value.value in ("True", "False", "None") or value.value in self.init_params:
+                return AttrInfo("static")
+        if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+            names = _names_in(value)
+            if names and names <= (self.init_params | {"True", "False", "None"}):
+                return AttrInfo("static")
+            if not names:
+                return AttrInfo("static")
+        if isinstance(value, (cst.Tuple, cst.List)) and all(
+            isinstance(e.value, (cst.Integer, cst.Float, cst.SimpleString)) for e in value.elements
+        ):
+            return AttrInfo("static")
+        return AttrInfo("unknown")
+
+    def visit_body(self, body: Sequence[cst.CSTNode]) -> None:
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self.visit_small(small)
+            elif isinstance(stmt, (cst.If, cst.For, cst.With, cst.While, cst.Try)):
+                self.visit_body(stmt.body.body)
+                orelse = getattr(stmt, "orelse", None)
+                if orelse is not None and hasattr(orelse, "body"):
+                    inner = orelse.body
+                    self.visit_body(inner.body if hasattr(inner, "body") else [])
+
+    def visit_small(self, small: cst.CSTNode) -> None:
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            value = small.value
+            if value is None:
+                return
+            for target in targets:
+                name = dotted(target)
+                if name and name.startswith("self.") and name.count(".") == 1:
+                    attr = name[5:]
+                    info = self.value_info(value)
+                    old = self.attrs.get(attr)
+                    if old is None or old == info or old.kind == "unknown":
+                        self.attrs[attr] = info
+                    elif info.kind != "unknown":
+                        self.attrs[attr] = AttrInfo("unknown")
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            func = dotted(call.func)
+            if func in ("self.register_buffer", "self.register_parameter") and call.args:
+                first = call.args[0].value
+                if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
+                    self.attrs[first.evaluated_value] = AttrInfo("tensor")
+
+
+def _names_in(node: cst.CSTNode) -> set:
+    found = set()
+
+    def walk(n: cst.CSTNode) -> None:
+        if isinstance(n, cst.Name):
+            found.add(n.value)
+        elif isinstance(n, cst.Attribute):
+            found.add("<attr>")
+        elif isinstance(n, cst.Call):
+            found.add("<call>")
+        else:
+            for c in n.children:
+                walk(c)
+
+    walk(node)
+    return found
+
+
+def summarize(module: cst.Module, module_name: str, is_package: bool, text: str) -> ModuleSummary:
+    aliases = collect_aliases(module, module_name, is_package)
+    summary = ModuleSummary(module=module_name, is_package=is_package, aliases=aliases)
+    heads = {v.split(".")[0] for v in aliases.values()}
+    summary.uses_torch = "torch" in heads
+    summary.uses_tf = bool(heads & {"tensorflow", "keras", "tf_keras"})
+    if "tf_keras" in heads:
+        summary.keras_flavor = "tf_keras"
+    elif summary.uses_tf:
+        summary.keras_flavor = "keras3"  # tf.keras is Keras 3 in TF >= 2.16
+    prefix = f"{module_name}." if module_name else ""
+    local_classes = {
+        stmt.name.value: prefix + stmt.name.value for stmt in module.body if isinstance(stmt, cst.ClassDef)
+    }
+    for stmt in module.body:
+        if isinstance(stmt, cst.ClassDef):
+            summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix)
+        elif isinstance(stmt, cst.FunctionDef):
+            summary.functions[stmt.name.value] = summarize_function(stmt, aliases)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                # Module-level aliases of names: ``Module = nn.Module``.
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    src = dotted(small.value)
+                    if isinstance(target, cst.Name) and src:
+                        q = local_classes.get(src) or qualify(src, aliases)
+                        if q:
+                            aliases[target.value] = q
+    if _CALL_SITE_HINT.search(text):
+        summary.call_sites = _collect_call_sites(module, aliases, local_classes, summary)
+    return summary
+
+
+def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str) -> ClassSummary:
+    bases = []
+    for arg in node.bases:
+        name = dotted(arg.value)
+        if isinstance(arg.value, cst.Subscript):
+            name = dotted(arg.value.value)
+        if name:
+            bases.append(local_classes.get(name) or qualify(name, aliases) or f"{prefix}{name}")
+    cls = ClassSummary(
+        name=node.name.value,
+        qualname=prefix + node.name.value,
+        bases=tuple(bases),
+        decorators=tuple(decorator_name(d, aliases) for d in node.decorators),
+    )
+    init_params: List[str] = []
+    bodies = []
+    class_attrs = []
+    for stmt in node.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            cls.methods[stmt.name.value] = summarize_function(stmt, aliases)
+            if stmt.name.value in ("__init__", "build", "setup", "reset_parameters"):
+                bodies.append(stmt)
+                init_params.extend(p.name.value for p in stmt.params.params)
+                init_params.extend(p.name.value for p in stmt.params.kwonly_params)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    class_attrs.extend(t.value for t in targets if isinstance(t, cst.Name))
+    collector = _AttrCollector(aliases, local_classes, init_params)
+    for body in bodies:
+        collector.visit_body(body.body.body)
+    cls.attrs = collector.attrs
+    cls.class_attrs = tuple(class_attrs)
+    return cls
+
+
+class _CallSiteVisitor(cst.CSTVisitor):
+    def __init__(self, aliases: Dict[str, str], local_classes: Dict[str, str], local_functions: Dict[str, str]) -> None:
+        self.aliases = dict(aliases)
+        self.local = {**local_classes, **local_functions}
+        self.sites: List[CallSite] = []
+
+    def visit_Import(self, node: cst.Import) -> None:
+        add_import_aliases(node, self.aliases, "", False)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = dotted(node.func)
+        callee = qualify(name, self.aliases) if name else None
+        if callee and canonical(callee) in EXPORT_CALLS:
+            arg0 = None
+            if node.args and node.args[0].keyword is None:
+                first = node.args[0].value
+                if isinstance(first, cst.Call):
+                    first = first.func
+                n = dotted(first)
+                if n:
+                    arg0 = self.local.get(n) or qualify(n, self.aliases) or n
+            kws = tuple(a.keyword.value for a in node.args if a.keyword is not None)
+            self.sites.append(CallSite(canonical(callee), arg0, kws))
+
+
+def _collect_call_sites(module: cst.Module, aliases: Dict[str, str], local_classes: Dict[str, str], summary: ModuleSummary) -> List[CallSite]:
+    prefix = f"{summary.module}." if summary.module else ""
+    local_functions = {n: prefix + n for n in summary.functions}
+    visitor = _CallSiteVisitor(aliases, local_classes, local_functions)
+    module.visit(visitor)
+    return visitor.sites

@@ -1,0 +1,322 @@
+"""Value kinds: which expressions are tensors, static Python values, or (possibly dynamic) sizes.
+
+Unknown stays unknown: rules only report what is known. ``origin`` keeps a short source text of
+where a size or a tensor-derived Python value came from (``x.shape[0]``), for messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Dict, Optional
+
+import libcst as cst
+
+from mllint.analysis.names import dotted
+
+
+class Kind(str, Enum):
+    TENSOR = "tensor"  # a framework tensor (its data is not known at trace/export time)
+    DATA = "data"  # a Python value computed from tensor data (.item(), int(t), .tolist())
+    SHAPE = "shape"  # a Python int or tuple from a tensor's (possibly dynamic) size
+    STATIC = "static"  # a Python value fixed at export time (literals, config, x.dim(), self.training)
+    MODULE = "module"  # a submodule / layer instance
+    MODULE_LIST = "module_list"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: Kind
+    origin: Optional[str] = None  # e.g. "x.shape[0]" for sizes, "x.sum().item()" for data
+    cls: Optional[str] = None  # class of a module value (qualified), when known
+
+    @property
+    def is_tensor_dependent(self) -> bool:
+        return self.kind in (Kind.TENSOR, Kind.DATA)
+
+
+UNKNOWN = Value(Kind.UNKNOWN)
+STATIC = Value(Kind.STATIC)
+TENSOR = Value(Kind.TENSOR)
+
+#: Tensor methods/attributes whose result is a static Python value at export time.
+STATIC_TENSOR_METHODS = frozenset({
+    "dim", "ndimension", "is_floating_point", "is_complex", "is_contiguous", "element_size",
+    "get_device", "is_signed", "type", "is_sparse", "requires_grad_", "has_names",
+})
+STATIC_TENSOR_ATTRS = frozenset({
+    "ndim", "dtype", "device", "is_cuda", "requires_grad", "layout", "is_leaf", "is_quantized",
+    "is_sparse", "is_mps", "is_meta", "name", "rank",
+})
+SHAPE_TENSOR_METHODS = frozenset({"size", "numel", "nelement", "get_shape"})
+DATA_TENSOR_METHODS = frozenset({"item", "tolist", "numpy"})
+
+#: Framework functions whose result is a static Python value (not a tensor).
+STATIC_FUNCTIONS = frozenset({
+    "torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "torch.is_grad_enabled",
+    "torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling", "torch.onnx.is_in_onnx_export",
+    "torch.cuda.is_available", "torch.get_default_dtype", "torch.device", "torch.dtype",
+    "torch.is_floating_point", "torch.is_complex", "torch.are_deterministic_algorithms_enabled",
+    "torch._dynamo.is_compiling", "torch.is_autocast_enabled", "torch.backends.mps.is_available",
+    "tensorflow.executing_eagerly", "tensorflow.is_tensor", "tensorflow.as_dtype",
+    "tensorflow.config.list_physical_devices", "keras.backend.backend", "keras.config.backend",
+    "keras.backend.floatx", "keras.config.floatx", "tensorflow.keras.backend.floatx",
+    "torch.finfo", "torch.iinfo", "torch.Size", "torch.get_default_device",
+})
+SHAPE_FUNCTIONS = frozenset({"torch.numel"})
+#: Framework namespaces whose calls return tensors.
+TENSOR_NAMESPACES = ("torch.", "tensorflow.", "keras.ops.", "tensorflow.keras.ops.", "tf_keras.backend.", "keras.backend.")
+NOT_TENSOR_NAMESPACES = (
+    "torch.nn.", "torch.jit.", "torch.onnx.", "torch.export.", "torch.cuda.", "torch.distributed.",
+    "torch.utils.", "torch.backends.", "torch.compiler.", "torch.autograd.", "torch._dynamo.",
+    "tensorflow.keras.", "tensorflow.saved_model.", "tensorflow.lite.", "tensorflow.io.gfile",
+    "tensorflow.config.", "tensorflow.debugging.", "tensorflow.print", "tensorflow.summary.",
+    "tensorflow.TensorSpec", "tensorflow.function", "tensorflow.Module", "tensorflow.data.",
+    "tensorflow.distribute.", "tensorflow.random.Generator", "tensorflow.TensorShape",
+)
+TENSOR_NN_FUNCTIONS = ("torch.nn.functional.", "torch.nn.init.")
+NUMPY_PREFIXES = ("numpy.",)
+
+
+def _join_kinds(a: Value, b: Value) -> Value:
+    """Kind of an arithmetic/comparison combination of two values."""
+    order = (Kind.TENSOR, Kind.DATA, Kind.SHAPE)
+    for k in order:
+        if a.kind == k:
+            return a
+        if b.kind == k:
+            return b
+    if a.kind == Kind.STATIC and b.kind == Kind.STATIC:
+        return STATIC
+    return UNKNOWN
+
+
+def merge(a: Value, b: Value) -> Value:
+    """Value of a name after two control-flow paths meet."""
+    if a == b:
+        return a
+    if a.kind == b.kind:
+        return Value(a.kind, a.origin or b.origin, a.cls if a.cls == b.cls else None)
+    return UNKNOWN
+
+
+def code_of(node: cst.CSTNode) -> str:
+    text = cst.Module(body=[]).code_for_node(node)
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Evaluator:
+    """Computes the ``Value`` of an expression given the current environment.
+
+    ``qualify`` maps a dotted name in the file to its qualified name; ``self_attr`` returns the
+    value of ``self.<attr>``; ``call_result`` may give the value of a call to project code.
+    """
+
+    def __init__(
+        self,
+        env: Dict[str, Value],
+        qualify: Callable[[str], Optional[str]],
+        self_attr: Callable[[str], Value],
+        call_result: Optional[Callable[[cst.Call], Optional[Value]]] = None,
+    ) -> None:
+        self.env = env
+        self.qualify = qualify
+        self.self_attr = self_attr
+        self.call_result = call_result
+        self._cache: Dict[int, Value] = {}
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        key = id(node)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._value(node)
+        return cached
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    def _value(self, node: cst.BaseExpression) -> Value:
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return STATIC
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                return STATIC
+            return self.env.get(node.value, UNKNOWN)
+        if isinstance(node, cst.Attribute):
+            return self._attribute(node)
+        if isinstance(node, cst.Subscript):
+            base = self.value(node.value)
+            if base.kind == Kind.SHAPE:
+                return Value(Kind.SHAPE, code_of(node))
+            if base.kind in (Kind.TENSOR, Kind.DATA):
+                return Value(base.kind, base.origin)
+            if base.kind == Kind.MODULE_LIST:
+                return Value(Kind.MODULE, None, base.cls)
+            return UNKNOWN
+        if isinstance(node, cst.Call):
+            return self._call(node)
+        if isinstance(node, cst.BinaryOperation):
+            return _join_kinds(self.value(node.left), self.value(node.right))
+        if isinstance(node, cst.UnaryOperation):
+            inner = self.value(node.expression)
+            return inner if inner.kind != Kind.MODULE else UNKNOWN
+        if isinstance(node, cst.BooleanOperation):
+            return _join_kinds(self.value(node.left), self.value(node.right))
+        if isinstance(node, cst.Comparison):
+            if all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in node.comparisons):
+                return STATIC
+            if all(isinstance(c.operator, (cst.In, cst.NotIn)) for c in node.comparisons):
+                left = self.value(node.left)
+                return left if left.kind in (Kind.TENSOR, Kind.DATA) else (STATIC if left.kind == Kind.STATIC else UNKNOWN)
+            result = self.value(node.left)
+            for c in node.comparisons:
+                result = _join_kinds(result, self.value(c.comparator))
+            return result
+        if isinstance(node, cst.IfExp):
+            return merge(self.value(node.body), self.value(node.orelse))
+        if isinstance(node, (cst.Tuple, cst.List)):
+            vals = [self.value(e.value) for e in node.elements if isinstance(e, cst.Element)]
+            if vals and all(v.kind == Kind.STATIC for v in vals):
+                return STATIC
+            return UNKNOWN
+        if isinstance(node, (cst.Lambda,)):
+            return STATIC
+        return UNKNOWN
+
+    def _attribute(self, node: cst.Attribute) -> Value:
+        name = dotted(node)
+        if name is not None:
+            if name == "self.training":
+                return STATIC
+            if name.startswith("self.") and name.count(".") == 1:
+                return self.self_attr(name[5:])
+        base = self.value(node.value)
+        attr = node.attr.value
+        if base.kind == Kind.TENSOR:
+            if attr == "shape":
+                return Value(Kind.SHAPE, code_of(node))
+            if attr in STATIC_TENSOR_ATTRS:
+                return STATIC
+            if attr == "data":
+                return base
+            return TENSOR
+        if base.kind == Kind.SHAPE:
+            if attr in ("rank", "ndims"):
+                return STATIC
+            return base
+        if base.kind in (Kind.STATIC,):
+            return STATIC
+        if base.kind == Kind.DATA:
+            return base
+        return UNKNOWN
+
+    def _call(self, node: cst.Call) -> Value:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            recv = self.value(func.value)
+            meth = func.attr.value
+            if recv.kind == Kind.TENSOR:
+                if meth in STATIC_TENSOR_METHODS:
+                    return STATIC
+                if meth in SHAPE_TENSOR_METHODS:
+                    return Value(Kind.SHAPE, code_of(node))
+                if meth in DATA_TENSOR_METHODS:
+                    return Value(Kind.DATA, code_of(node))
+                return Value(Kind.TENSOR, recv.origin)
+            if recv.kind == Kind.SHAPE:
+                if meth == "as_list":
+                    return recv
+                if meth in ("numel",):
+                    return Value(Kind.SHAPE, code_of(node))
+                return UNKNOWN
+            if recv.kind == Kind.MODULE:
+                return TENSOR if meth in ("forward", "__call__", "call") else UNKNOWN
+            if recv.kind == Kind.DATA and meth in ("item", "tolist"):
+                return recv
+        name = dotted(func)
+        if name is not None:
+            if name in ("len",):
+                arg = self._arg_value(node, 0)
+                if arg.kind == Kind.TENSOR:
+                    return Value(Kind.SHAPE, code_of(node))
+                if arg.kind == Kind.STATIC:
+                    return STATIC
+                if arg.kind == Kind.SHAPE:
+                    return STATIC  # len(x.shape) is the rank
+                return UNKNOWN
+            if name in ("int", "float", "bool", "round", "abs", "complex"):
+                arg = self._arg_value(node, 0)
+                if arg.kind == Kind.TENSOR:
+                    return Value(Kind.DATA, code_of(node))
+                if arg.kind in (Kind.DATA, Kind.SHAPE, Kind.STATIC):
+                    return Value(arg.kind, arg.origin)
+                return UNKNOWN
+            if name in ("isinstance", "hasattr", "callable", "type", "id", "str", "repr"):
+                return STATIC
+            if name in ("min", "max", "sum"):
+                vals = [self.value(a.value) for a in node.args]
+                result = STATIC if vals else UNKNOWN
+                for v in vals:
+                    result = _join_kinds(result, v) if result.kind != Kind.UNKNOWN else result
+                return result
+            if name.startswith("self.") and name.count(".") == 1:
+                attr = self.self_attr(name[5:])
+                if attr.kind in (Kind.MODULE,):
+                    return TENSOR
+            if name == "self":
+                return TENSOR
+            q = self.qualify(name)
+            if q is not None:
+                return self._qualified_call(q, node)
+            local = self.env.get(name.split(".")[0])
+            if local is not None and local.kind == Kind.MODULE and "." not in name:
+                return TENSOR
+        if self.call_result is not None:
+            result = self.call_result(node)
+            if result is not None:
+                return result
+        return UNKNOWN
+
+    def _qualified_call(self, q: str, node: cst.Call) -> Value:
+        if q in STATIC_FUNCTIONS:
+            return STATIC
+        if q in SHAPE_FUNCTIONS:
+            return Value(Kind.SHAPE, code_of(node))
+        if q.startswith("math."):
+            vals = [self.value(a.value) for a in node.args]
+            for kind in (Kind.DATA, Kind.SHAPE):
+                for v in vals:
+                    if v.kind == kind:
+                        return Value(kind, v.origin)
+            if vals and all(v.kind == Kind.STATIC for v in vals):
+                return STATIC
+            return UNKNOWN
+        if q.startswith(NUMPY_PREFIXES):
+            vals = [self.value(a.value) for a in node.args]
+            if any(v.kind in (Kind.TENSOR, Kind.DATA) for v in vals):
+                return Value(Kind.DATA, code_of(node))
+            return STATIC if all(v.kind == Kind.STATIC for v in vals) else UNKNOWN
+        if q.startswith(TENSOR_NN_FUNCTIONS):
+            return TENSOR
+        if q in ("tensorflow.shape", "keras.ops.shape"):
+            return TENSOR if q == "tensorflow.shape" else Value(Kind.SHAPE, code_of(node))
+        if q.startswith(NOT_TENSOR_NAMESPACES):
+            if q.startswith(("torch.nn.", "tensorflow.keras.layers.", "keras.layers.")) and q.split(".")[-1][:1].isupper():
+                return Value(Kind.MODULE, None, q)
+            return UNKNOWN
+        if q.startswith(TENSOR_NAMESPACES):
+            last = q.split(".")[-1]
+            if last[:1].isupper():
+                if q.startswith(("keras.layers.", "keras.Sequential", "keras.Model")):
+                    return Value(Kind.MODULE, None, q)
+                return UNKNOWN  # classes (tf.TensorSpec, torch.Generator, ...)
+            return TENSOR
+        return UNKNOWN
+
+    def _arg_value(self, node: cst.Call, index: int) -> Value:
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        if len(positional) > index:
+            return self.value(positional[index].value)
+        return UNKNOWN

@@ -1,0 +1,622 @@
+"""The function walker: one pass over each reachable function, all rules at once.
+
+The walker visits a function's statements in order, keeps the value kind of every local name,
+dispatches each node to every check that has a ``visit_<NodeType>`` method, and follows calls into
+project code (``self.method``, helpers, submodules) by emitting new tasks. Only reachable code is
+walked; the rest of the tree is never visited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from mllint.analysis.index import (
+    TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
+)
+from mllint.analysis.names import dotted, qualify
+from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
+from mllint.analysis.values import (
+    STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of, merge,
+)
+from mllint.targets import ALL_TARGETS, TORCH_TARGETS
+
+TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.FloatTensor", "torch.LongTensor")
+#: Guards that decide which targets run a branch: name -> targets that take the ``if`` body.
+GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
+    "torch.jit.is_scripting": frozenset({"torchscript-script"}),
+    "torch.jit.is_tracing": frozenset({"torchscript-trace", "onnx-legacy"}),
+    "torch._C._get_tracing_state": frozenset({"torchscript-trace", "onnx-legacy"}),
+    "torch.onnx.is_in_onnx_export": frozenset({"onnx-legacy", "onnx-dynamo"}),
+    "torch.compiler.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
+    "torch.compiler.is_dynamo_compiling": frozenset({"torch-export", "onnx-dynamo"}),
+    "torch._dynamo.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """Analyse one function under one calling context."""
+
+    func: FunctionRef
+    self_class: Optional[str]
+    framework: str
+    params: Tuple[Tuple[str, Value], ...]
+    exempt: FrozenSet[str]
+    entry: str  # display name of the entry point that reaches this code
+    autograph: bool = False  # TF: converted by AutoGraph (inside tf.function)
+    depth: int = 0
+
+    @property
+    def key(self) -> Tuple[object, ...]:
+        return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph)
+
+
+@dataclass
+class RawFinding:
+    """A report before positions, severity and message text are resolved."""
+
+    code: str
+    node: cst.CSTNode
+    top: cst.CSTNode
+    stmt: Optional[cst.CSTNode]
+    fmt: Dict[str, object]
+    exempt: FrozenSet[str]
+    entry: Optional[str]
+    edits: Tuple[Tuple[cst.CSTNode, str], ...] = ()
+
+
+@dataclass
+class FileContext:
+    """One parsed file and what the rules need from it."""
+
+    display: str
+    module: cst.Module
+    summary: ModuleSummary
+    index: ProjectIndex
+    findings: List[RawFinding] = field(default_factory=list)
+    _functions: Optional[Dict[Tuple[Optional[str], str], Tuple[cst.FunctionDef, cst.CSTNode]]] = None
+
+    def qualify(self, name: Optional[str]) -> Optional[str]:
+        return qualify(name, self.summary.aliases)
+
+    def function_node(self, cls: Optional[str], name: str) -> Optional[Tuple[cst.FunctionDef, cst.CSTNode]]:
+        if self._functions is None:
+            table: Dict[Tuple[Optional[str], str], Tuple[cst.FunctionDef, cst.CSTNode]] = {}
+            for stmt in self.module.body:
+                if isinstance(stmt, cst.FunctionDef):
+                    table[(None, stmt.name.value)] = (stmt, stmt)
+                elif isinstance(stmt, cst.ClassDef):
+                    for inner in stmt.body.body:
+                        if isinstance(inner, cst.FunctionDef):
+                            table[(stmt.name.value, inner.name.value)] = (inner, stmt)
+            self._functions = table
+        return self._functions.get((cls, name))
+
+    def class_nodes(self) -> Iterable[Tuple[cst.ClassDef, ClassSummary]]:
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value in self.summary.classes:
+                yield stmt, self.summary.classes[stmt.name.value]
+
+    def report(self, code: str, node: cst.CSTNode, top: cst.CSTNode, stmt: Optional[cst.CSTNode] = None,
+               exempt: FrozenSet[str] = frozenset(), entry_point: Optional[str] = None,
+               edits: Tuple[Tuple[cst.CSTNode, str], ...] = (), **fmt: object) -> None:
+        self.findings.append(RawFinding(code, node, top, stmt, dict(fmt), exempt, entry_point, edits))
+
+
+class FunctionContext:
+    """What a check sees while the walker is inside one function."""
+
+    def __init__(self, file: FileContext, task: Task, node: cst.FunctionDef, top: cst.CSTNode,
+                 self_class: Optional[ClassSummary], func: FuncSummary) -> None:
+        self.file = file
+        self.task = task
+        self.node = node
+        self.top = top
+        self.self_class = self_class
+        self.func = func
+        self.env: Dict[str, Value] = {}
+        self.stmt: Optional[cst.CSTNode] = None
+        self.exempt: FrozenSet[str] = task.exempt
+        self.loop_depth = 0
+        self.loops: List[cst.CSTNode] = []
+        self.tests: List[Tuple[cst.BaseExpression, bool]] = []  # enclosing if/while tests, polarity
+        self.evaluator = Evaluator(self.env, self.file.qualify, self._self_attr)
+
+    # -- queries for checks ---------------------------------------------------------------
+    @property
+    def framework(self) -> str:
+        return self.task.framework
+
+    @property
+    def entry(self) -> str:
+        return self.task.entry
+
+    @property
+    def index(self) -> ProjectIndex:
+        return self.file.index
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        return self.evaluator.value(node)
+
+    def kind(self, node: cst.BaseExpression) -> Kind:
+        return self.evaluator.value(node).kind
+
+    def qualname(self, node: cst.BaseExpression) -> Optional[str]:
+        """Qualified dotted name of an expression (``F.relu`` -> ``torch.nn.functional.relu``)."""
+        return self.file.qualify(dotted(node))
+
+    def code(self, node: cst.CSTNode) -> str:
+        return code_of(node)
+
+    def report(self, code: str, node: cst.CSTNode, edits: Tuple[Tuple[cst.CSTNode, str], ...] = (), **fmt: object) -> None:
+        fmt.setdefault("entry", self.task.entry)
+        self.file.report(code, node, self.top, self.stmt, exempt=self.exempt, entry_point=self.task.entry,
+                         edits=edits, **fmt)
+
+    def _self_attr(self, attr: str) -> Value:
+        if self.self_class is None:
+            return UNKNOWN
+        info = self.file.index.attr_of(self.self_class, attr)
+        if info is None:
+            for c in self.file.index.mro(self.self_class):
+                if attr in c.class_attrs:
+                    return STATIC
+            found = self.file.index.find_method(self.self_class, attr)
+            return STATIC if found is None else UNKNOWN
+        if info.kind == "module":
+            return Value(Kind.MODULE, None, self.file.index.canonical_class(info.cls))
+        if info.kind == "module_list":
+            return Value(Kind.MODULE_LIST, None, self.file.index.canonical_class(info.cls))
+        if info.kind == "tensor":
+            return TENSOR
+        if info.kind == "static":
+            return STATIC
+        return UNKNOWN
+
+
+Dispatch = Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]
+ErrorSink = Callable[[object, BaseException], None]
+
+
+def param_values(func: FuncSummary, is_method: bool, entry: bool) -> Tuple[Tuple[str, Value], ...]:
+    """Values of an entry point's parameters: tensors unless annotated or defaulted otherwise."""
+    out = []
+    params = func.params[1:] if is_method and func.params else func.params
+    for p in params:
+        if p.star in ("*", "**"):
+            out.append((p.name, UNKNOWN))
+            continue
+        ann = p.annotation or ""
+        if ann:
+            if any(t in ann for t in TENSOR_ANNOTATIONS):
+                out.append((p.name, TENSOR))
+            else:
+                out.append((p.name, STATIC if entry else UNKNOWN))
+        elif p.default in ("none", "literal"):
+            out.append((p.name, STATIC))
+        elif p.default == "other":
+            out.append((p.name, UNKNOWN))
+        else:
+            out.append((p.name, TENSOR if entry else UNKNOWN))
+    return tuple(out)
+
+
+class Walker:
+    """Walks functions for one file; collects raw findings and follow-up tasks."""
+
+    def __init__(self, file: FileContext, dispatch: Dispatch, on_error: ErrorSink, max_depth: int = 8) -> None:
+        self.file = file
+        self.dispatch = dispatch
+        self.on_error = on_error
+        self.max_depth = max_depth
+        self.new_tasks: List[Task] = []
+
+    # -- entry --------------------------------------------------------------------------
+    def run(self, task: Task) -> None:
+        found = self.file.function_node(task.func.cls, task.func.name)
+        if found is None:
+            return
+        node, top = found
+        summary = self.file.summary
+        func = (summary.classes[task.func.cls].methods[task.func.name] if task.func.cls
+                else summary.functions[task.func.name])
+        self_class = self.file.index.resolve_class(task.self_class) if task.self_class else (
+            summary.classes.get(task.func.cls) if task.func.cls else None)
+        ctx = FunctionContext(self.file, task, node, top, self_class, func)
+        for name, value in task.params:
+            ctx.env[name] = value
+        self._emit(ctx, node, "FunctionEntry")
+        self._block(ctx, node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
+
+    # -- dispatch -------------------------------------------------------------------------
+    def _emit(self, ctx: FunctionContext, node: cst.CSTNode, name: Optional[str] = None) -> None:
+        handlers = self.dispatch.get(name or type(node).__name__)
+        if not handlers:
+            return
+        for handler in list(handlers):
+            try:
+                handler(ctx, node)
+            except Exception as exc:  # a crashing rule must not lose other findings
+                self.on_error(handler, exc)
+
+    # -- statements ----------------------------------------------------------------------
+    def _block(self, ctx: FunctionContext, stmts: Sequence[cst.CSTNode]) -> None:
+        for stmt in stmts:
+            self._stmt(ctx, stmt)
+
+    def _stmt(self, ctx: FunctionContext, stmt: cst.CSTNode) -> None:
+        ctx.stmt = stmt
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self._emit(ctx, small)
+                self._small(ctx, small)
+            return
+        self._emit(ctx, stmt)
+        if isinstance(stmt, cst.If):
+            self._if(ctx, stmt)
+        elif isinstance(stmt, (cst.For,)):
+            self._expr(ctx, stmt.iter)
+            before = dict(ctx.env)
+            self._bind_loop_target(ctx, stmt.target, stmt.iter)
+            ctx.loops.append(stmt)
+            self._block(ctx, stmt.body.body)
+            ctx.loops.pop()
+            self._merge_into(ctx, before)
+            if stmt.orelse is not None:
+                self._block(ctx, stmt.orelse.body.body)
+        elif isinstance(stmt, cst.While):
+            self._expr(ctx, stmt.test)
+            before = dict(ctx.env)
+            ctx.loops.append(stmt)
+            ctx.tests.append((stmt.test, True))
+            self._block(ctx, stmt.body.body)
+            ctx.tests.pop()
+            ctx.loops.pop()
+            self._merge_into(ctx, before)
+        elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
+            self._block(ctx, stmt.body.body)
+            for handler in stmt.handlers:
+                self._emit(ctx, handler)
+                if handler.name is not None and isinstance(handler.name.name, cst.Name):
+                    ctx.env[handler.name.name.value] = UNKNOWN
+                self._block(ctx, handler.body.body)
+            if stmt.orelse is not None:
+                self._block(ctx, stmt.orelse.body.body)
+            if stmt.finalbody is not None:
+                self._block(ctx, stmt.finalbody.body.body)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                self._expr(ctx, item.item)
+                if item.asname is not None:
+                    self._bind(ctx, item.asname.name, UNKNOWN, None)
+            self._block(ctx, stmt.body.body)
+        elif isinstance(stmt, cst.FunctionDef):
+            ctx.env[stmt.name.value] = STATIC
+        elif isinstance(stmt, cst.ClassDef):
+            ctx.env[stmt.name.value] = STATIC
+        elif isinstance(stmt, cst.Match) if hasattr(cst, "Match") else False:
+            self._expr(ctx, stmt.subject)
+            for case in stmt.cases:
+                self._block(ctx, case.body.body)
+        ctx.evaluator.invalidate()
+
+    def _if(self, ctx: FunctionContext, stmt: cst.If) -> None:
+        self._expr(ctx, stmt.test)
+        before = dict(ctx.env)
+        saved_exempt = ctx.exempt
+        body_exempt, else_exempt = self._guard_exemptions(ctx, stmt.test)
+        ctx.exempt = saved_exempt | body_exempt
+        ctx.tests.append((stmt.test, True))
+        self._block(ctx, stmt.body.body)
+        ctx.tests.pop()
+        after_body = dict(ctx.env)
+        ctx.env.clear()
+        ctx.env.update(before)
+        ctx.exempt = saved_exempt | else_exempt
+        ctx.tests.append((stmt.test, False))
+        if isinstance(stmt.orelse, cst.If):
+            ctx.stmt = stmt.orelse
+            self._emit(ctx, stmt.orelse)
+            self._if(ctx, stmt.orelse)
+        elif isinstance(stmt.orelse, cst.Else):
+            self._block(ctx, stmt.orelse.body.body)
+        ctx.tests.pop()
+        ctx.exempt = saved_exempt
+        body_returns = _ends_with_exit(stmt.body.body)
+        else_returns = isinstance(stmt.orelse, cst.Else) and _ends_with_exit(stmt.orelse.body.body)
+        if body_returns and not else_returns:
+            return  # only the else path continues
+        if else_returns and not body_returns:
+            ctx.env.clear()
+            ctx.env.update(after_body)
+            return
+        merged = {}
+        for name in set(after_body) | set(ctx.env):
+            a = after_body.get(name, before.get(name, UNKNOWN))
+            b = ctx.env.get(name, before.get(name, UNKNOWN))
+            merged[name] = merge(a, b)
+        ctx.env.clear()
+        ctx.env.update(merged)
+        ctx.evaluator.invalidate()
+
+    def _guard_exemptions(self, ctx: FunctionContext, test: cst.BaseExpression) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+        negate = False
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            negate = not negate
+            test = test.expression
+        if not isinstance(test, cst.Call):
+            return frozenset(), frozenset()
+        name = ctx.qualname(test.func)
+        takes_body = GUARD_TARGETS.get(name or "")
+        if takes_body is None:
+            return frozenset(), frozenset()
+        others = frozenset(ALL_TARGETS) - takes_body
+        body_exempt, else_exempt = others, takes_body
+        if name in ("torch.onnx.is_in_onnx_export",) or name.startswith(("torch.compiler", "torch._dynamo")):
+            else_exempt = frozenset()  # the other targets may also report True; be conservative
+        return (else_exempt, body_exempt) if negate else (body_exempt, else_exempt)
+
+    def _merge_into(self, ctx: FunctionContext, before: Dict[str, Value]) -> None:
+        for name in set(before) | set(ctx.env):
+            ctx.env[name] = merge(before.get(name, UNKNOWN), ctx.env.get(name, UNKNOWN)) if name in before else ctx.env[name]
+        ctx.evaluator.invalidate()
+
+    def _small(self, ctx: FunctionContext, small: cst.CSTNode) -> None:
+        if isinstance(small, cst.Assign):
+            self._expr(ctx, small.value)
+            for t in small.targets:
+                self._target_exprs(ctx, t.target)
+            value = ctx.value(small.value)
+            for t in small.targets:
+                self._bind(ctx, t.target, value, small.value)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self._expr(ctx, small.value)
+                self._bind(ctx, small.target, ctx.value(small.value), small.value)
+        elif isinstance(small, cst.AugAssign):
+            self._expr(ctx, small.value)
+            self._target_exprs(ctx, small.target)
+            if isinstance(small.target, cst.Name):
+                old = ctx.env.get(small.target.value, UNKNOWN)
+                new = ctx.value(small.value)
+                from mllint.analysis.values import _join_kinds
+                ctx.env[small.target.value] = _join_kinds(old, new) if old.kind != Kind.UNKNOWN else UNKNOWN
+        elif isinstance(small, (cst.Expr, cst.Return, cst.Assert, cst.Raise, cst.Del)):
+            for child in small.children:
+                if isinstance(child, cst.BaseExpression):
+                    self._expr(ctx, child)
+        elif isinstance(small, (cst.Import, cst.ImportFrom)):
+            from mllint.analysis.names import add_import_aliases
+            local: Dict[str, str] = {}
+            add_import_aliases(small, local, self.file.summary.module, self.file.summary.is_package)
+            for name in local:
+                ctx.env[name] = STATIC
+            self.file.summary.aliases.update({k: v for k, v in local.items() if k not in self.file.summary.aliases})
+        ctx.evaluator.invalidate()
+
+    def _target_exprs(self, ctx: FunctionContext, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Subscript, cst.Attribute)):
+            self._expr(ctx, target)
+
+    def _bind(self, ctx: FunctionContext, target: cst.BaseExpression, value: Value, source: Optional[cst.BaseExpression]) -> None:
+        if isinstance(target, cst.Name):
+            ctx.env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e for e in target.elements]
+            src_elems = source.elements if isinstance(source, (cst.Tuple, cst.List)) else None
+            for i, el in enumerate(elements):
+                if isinstance(el, cst.StarredElement):
+                    self._bind(ctx, el.value, UNKNOWN, None)
+                    continue
+                if src_elems is not None and len(src_elems) == len(elements) and not any(
+                        isinstance(s, cst.StarredElement) for s in src_elems):
+                    sub = src_elems[i].value
+                    self._bind(ctx, el.value, ctx.value(sub), sub)
+                elif value.kind == Kind.SHAPE:
+                    origin = f"{value.origin}[{i}]" if value.origin else None
+                    self._bind(ctx, el.value, Value(Kind.SHAPE, origin), None)
+                elif value.kind in (Kind.TENSOR, Kind.STATIC):
+                    self._bind(ctx, el.value, Value(value.kind), None)
+                else:
+                    self._bind(ctx, el.value, UNKNOWN, None)
+        ctx.evaluator.invalidate()
+
+    def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
+        value = ctx.value(it)
+        elem = UNKNOWN
+        if value.kind == Kind.TENSOR:
+            elem = TENSOR
+        elif value.kind == Kind.MODULE_LIST:
+            elem = Value(Kind.MODULE, None, value.cls)
+        elif value.kind == Kind.STATIC:
+            elem = STATIC
+        elif isinstance(it, cst.Call):
+            name = dotted(it.func)
+            if name == "range":
+                args = [ctx.value(a.value) for a in it.args]
+                elem = STATIC if all(a.kind == Kind.STATIC for a in args) else UNKNOWN
+            elif name == "enumerate" and it.args:
+                inner = ctx.value(it.args[0].value)
+                inner_elem = Value(Kind.MODULE, None, inner.cls) if inner.kind == Kind.MODULE_LIST else (
+                    TENSOR if inner.kind == Kind.TENSOR else UNKNOWN)
+                if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                    self._bind(ctx, target.elements[0].value, STATIC, None)
+                    self._bind(ctx, target.elements[1].value, inner_elem, None)
+                    return
+            elif name == "zip":
+                elem = UNKNOWN
+        self._bind(ctx, target, elem, None)
+
+    # -- expressions ----------------------------------------------------------------------
+    def _expr(self, ctx: FunctionContext, node: cst.CSTNode) -> None:
+        self._emit(ctx, node)
+        if isinstance(node, cst.Call):
+            self._follow_call(ctx, node)
+        if isinstance(node, (cst.Lambda, cst.FunctionDef)):
+            return
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            self._comprehension(ctx, node)
+            return
+        for child in node.children:
+            if isinstance(child, (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.StarredElement,
+                                  cst.StarredDictElement, cst.SubscriptElement, cst.Index, cst.Slice,
+                                  cst.ComparisonTarget, cst.FormattedStringExpression)):
+                self._expr(ctx, child)
+
+    def _comprehension(self, ctx: FunctionContext, node: cst.CSTNode) -> None:
+        saved = dict(ctx.env)
+        comp = node.for_in  # type: ignore[attr-defined]
+        while comp is not None:
+            self._expr(ctx, comp.iter)
+            self._bind_loop_target(ctx, comp.target, comp.iter)
+            for cond in comp.ifs:
+                self._expr(ctx, cond.test)
+            comp = comp.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self._expr(ctx, node.key)
+            self._expr(ctx, node.value)
+        else:
+            self._expr(ctx, node.elt)  # type: ignore[attr-defined]
+        ctx.env.clear()
+        ctx.env.update(saved)
+        ctx.evaluator.invalidate()
+
+    # -- calls into project code --------------------------------------------------------------
+    def _follow_call(self, ctx: FunctionContext, call: cst.Call) -> None:
+        if ctx.task.depth >= self.max_depth:
+            return
+        index = self.file.index
+        target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)
+        func = call.func
+        name = dotted(func)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super":
+            if ctx.self_class is not None and ctx.task.func.cls is not None:
+                mro = index.mro(ctx.self_class)
+                names = [c.name for c in mro]
+                start = names.index(ctx.task.func.cls) + 1 if ctx.task.func.cls in names else 1
+                for c in mro[start:]:
+                    if func.attr.value in c.methods:
+                        target = (FunctionRef(index.module_of_class(c), c.name, func.attr.value), ctx.self_class.qualname, True)
+                        break
+        elif name and name.startswith("self.") and name.count(".") == 1 and ctx.self_class is not None:
+            attr = name[5:]
+            found = index.find_method(ctx.self_class, attr)
+            if found is not None:
+                owner, _ = found
+                target = (FunctionRef(index.module_of_class(owner), owner.name, attr), ctx.self_class.qualname, True)
+            else:
+                value = ctx.value(func)
+                target = self._module_call_target(value)
+        elif isinstance(func, cst.Name) and func.value in ctx.env:
+            target = self._module_call_target(ctx.env[func.value])
+        elif name:
+            q = ctx.qualname(func)
+            if q is None and "." not in name and name in self.file.summary.functions:
+                q = f"{self.file.summary.module}.{name}" if self.file.summary.module else name
+            found = index.resolve(q) if q else None
+            if found is not None and found[0] == "function":
+                fn: FuncSummary = found[1]  # type: ignore[assignment]
+                mod = found[2]
+                summary = index.summaries.get(mod)
+                if summary is not None and fn.name in summary.functions and summary.functions[fn.name] is fn:
+                    target = (FunctionRef(mod, None, fn.name), None, False)
+        if target is None:
+            return
+        ref, self_cls, is_method = target
+        callee = self._func_summary(ref)
+        if callee is None:
+            return
+        exempt = ctx.exempt
+        if any(d in TORCH_EXEMPT_DECORATORS for d in callee.decorators):
+            exempt = exempt | {"torchscript-script"}
+        params = self._bind_args(ctx, callee, call, is_method)
+        self.new_tasks.append(Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
+                                   ctx.task.autograph, ctx.task.depth + 1))
+
+    def _module_call_target(self, value: Value) -> Optional[Tuple[FunctionRef, Optional[str], bool]]:
+        if value.kind != Kind.MODULE or not value.cls:
+            return None
+        cls = self.file.index.resolve_class(value.cls)
+        if cls is None:
+            return None
+        fw = self.file.index.framework_of(cls)
+        method = "forward" if fw == "torch" else "call"
+        found = self.file.index.find_method(cls, method)
+        if found is None:
+            return None
+        owner, _ = found
+        return (FunctionRef(self.file.index.module_of_class(owner), owner.name, method), cls.qualname, True)
+
+    def _func_summary(self, ref: FunctionRef) -> Optional[FuncSummary]:
+        summary = self.file.index.summaries.get(ref.module)
+        if summary is None:
+            return None
+        if ref.cls:
+            cls = summary.classes.get(ref.cls)
+            return cls.methods.get(ref.name) if cls else None
+        return summary.functions.get(ref.name)
+
+    def _bind_args(self, ctx: FunctionContext, callee: FuncSummary, call: cst.Call, is_method: bool) -> Tuple[Tuple[str, Value], ...]:
+        params = list(callee.params[1:] if is_method and callee.params else callee.params)
+        values: Dict[str, Value] = {}
+        positional = [p for p in params if p.star == ""]
+        i = 0
+        for arg in call.args:
+            if arg.star:
+                return tuple((p.name, UNKNOWN) for p in params)
+            if arg.keyword is not None:
+                values[arg.keyword.value] = ctx.value(arg.value)
+            elif i < len(positional):
+                values[positional[i].name] = ctx.value(arg.value)
+                i += 1
+        out = []
+        for p in params:
+            if p.name in values:
+                v = values[p.name]
+                out.append((p.name, Value(v.kind, v.origin, v.cls)))
+            elif p.star:
+                out.append((p.name, UNKNOWN))
+            elif p.default in ("none", "literal"):
+                out.append((p.name, STATIC))
+            else:
+                out.append((p.name, UNKNOWN))
+        return tuple(out)
+
+
+def _ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, cst.SimpleStatementLine) and last.body:
+        return isinstance(last.body[-1], (cst.Return, cst.Raise, cst.Continue, cst.Break))
+    return False
+
+
+def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
+    summary = index.summaries.get(entry.func.module)
+    if summary is None:
+        return None
+    if entry.func.cls:
+        cls = summary.classes.get(entry.func.cls)
+        func = cls.methods.get(entry.func.name) if cls else None
+    else:
+        func = summary.functions.get(entry.func.name)
+    if func is None:
+        return None
+    exempt: FrozenSet[str] = frozenset()
+    if any(d in TORCH_EXEMPT_DECORATORS for d in func.decorators):
+        exempt = frozenset({"torchscript-script"})
+    autograph = entry.framework == "tensorflow" and (
+        entry.kind == "tf-function" or any(d == "tensorflow.function" for d in func.decorators)
+        or entry.kind == "compiled")
+    if entry.framework == "tensorflow" and entry.kind == "keras-call" and summary.keras_flavor == "tf_keras":
+        autograph = True
+    params = param_values(func, entry.func.cls is not None, entry=True)
+    return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph)
+
+
+__all__ = ["Task", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
+           "TORCH_TARGETS"]

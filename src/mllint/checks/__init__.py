@@ -1,0 +1,17 @@
+"""Rule implementations. Each check reports codes whose text lives in the catalogue (``rules/``).
+
+To add a check: subclass ``Check`` in a module here, set ``codes``, implement ``visit_<NodeType>``
+methods (LibCST class names, called by the walker with a ``FunctionContext``) and/or
+``check_file(fctx)`` for per-file rules, and list the class in ``ALL_CHECKS``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Type
+
+from mllint.checks.base import Check
+from mllint.checks.torch_control_flow import TensorBranch
+
+ALL_CHECKS: List[Type[Check]] = [
+    TensorBranch,
+]

@@ -1,0 +1,45 @@
+"""The rule-implementation interface and how the walker's dispatch table is built from it."""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar, Dict, Iterable, List, Tuple
+
+import libcst as cst
+
+from mllint.analysis.walker import FileContext, FunctionContext
+
+
+class Check:
+    """Base for rule implementations.
+
+    ``codes``: the catalogue codes this check may report. ``frameworks``: which entry points it
+    looks at ("torch", "tensorflow"). Methods named ``visit_<LibCST node class>`` are called for
+    every such node in reachable code, in one shared walk, with the current ``FunctionContext``;
+    ``visit_FunctionEntry`` is called once at the start of each analysed function. ``check_file``
+    is called once per parsed file for rules about call sites or class definitions.
+    """
+
+    codes: ClassVar[Tuple[str, ...]] = ()
+    frameworks: ClassVar[Tuple[str, ...]] = ("torch",)
+
+    def check_file(self, fctx: FileContext) -> None:  # pragma: no cover - default does nothing
+        return None
+
+
+def build_dispatch(checks: Iterable[Check]) -> Dict[str, Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]]:
+    """framework -> node type name -> handlers, so the walker does one dict lookup per node."""
+    table: Dict[str, Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]] = {}
+    for check in checks:
+        for attr in dir(type(check)):
+            if not attr.startswith("visit_"):
+                continue
+            handler = getattr(check, attr)
+            for fw in check.frameworks:
+                table.setdefault(fw, {}).setdefault(attr[len("visit_"):], []).append(handler)
+    return table
+
+
+def owner_of(handler: object) -> str:
+    """The check class name behind a bound handler (for internal-error messages)."""
+    owner = getattr(handler, "__self__", handler)
+    return type(owner).__name__

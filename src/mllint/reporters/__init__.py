@@ -1,0 +1,38 @@
+"""Reporters turn a ``RunResult`` into text for people (text) or machines (json, sarif, github).
+
+Each reporter module exposes ``render(ctx: ReportContext) -> str``; the CLI writes the string to
+stdout or, atomically, to ``--output``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from mllint.catalogue import Catalogue
+from mllint.findings import RunResult
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+@dataclass
+class ReportContext:
+    result: RunResult
+    catalogue: Catalogue
+    root: Path  # project root: paths in findings are relative to it
+    version: str
+    targets: tuple = ()  # the user's selected targets
+    color: bool = False
+    quiet: bool = False
+    show_source: bool = True
+    sarif_category: Optional[str] = None
+    fail_on: str = "warning"
+
+
+def render(fmt: str, ctx: ReportContext) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    module = importlib.import_module(f"mllint.reporters.{fmt}_report")
+    return module.render(ctx)  # type: ignore[no-any-return]

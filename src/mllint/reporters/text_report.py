@@ -1,0 +1,107 @@
+"""Human output: findings grouped by file, with the source line, a caret, and per-target tags."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from rich.console import Console
+from rich.text import Text
+
+from mllint.findings import Finding
+from mllint.reporters import ReportContext
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_EFFECT_STYLE = {"fails": "red", "silent": "magenta", "run-fails": "red", "crashes": "red", "degrades": "yellow"}
+
+
+def _source_lines(root: Path, display: str, cache: Dict[str, Optional[List[str]]]) -> Optional[List[str]]:
+    if display not in cache:
+        path = Path(display) if Path(display).is_absolute() else root / display
+        try:
+            cache[display] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            cache[display] = None
+    return cache[display]
+
+
+def render(ctx: ReportContext) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=ctx.color, no_color=not ctx.color, width=120,
+                      highlight=False, soft_wrap=True, emoji=False, markup=False)
+    findings = ctx.result.active
+    lines_cache: Dict[str, Optional[List[str]]] = {}
+    current = None
+    for f in findings:
+        if ctx.quiet:
+            console.print(Text(f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}"))
+            continue
+        if f.path != current:
+            if current is not None:
+                console.print()
+            console.print(Text(f.path, style="bold underline"))
+            current = f.path
+        _print_finding(console, ctx, f, lines_cache)
+    if not ctx.quiet:
+        _print_summary(console, ctx)
+    return buf.getvalue()
+
+
+def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict[str, Optional[List[str]]]) -> None:
+    head = Text()
+    head.append(f"{f.path}:{f.line}:{f.col + 1}", style="bold")
+    head.append(" ")
+    head.append(f.code, style=_STYLE.get(f.severity.value, ""))
+    head.append(f" {f.name} ", style="dim")
+    head.append(f.message)
+    console.print(head)
+    lines = _source_lines(ctx.root, f.path, cache) if ctx.show_source else None
+    if lines and 1 <= f.line <= len(lines):
+        src = lines[f.line - 1].expandtabs(1)
+        gutter = f"{f.line:>5} | "
+        console.print(Text(gutter, style="dim") + Text(src))
+        width = max(1, (f.span.end_col if f.span.end_line == f.line else len(src)) - f.col)
+        console.print(Text(" " * len(gutter) + " " * f.col) + Text("^" * min(width, max(1, len(src) - f.col)), style=_STYLE.get(f.severity.value, "")))
+    if f.effects:
+        tags = Text("      targets: ", style="dim")
+        for i, (target, effect) in enumerate(f.effects):
+            if i:
+                tags.append(", ", style="dim")
+            tags.append(f"{target}", style="bold")
+            tags.append(f" {effect}", style=_EFFECT_STYLE.get(effect, ""))
+            state = dict(f.confirmation).get(target)
+            if state:
+                tags.append(f" [{state}]", style="green" if state == "confirmed" else "dim")
+        console.print(tags)
+    if f.fix:
+        console.print(Text("      fix: ", style="dim") + Text(f.fix, style="green"))
+
+
+def _print_summary(console: Console, ctx: ReportContext) -> None:
+    result = ctx.result
+    active = result.active
+    suppressed = len(result.findings) - len(active)
+    n_files = result.files_checked
+    if n_files == 0:
+        console.print(Text("No Python files found to check.", style="yellow"))
+        return
+    if not active:
+        msg = f"All good: no export hazards found in {n_files} file{'s' if n_files != 1 else ''}"
+        if suppressed:
+            msg += f" ({suppressed} suppressed)"
+        console.print(Text(msg + ".", style="green"))
+        return
+    by_sev = Counter(f.severity.value for f in active)
+    parts = [f"{by_sev[s]} {s}{'s' if by_sev[s] != 1 else ''}" for s in ("error", "warning", "info") if by_sev[s]]
+    files_with = len({f.path for f in active})
+    console.print()
+    line = Text(f"Found {len(active)} finding{'s' if len(active) != 1 else ''} ({', '.join(parts)}) in "
+                f"{files_with} of {n_files} file{'s' if n_files != 1 else ''}", style="bold")
+    if suppressed:
+        line.append(f"; {suppressed} suppressed", style="dim")
+    console.print(line)
+    per_target = Counter(t for f in active for t in f.targets)
+    if per_target:
+        console.print(Text("By target: " + ", ".join(f"{t} {n}" for t, n in sorted(per_target.items())), style="dim"))
