@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         next((p for p in paths if p != "-"), "."))
     try:
         for p in paths:
-            if p != "-" and not Path(p).exists():
+            if p != "-" and not os.path.lexists(p):
                 raise ConfigError(f"{p}: no such file or directory")
         overrides = _overrides(args)
         if args.report_unused_ignores:

@@ -220,14 +220,23 @@ def find_config(start: Path) -> Tuple[Optional[Path], Path]:
             if fallback_root is None:
                 fallback_root = folder
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                data = {}  # reported only if it is the file we would use: see load_settings
+                raw = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            try:
+                data = tomllib.loads(raw)
+            except tomllib.TOMLDecodeError:
+                if "tool.mllint" in raw:
+                    return candidate, folder  # ours, but broken: load_settings reports it
+                continue
             if isinstance(data.get("tool"), dict) and "mllint" in data["tool"]:
                 return candidate, folder
         if fallback_root is None and (folder / ".git").exists():
             fallback_root = folder
-    return None, fallback_root or start
+    if fallback_root is None:
+        cwd = Path.cwd().resolve()
+        fallback_root = cwd if (start == cwd or cwd in start.parents) else start
+    return None, fallback_root
 
 
 def read_table(path: Path) -> Dict[str, Any]:

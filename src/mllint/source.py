@@ -66,11 +66,30 @@ class ParseFailure(Exception):
         self.detail = detail
 
 
+def _python_syntax_error(text: str) -> Optional[ParseFailure]:
+    import ast
+
+    try:
+        ast.parse(text)
+    except SyntaxError as err:
+        line = err.lineno or 1
+        col = max((err.offset or 1) - 1, 0)
+        return ParseFailure(Span(line, col, line, col + 1), err.msg or "invalid syntax")
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
 def parse(text: str) -> cst.Module:
     """Parse with LibCST's native parser; syntax errors become ``ParseFailure`` with a location."""
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        # LibCST's native parser often points past the real error; Python's own compiler gives
+        # the location users know from their editor. Ask it only on failure (no cost otherwise).
+        precise = _python_syntax_error(text)
+        if precise is not None:
+            raise precise from None
         line = max(exc.raw_line, 1)
         col = max(exc.raw_column, 0)
         first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "syntax error"

@@ -1,0 +1,78 @@
+"""Engine behaviour that needs in-process control: crashing rules, positions, summaries."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from mllint.catalogue import load_catalogue
+from mllint.checks.base import Check
+from mllint.checks.torch_control_flow import TensorBranch
+from mllint.config import load_settings
+from mllint.engine import Analysis, finalize, parse_file
+from mllint.positions import Positions
+
+CODE = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def forward(self, x):
+            y = x.relu()
+            if x.sum() > 0:
+                return x * 2
+            return y
+    """
+)
+
+
+class Exploding(Check):
+    codes = ("PT101",)
+
+    def visit_Call(self, ctx, node) -> None:  # type: ignore[no-untyped-def]
+        raise ValueError("boom")
+
+
+def test_crashing_rule_becomes_ML004_and_other_findings_survive(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(CODE)
+    (tmp_path / "b.py").write_text(CODE)
+    catalogue = load_catalogue()
+    settings = load_settings(tmp_path, catalogue)
+    files = [parse_file(tmp_path / n, n, catalogue) for n in ("a.py", "b.py")]
+    analysis = Analysis(files, catalogue, settings, checks=[Exploding(), TensorBranch()])
+    raw = analysis.run()
+    findings = finalize(files, raw, analysis.internal_errors, catalogue, settings, False)
+    got = sorted((f.path, f.code, f.line) for f in findings)
+    assert ("a.py", "PT101", 8) in got and ("b.py", "PT101", 8) in got
+    errors = [f for f in findings if f.code == "ML004"]
+    assert {f.path for f in errors} == {"a.py", "b.py"}
+    assert all("Exploding" in f.message and "ValueError: boom" in f.message for f in errors)
+
+
+def test_lazy_positions_match_libcst_position_provider() -> None:
+    source = Path(__file__).read_text() + "\n# trailing comment\n" + CODE
+    module = cst.parse_module(source)
+    reference = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = Positions(module)
+    checked = 0
+    for top in module.body:
+        nodes = []
+
+        class Collect(cst.CSTVisitor):
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                nodes.append(node)
+                return True
+
+        top.visit(Collect())
+        for node in nodes:
+            span = positions.span(node, top)
+            ref = reference[node]
+            assert (span.line, span.col, span.end_line, span.end_col) == (
+                ref.start.line, ref.start.column, ref.end.line, ref.end.column)
+            checked += 1
+    assert checked > 500
