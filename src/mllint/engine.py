@@ -19,6 +19,7 @@ import libcst as cst
 from mllint import __version__
 from mllint.analysis.index import ProjectIndex, module_name_for
 from mllint.analysis.summary import ModuleSummary, summarize
+from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Task, Walker, entry_task
 from mllint.catalogue import Catalogue, RuleSpec
 from mllint.checks import ALL_CHECKS
@@ -117,6 +118,7 @@ class Analysis:
         self.contexts: Dict[str, FileContext] = {}
         self.internal_errors: List[Finding] = []
         self._failed: Set[Tuple[str, str]] = set()
+        self._returns: Dict[Tuple[object, ...], Optional[Value]] = {}
 
     def context(self, module: str) -> Optional[FileContext]:
         ctx = self.contexts.get(module)
@@ -135,6 +137,24 @@ class Analysis:
         self._failed.add(key)
         self.internal_errors.append(_diagnostic(self.catalogue, "ML004", display, Span(1, 0, 1, 0),
                                                 rule=rule, detail=_short(exc)))
+
+    def return_value(self, task: Task) -> Optional[Value]:
+        """What a project function returns under ``task``'s context (memoised; rules do not run)."""
+        key = task.key
+        if key in self._returns:
+            return self._returns[key]
+        self._returns[key] = None  # recursion guard
+        fctx = self.context(task.func.module)
+        value: Optional[Value] = None
+        if fctx is not None:
+            walker = Walker(fctx, {}, lambda h, e: None, returns=self.return_value)
+            try:
+                walker.run(task)
+                value = walker.returned
+            except RecursionError:
+                value = None
+        self._returns[key] = value
+        return value
 
     def run(self) -> Dict[str, List[RawFinding]]:
         queue: Deque[Task] = deque()
@@ -156,7 +176,8 @@ class Analysis:
             dispatch = self.dispatch.get(task.framework, {})
             if not dispatch:
                 continue
-            walker = Walker(fctx, dispatch, lambda h, e, d=fctx.display: self._on_error(d, h, e))
+            walker = Walker(fctx, dispatch, lambda h, e, d=fctx.display: self._on_error(d, h, e),
+                            returns=self.return_value)
             try:
                 walker.run(task)
             except RecursionError as exc:

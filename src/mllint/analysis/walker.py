@@ -207,12 +207,15 @@ def param_values(func: FuncSummary, is_method: bool, entry: bool) -> Tuple[Tuple
 class Walker:
     """Walks functions for one file; collects raw findings and follow-up tasks."""
 
-    def __init__(self, file: FileContext, dispatch: Dispatch, on_error: ErrorSink, max_depth: int = 8) -> None:
+    def __init__(self, file: FileContext, dispatch: Dispatch, on_error: ErrorSink, max_depth: int = 8,
+                 returns: Optional[Callable[[Task], Optional[Value]]] = None) -> None:
         self.file = file
         self.dispatch = dispatch
         self.on_error = on_error
         self.max_depth = max_depth
+        self.returns = returns  # value a project function returns under a context (engine-provided)
         self.new_tasks: List[Task] = []
+        self.returned: Optional[Value] = None  # merged value of this function's ``return`` statements
 
     # -- entry --------------------------------------------------------------------------
     def run(self, task: Task) -> None:
@@ -228,6 +231,7 @@ class Walker:
         ctx = FunctionContext(self.file, task, node, top, self_class, func)
         for name, value in task.params:
             ctx.env[name] = value
+        ctx.evaluator.call_result = lambda call: self._call_value(ctx, call)
         self._emit(ctx, node, "FunctionEntry")
         self._block(ctx, node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
 
@@ -388,6 +392,9 @@ class Walker:
             for child in small.children:
                 if isinstance(child, cst.BaseExpression):
                     self._expr(ctx, child)
+            if isinstance(small, cst.Return):
+                value = ctx.value(small.value) if small.value is not None else STATIC
+                self.returned = value if self.returned is None else merge(self.returned, value)
         elif isinstance(small, (cst.Import, cst.ImportFrom)):
             from mllint.analysis.names import add_import_aliases
             local: Dict[str, str] = {}
@@ -486,8 +493,21 @@ class Walker:
 
     # -- calls into project code --------------------------------------------------------------
     def _follow_call(self, ctx: FunctionContext, call: cst.Call) -> None:
+        task = self.call_task(ctx, call)
+        if task is not None:
+            self.new_tasks.append(task)
+
+    def _call_value(self, ctx: FunctionContext, call: cst.Call) -> Optional[Value]:
+        """Value returned by a call into project code, when the engine can tell."""
+        if self.returns is None:
+            return None
+        task = self.call_task(ctx, call)
+        return self.returns(task) if task is not None else None
+
+    def call_task(self, ctx: FunctionContext, call: cst.Call) -> Optional[Task]:
+        """The task for a call into project code (method, helper, submodule), or None."""
         if ctx.task.depth >= self.max_depth:
-            return
+            return None
         index = self.file.index
         target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)
         func = call.func
@@ -524,17 +544,17 @@ class Walker:
                 if summary is not None and fn.name in summary.functions and summary.functions[fn.name] is fn:
                     target = (FunctionRef(mod, None, fn.name), None, False)
         if target is None:
-            return
+            return None
         ref, self_cls, is_method = target
         callee = self._func_summary(ref)
         if callee is None:
-            return
+            return None
         exempt = ctx.exempt
         if any(d in TORCH_EXEMPT_DECORATORS for d in callee.decorators):
             exempt = exempt | {"torchscript-script"}
         params = self._bind_args(ctx, callee, call, is_method)
-        self.new_tasks.append(Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
-                                   ctx.task.autograph, ctx.task.depth + 1))
+        return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
+                    ctx.task.autograph, ctx.task.depth + 1)
 
     def _module_call_target(self, value: Value) -> Optional[Tuple[FunctionRef, Optional[str], bool]]:
         if value.kind != Kind.MODULE or not value.cls:
