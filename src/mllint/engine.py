@@ -318,7 +318,7 @@ def _context_files(parsed: Sequence[ParsedFile], root: Path, exclude: Sequence[s
                 if modname in searched:
                     break
                 path = _find_module_file(modname, root, pf.path)
-                if path is None:
+                if path is None or not _inside_project(path, root, exclude):
                     continue
                 searched.add(modname)
                 rp = path.resolve()
@@ -331,6 +331,18 @@ def _context_files(parsed: Sequence[ParsedFile], root: Path, exclude: Sequence[s
                     todo.append(extra)
                 break
     return out
+
+
+def _inside_project(path: Path, root: Path, exclude: Sequence[str]) -> bool:
+    """Context files come from the project itself, never from installed packages or excluded folders."""
+    from mllint.discovery import _matches
+    from pathlib import PurePosixPath
+
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return not _matches(PurePosixPath(rel.as_posix()), exclude)
 
 
 def _find_module_file(modname: str, root: Path, near: Optional[Path]) -> Optional[Path]:

@@ -347,16 +347,56 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
     return cls
 
 
-class _CallSiteVisitor(cst.CSTVisitor):
+class _CallSiteCollector:
+    """Export calls found by walking statements only (not every expression node).
+
+    Export and compile calls stand at the top of a statement (``torch.onnx.export(...)``,
+    ``ep = torch.export.export(...)``, ``return torch.jit.script(m)``), possibly wrapped in
+    another call; walking statement bodies and those calls is far cheaper than a full visit.
+    """
+
     def __init__(self, aliases: Dict[str, str], local_classes: Dict[str, str], local_functions: Dict[str, str]) -> None:
         self.aliases = dict(aliases)
         self.local = {**local_classes, **local_functions}
         self.sites: List[CallSite] = []
 
-    def visit_Import(self, node: cst.Import) -> None:
-        add_import_aliases(node, self.aliases, "", False)
+    def block(self, stmts: Sequence[cst.CSTNode]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        add_import_aliases(small, self.aliases, "", False)
+                    value = getattr(small, "value", None)
+                    if isinstance(value, cst.BaseExpression):
+                        self.expr(value)
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                self.block(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [])
+            elif isinstance(stmt, cst.BaseCompoundStatement):
+                body = getattr(stmt, "body", None)
+                if isinstance(body, cst.IndentedBlock):
+                    self.block(body.body)
+                for extra in ("orelse", "finalbody"):
+                    part = getattr(stmt, extra, None)
+                    while part is not None:
+                        inner = getattr(part, "body", None)
+                        if isinstance(inner, cst.IndentedBlock):
+                            self.block(inner.body)
+                        part = getattr(part, "orelse", None) if isinstance(part, cst.If) else None
+                for handler in getattr(stmt, "handlers", ()):
+                    self.block(handler.body.body)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def expr(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Await):
+            node = node.expression
+        if not isinstance(node, cst.Call):
+            return
+        self.call(node)
+        if isinstance(node.func, cst.Attribute):
+            self.expr(node.func.value)  # chained: torch.jit.trace(m, x).save(...)
+        for arg in node.args:
+            self.expr(arg.value)
+
+    def call(self, node: cst.Call) -> None:
         name = dotted(node.func)
         callee = qualify(name, self.aliases) if name else None
         if callee and canonical(callee) in EXPORT_CALLS:
@@ -375,6 +415,6 @@ class _CallSiteVisitor(cst.CSTVisitor):
 def _collect_call_sites(module: cst.Module, aliases: Dict[str, str], local_classes: Dict[str, str], summary: ModuleSummary) -> List[CallSite]:
     prefix = f"{summary.module}." if summary.module else ""
     local_functions = {n: prefix + n for n in summary.functions}
-    visitor = _CallSiteVisitor(aliases, local_classes, local_functions)
-    module.visit(visitor)
-    return visitor.sites
+    collector = _CallSiteCollector(aliases, local_classes, local_functions)
+    collector.block(module.body)
+    return collector.sites

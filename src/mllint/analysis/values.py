@@ -49,6 +49,7 @@ STATIC_TENSOR_ATTRS = frozenset({
     "ndim", "dtype", "device", "is_cuda", "requires_grad", "layout", "is_leaf", "is_quantized",
     "is_sparse", "is_mps", "is_meta", "name", "rank",
 })
+TENSOR_TENSOR_ATTRS = frozenset({"data", "T", "mT", "H", "mH", "real", "imag", "grad"})
 SHAPE_TENSOR_METHODS = frozenset({"size", "numel", "nelement", "get_shape"})
 DATA_TENSOR_METHODS = frozenset({"item", "tolist", "numpy"})
 
@@ -76,6 +77,15 @@ NOT_TENSOR_NAMESPACES = (
     "tensorflow.distribute.", "tensorflow.random.Generator", "tensorflow.TensorShape",
 )
 TENSOR_NN_FUNCTIONS = ("torch.nn.functional.", "torch.nn.init.")
+#: Namespaces whose lower-case functions return tensors (deeper names elsewhere are not assumed to).
+TENSOR_SUBMODULES = (
+    "torch.linalg.", "torch.fft.", "torch.special.", "torch.nn.functional.", "tensorflow.math.",
+    "tensorflow.linalg.", "tensorflow.nn.", "tensorflow.signal.", "tensorflow.image.", "tensorflow.random.",
+    "tensorflow.strings.", "tensorflow.sparse.", "tensorflow.bitwise.", "tensorflow.raw_ops.",
+    "keras.ops.", "tensorflow.keras.ops.", "keras.ops.numpy.", "keras.ops.nn.", "keras.random.",
+    "tensorflow.keras.backend.", "tf_keras.backend.", "keras.backend.",
+)
+NON_TENSOR_FUNCTION_PREFIXES = ("is_", "has_", "get_", "are_", "set_", "_", "use_", "compiled_with")
 NUMPY_PREFIXES = ("numpy.",)
 
 
@@ -197,11 +207,11 @@ class Evaluator:
         if base.kind == Kind.TENSOR:
             if attr == "shape":
                 return Value(Kind.SHAPE, code_of(node))
-            if attr in STATIC_TENSOR_ATTRS:
+            if attr in STATIC_TENSOR_ATTRS or attr.startswith("is_"):
                 return STATIC
-            if attr == "data":
+            if attr in TENSOR_TENSOR_ATTRS:
                 return base
-            return TENSOR
+            return UNKNOWN
         if base.kind == Kind.SHAPE:
             if attr in ("rank", "ndims"):
                 return STATIC
@@ -312,6 +322,8 @@ class Evaluator:
                 if q.startswith(("keras.layers.", "keras.Sequential", "keras.Model")):
                     return Value(Kind.MODULE, None, q)
                 return UNKNOWN  # classes (tf.TensorSpec, torch.Generator, ...)
+            if last.startswith(NON_TENSOR_FUNCTION_PREFIXES) or q.count(".") > 1 and not q.startswith(TENSOR_SUBMODULES):
+                return UNKNOWN  # predicates, getters, and other submodules' helpers
             return TENSOR
         return UNKNOWN
 
