@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device for --confirm exports")
     check.add_argument("--strict", action="store_true", help="--confirm: torch.export in strict mode")
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
-    check.add_argument("--timeout", type=float, default=None, help="--confirm: seconds per model (default 300)")
+    check.add_argument("--timeout", type=float, default=None,
+                       help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append", help="only rules that affect these targets")
@@ -199,14 +200,47 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
         sys.stderr.write("mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n")
         return EXIT_USAGE
     try:
-        results = run_confirm(models, settings.root, settings.targets, args.device, args.jobs or 1,
-                              args.artifacts, args.strict, None)
+        with _confirm_progress(models, settings.targets) as progress:
+            results = run_confirm(models, settings.root, settings.targets, args.device, args.jobs or 1,
+                                  args.artifacts, args.strict, progress, timeout=args.timeout,
+                                  onnx_opset=settings.onnx_opset)
     except ValueError as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
     result.findings = merge(result.findings, results, settings.root, catalogue)
     result.confirm_results = [r.to_dict() if hasattr(r, "to_dict") else dict(vars(r)) for r in results]
     return None
+
+
+class _confirm_progress:
+    """A rich progress bar over models x targets on stderr while exports run (only on a terminal)."""
+
+    def __init__(self, models, targets) -> None:  # type: ignore[no-untyped-def]
+        from mllint.confirm import model_targets
+
+        self.total = sum(len(model_targets(m, targets)) for m in models)
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if not sys.stderr.isatty() or self.total == 0:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("", total=self.total)
+        return self.update
+
+    def update(self, result) -> None:  # type: ignore[no-untyped-def]
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=f"{result.model} {result.target}: {result.status}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ def _source_lines(root: Path, display: str, cache: Dict[str, Optional[List[str]]
 
 def render(ctx: ReportContext) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=ctx.color, no_color=not ctx.color, width=120,
+    console = Console(file=buf, force_terminal=ctx.color, no_color=not ctx.color, width=200,
                       highlight=False, soft_wrap=True, emoji=False, markup=False)
     findings = ctx.result.active
     lines_cache: Dict[str, Optional[List[str]]] = {}
@@ -45,8 +45,49 @@ def render(ctx: ReportContext) -> str:
             current = f.path
         _print_finding(console, ctx, f, lines_cache)
     if not ctx.quiet:
+        if ctx.result.confirm_results:
+            _print_exports(console, ctx)
         _print_summary(console, ctx)
     return buf.getvalue()
+
+
+_SHORT = {"torchscript-script": "script", "torchscript-trace": "trace", "torch-export": "export",
+          "onnx-dynamo": "dynamo", "onnx-legacy": "legacy", "savedmodel": "saved", "keras-file": "keras"}
+_STATUS_STYLE = {"ok": "green", "failed": "red", "mismatch": "magenta", "crashed": "bold red",
+                 "timeout": "red", "error": "red", "skipped": "dim"}
+
+
+def _print_exports(console: Console, ctx: ReportContext) -> None:
+    """The --confirm table: models x targets, status and time."""
+    from rich.table import Table
+
+    rows: Dict[str, Dict[str, dict]] = {}
+    targets: List[str] = []
+    for r in ctx.result.confirm_results:
+        if r.get("applicable") is False:
+            continue
+        rows.setdefault(str(r["model"]), {})[str(r["target"])] = r
+        if r["target"] not in targets:
+            targets.append(str(r["target"]))
+    if not rows:
+        return
+    table = Table(title="Exports (--confirm): status and seconds per model and target", title_justify="left",
+                  show_edge=False, expand=False, caption=", ".join(f"{_SHORT.get(t, t)} = {t}" for t in targets), caption_justify="left")
+    table.add_column("model", no_wrap=True)
+    for t in targets:
+        table.add_column(_SHORT.get(t, t), no_wrap=True)
+    for model, by_target in rows.items():
+        cells = []
+        for t in targets:
+            r = by_target.get(t)
+            if r is None:
+                cells.append(Text("-", style="dim"))
+            else:
+                cells.append(Text(f"{r['status']} {float(r.get('seconds') or 0):.1f}s",
+                                  style=_STATUS_STYLE.get(str(r["status"]), "")))
+        table.add_row(model, *cells)
+    console.print()
+    console.print(table)
 
 
 def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict[str, Optional[List[str]]]) -> None:

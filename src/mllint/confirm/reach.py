@@ -1,0 +1,50 @@
+"""Record which of the user's functions a model runs, so ``merge`` knows what a clean export vouches for.
+
+A profile hook sees every Python call while the factory builds the model and while the model runs
+eagerly; it keeps the code objects of user files. That is cheap (one set lookup per call) and exact
+for Python code, which is where static findings live.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType, FrameType
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from mllint.confirm.locate import UserFiles
+
+
+class ReachRecorder:
+    """Context manager collecting (path, first line, last line) of every user function called inside it."""
+
+    def __init__(self, files: UserFiles) -> None:
+        self.files = files
+        self._seen: Set[CodeType] = set()
+        self._user: Dict[CodeType, Tuple[str, int, int]] = {}
+        self._previous: Optional[Any] = None
+
+    def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        if code in self._seen:
+            return
+        self._seen.add(code)
+        if self.files.is_user(code.co_filename):
+            lines = [ln for _, _, ln in code.co_lines() if ln is not None] if hasattr(code, "co_lines") else []
+            last = max(lines, default=code.co_firstlineno)
+            self._user[code] = (self.files.rel(code.co_filename), code.co_firstlineno, max(last, code.co_firstlineno))
+
+    def __enter__(self) -> "ReachRecorder":
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        threading.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setprofile(self._previous)
+        threading.setprofile(None)  # type: ignore[arg-type]
+
+    def ranges(self) -> List[Tuple[str, int, int]]:
+        return sorted(set(self._user.values()))
