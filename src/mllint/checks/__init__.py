@@ -11,7 +11,11 @@ from typing import List, Type
 
 from mllint.checks.base import Check
 from mllint.checks.torch_control_flow import TensorBranch
+from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
+    LeavingTheGraph,
+    TensorLoops,
+    HardCodedDevice,
 ]

@@ -1,0 +1,106 @@
+"""The facts the PyTorch rules rely on, re-checked with real exports (torch, onnx, onnxruntime on CPU).
+
+All exports run in one subprocess (tests/torch_facts_script.py) so torch is imported once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mllint.catalogue import load_catalogue
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+SCRIPT = Path(__file__).with_name("torch_facts_script.py")
+CATALOGUE = load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def facts() -> dict:
+    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=600)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    return json.loads(line[len("RESULT "):])
+
+
+def _fails(outcome: str) -> bool:
+    return outcome.startswith("FAIL")
+
+
+def _effect(code: str, target: str):  # type: ignore[no-untyped-def]
+    impact = CATALOGUE.by_code[code].impacts.get(target)
+    return impact.effect if impact else None
+
+
+@pytest.mark.export
+def test_tensor_branch_PT101(facts: dict) -> None:
+    f = facts["Branch"]
+    assert f["torchscript-script"] == "OK" and _effect("PT101", "torchscript-script") is None
+    assert f["torchscript-trace"] == "SILENT" and _effect("PT101", "torchscript-trace") == "silent"
+    assert f["onnx-legacy"] == "SILENT" and _effect("PT101", "onnx-legacy") == "silent"
+    assert _fails(f["torch-export"]) and _effect("PT101", "torch-export") == "fails"
+    assert _fails(f["onnx-dynamo"]) and _effect("PT101", "onnx-dynamo") == "fails"
+    # The suggested fix that works on all PyTorch targets really does (for the same shapes).
+    assert all(v in ("OK", "BATCH-FAIL") for v in facts["Where"].values()), facts["Where"]
+    assert facts["Where"]["torch-export-dynamic-batch"] == "OK"
+
+
+@pytest.mark.export
+def test_item_PT102(facts: dict) -> None:
+    f = facts["Item"]
+    assert f["torchscript-trace"] == "SILENT" and f["onnx-legacy"] == "SILENT"
+    assert f["torch-export-dynamic-batch"] == "OK" and _effect("PT102", "torch-export") is None
+    assert f["torchscript-script"] == "OK"
+
+
+@pytest.mark.export
+def test_int_of_tensor_PT103(facts: dict) -> None:
+    f = facts["IntOf"]
+    assert _fails(f["torch-export"]) and _effect("PT103", "torch-export") == "fails"
+    assert f["torchscript-trace"] == "SILENT" and f["onnx-legacy"] == "SILENT"
+    assert not _fails(f["onnx-dynamo"]) and _effect("PT103", "onnx-dynamo") is None
+
+
+@pytest.mark.export
+def test_tolist_PT104(facts: dict) -> None:
+    f = facts["ToList"]
+    assert _fails(f["torchscript-script"]) and _effect("PT104", "torchscript-script") == "fails"
+    assert f["torchscript-trace"] == "SILENT"
+    assert not _fails(f["torch-export"]) and _effect("PT104", "torch-export") is None
+
+
+@pytest.mark.export
+def test_numpy_PT105(facts: dict) -> None:
+    f = facts["Numpy"]
+    assert _fails(f["torchscript-script"]) and _fails(f["torch-export"])
+    assert f["torchscript-trace"] == "SILENT" and f["onnx-legacy"] == "SILENT"
+    assert not _fails(f["onnx-dynamo"]) and _effect("PT105", "onnx-dynamo") is None
+
+
+@pytest.mark.export
+def test_loops_PT106_PT107(facts: dict) -> None:
+    for case in ("Rows", "RangeBatch"):
+        f = facts[case]
+        assert f["torchscript-script"] == "OK"
+        assert _fails(f["torch-export-dynamic-batch"]), f  # declaring the batch dynamic does not help
+        for target in ("torch-export", "onnx-dynamo", "onnx-legacy"):
+            assert f[target] == "BATCH-FAIL", (case, target, f[target])
+    assert facts["RangeBatch"]["torchscript-trace"] == "BATCH-SILENT"
+
+
+@pytest.mark.export
+def test_hard_coded_device_PT108(facts: dict) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") and subprocess.run(
+            [sys.executable, "-c", "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"]).returncode == 0:
+        pytest.skip("the CPU-only failure cannot be shown on a machine with CUDA")
+    f = facts["Cuda"]
+    for target in ("torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"):
+        assert _fails(f[target]) and _effect("PT108", target) == "fails"
