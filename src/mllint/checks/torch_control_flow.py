@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, FrozenSet, Iterator, Set
 
 import libcst as cst
 
@@ -10,12 +10,32 @@ from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
 from mllint.checks.base import Check
 
+#: ``torch._check`` and friends: a value constrained by them lets torch.export decide a branch.
+_CHECK_CALLS = ("torch._check", "torch._check_is_size", "torch._check_with")
+_EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
 
-def _describe(ctx: FunctionContext, test: cst.BaseExpression) -> Optional[str]:
-    """Source text of a test whose truth depends on tensor data, else None."""
-    if ctx.kind(test) in (Kind.TENSOR, Kind.DATA):
-        return ctx.code(test)
-    return None
+
+def _tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    """The operands whose truth value a test takes: ``a and not b`` tests ``a`` and ``b``."""
+    if isinstance(test, cst.BooleanOperation):
+        yield from _tested_operands(test.left)
+        yield from _tested_operands(test.right)
+    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from _tested_operands(test.expression)
+    else:
+        yield test
+
+
+def _names(node: cst.CSTNode) -> Set[str]:
+    found: Set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            found.add(n.value)
+        else:
+            stack.extend(n.children)
+    return found
 
 
 class TensorBranch(Check):
@@ -23,23 +43,47 @@ class TensorBranch(Check):
 
     codes = ("PT101",)
 
-    def _check(self, ctx: FunctionContext, node: cst.CSTNode, test: cst.BaseExpression, construct: str) -> None:
-        expr = _describe(ctx, test)
-        if expr is not None:
-            ctx.report("PT101", test, construct=construct, expr=expr)
+    def __init__(self) -> None:
+        self._in_tests: Set[int] = set()  # boolean operations already judged as part of a test
+        self._checked: Dict[int, Set[str]] = {}  # per function context: names bounded by torch._check
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        self._checked[id(ctx)] = set()
+
+    def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
+        if ctx.qualname(node.func) in _CHECK_CALLS:
+            self._checked.setdefault(id(ctx), set()).update(_names(node))
+
+    def _check(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+        stack = [test]
+        while stack:  # remember the boolean structure of this test, so it is judged once
+            n = stack.pop()
+            if isinstance(n, (cst.BooleanOperation, cst.UnaryOperation)):
+                self._in_tests.add(id(n))
+                stack.extend(n.children)
+        checked = self._checked.get(id(ctx), set())
+        for operand in _tested_operands(test):
+            if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
+                continue
+            data_names = {n for n in _names(operand) if ctx.env.get(n) is not None and ctx.env[n].kind == Kind.DATA}
+            bounded = bool(data_names) and data_names <= checked and ctx.kind(operand) == Kind.DATA
+            ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand),
+                       also_exempt=_EXPORT_TARGETS if bounded else frozenset())
 
     def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
-        self._check(ctx, node, node.test, "if")
+        self._check(ctx, node.test, "if")
 
     def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
-        self._check(ctx, node, node.test, "while")
+        self._check(ctx, node.test, "while")
 
     def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
-        self._check(ctx, node, node.test, "conditional expression")
+        self._check(ctx, node.test, "conditional expression")
 
     def visit_Assert(self, ctx: FunctionContext, node: cst.Assert) -> None:
-        self._check(ctx, node, node.test, "assert")
+        self._check(ctx, node.test, "assert")
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
-        # ``a and b`` calls bool() on ``a`` (the right operand is only returned, not tested).
-        self._check(ctx, node, node.left, node.operator.__class__.__name__.lower())
+        # Outside a test, ``a and b`` still calls bool() on ``a`` (``b`` is only returned).
+        if id(node) in self._in_tests:
+            return
+        self._check(ctx, node.left, node.operator.__class__.__name__.lower())
