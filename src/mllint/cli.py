@@ -190,8 +190,9 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
         return EXIT_INTERNAL
     from mllint.config import ModelSpec
 
-    models = list(settings.models)
-    for i, factory in enumerate(args.model or []):
+    # Ad hoc --model factories replace the configured models for this run.
+    models = [] if args.model else list(settings.models)
+    for factory in args.model or []:
         if ":" not in factory:
             sys.stderr.write(f"mllint: --model expects 'package.module:function', got '{factory}'\n")
             return EXIT_USAGE
