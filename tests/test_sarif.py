@@ -190,3 +190,37 @@ def test_golden_sarif_for_fixtures(run_mllint) -> None:
         if os.environ.get("CI"):
             pytest.fail("golden SARIF was missing; it has been written, commit it")
     assert text == GOLDEN.read_text(encoding="utf-8"), "regenerate with MLLINT_UPDATE_GOLDEN=1 pytest tests/test_sarif.py"
+
+
+def test_mechanical_fix_becomes_sarif_fix(run_mllint, tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(textwrap.dedent("""\
+        from torch import nn
+
+        class Scale(nn.Module):
+            def forward(self, x):
+                return x * x.mean().item()
+        """))
+    log = _run(run_mllint, tmp_path, ".", "--select", "PT102")
+    validate(log)
+    (result,) = log["runs"][0]["results"]
+    (change,) = result["fixes"][0]["artifactChanges"]
+    (replacement,) = change["replacements"]
+    assert replacement["deletedRegion"] == {"startLine": 5, "startColumn": 20, "endLine": 5, "endColumn": 35}
+    assert replacement["insertedContent"]["text"] == "x.mean()"
+
+
+@pytest.mark.export
+@pytest.mark.slow
+def test_confirm_run_sarif_carries_confirmation(run_mllint) -> None:
+    folder = REPO / "fixtures" / "confirm"
+    proc = run_mllint(["check", "confirm_models/branch.py", "--confirm", "--model", "confirm_models.branch:make",
+                       "--format", "sarif", "--timeout", "120"], cwd=folder)
+    log = json.loads(proc.stdout)
+    validate(log)
+    pt101 = [r for r in log["runs"][0]["results"] if r["ruleId"] == "PT101"]
+    assert pt101, proc.stderr
+    confirmation = pt101[0]["properties"]["confirmation"]
+    assert set(confirmation) == set(pt101[0]["properties"]["targets"])
+    assert confirmation["torch-export"] == "confirmed"
+    assert set(confirmation.values()) <= {"confirmed", "not-reproduced", "not-run"}
+    assert log["runs"][0]["properties"]["exports"]
