@@ -12,7 +12,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -96,7 +96,8 @@ class Analysis:
     """The worklist over reachable functions for a set of parsed files."""
 
     def __init__(self, files: Sequence[ParsedFile], catalogue: Catalogue, settings: Settings,
-                 checks: Optional[Sequence[Check]] = None) -> None:
+                 checks: Optional[Sequence[Check]] = None,
+                 find_module: Optional[Callable[[str], Optional[ParsedFile]]] = None) -> None:
         self.catalogue = catalogue
         self.settings = settings
         self.files = [f for f in files if f.summary is not None and f.module is not None]
@@ -110,7 +111,9 @@ class Analysis:
                 f.summary.module = name
             summaries[name] = f.summary
             self.by_module[name] = f
-        self.index = ProjectIndex(summaries)
+        self._find_module = find_module
+        self.context_files: List[ParsedFile] = []
+        self.index = ProjectIndex(summaries, self._load_module if find_module else None)
         enabled = set(settings.enabled_codes)
         all_checks = list(checks) if checks is not None else [cls() for cls in ALL_CHECKS]
         self.checks = [c for c in all_checks if enabled.intersection(c.codes)]
@@ -119,6 +122,17 @@ class Analysis:
         self.internal_errors: List[Finding] = []
         self._failed: Set[Tuple[str, str]] = set()
         self._returns: Dict[Tuple[object, ...], Optional[Value]] = {}
+
+    def _load_module(self, name: str) -> Optional[ModuleSummary]:
+        """Parse a project module that was not checked, the first time a name resolves into it."""
+        assert self._find_module is not None
+        pf = self._find_module(name)
+        if pf is None or pf.summary is None or pf.module is None:
+            return None
+        pf.summary.module = name
+        self.by_module[name] = pf
+        self.context_files.append(pf)
+        return pf.summary
 
     def context(self, module: str) -> Optional[FileContext]:
         ctx = self.contexts.get(module)
@@ -294,43 +308,22 @@ def run_check(paths: Sequence[str], settings: Settings, catalogue: Catalogue, *,
     # Files named on the command line are reported; other project files may be parsed only to
     # know base classes and helpers (the pre-commit case passes just the staged files).
     reported = {p.display for p in parsed}
-    context_files = _context_files(parsed, root, exclude, catalogue)
-    analysis = Analysis(parsed + context_files, catalogue, settings)
+    known = {p.path.resolve() for p in parsed if p.path is not None and p.path.exists()}
+    near = next((p.path for p in parsed if p.path is not None and str(p.path) != STDIN), None)
+
+    def find_module(name: str) -> Optional[ParsedFile]:
+        path = _find_module_file(name, root, near)
+        if path is None or path.resolve() in known or not _inside_project(path, root, exclude):
+            return None
+        known.add(path.resolve())
+        return parse_file(path, display_path(path, root), catalogue, module_name=(name, path.name == "__init__.py"))
+
+    analysis = Analysis(parsed, catalogue, settings, find_module=find_module)
     raw = analysis.run()
-    findings = finalize(parsed + context_files, raw, analysis.internal_errors, catalogue, settings, report_unused_ignores)
+    findings = finalize(list(parsed) + analysis.context_files, raw, analysis.internal_errors, catalogue, settings,
+                        report_unused_ignores)
     findings = [f for f in findings if f.path in reported]
     return RunResult(findings=findings, files_checked=len(parsed), root=str(root))
-
-
-def _context_files(parsed: Sequence[ParsedFile], root: Path, exclude: Sequence[str], catalogue: Catalogue) -> List[ParsedFile]:
-    """Project files imported by the checked files but not checked themselves (cross-file facts)."""
-    known = {p.path.resolve() for p in parsed if p.path is not None and p.path.exists()}
-    out: List[ParsedFile] = []
-    todo = [p for p in parsed if p.summary is not None]
-    searched: Set[str] = set()
-    while todo:
-        pf = todo.pop()
-        assert pf.summary is not None
-        for target in sorted(set(pf.summary.aliases.values())):
-            parts = target.split(".")
-            for cut in range(len(parts), 0, -1):
-                modname = ".".join(parts[:cut])
-                if modname in searched:
-                    break
-                path = _find_module_file(modname, root, pf.path)
-                if path is None or not _inside_project(path, root, exclude):
-                    continue
-                searched.add(modname)
-                rp = path.resolve()
-                if rp in known:
-                    break
-                known.add(rp)
-                extra = parse_file(path, display_path(path, root), catalogue)
-                if extra.summary is not None:
-                    out.append(extra)
-                    todo.append(extra)
-                break
-    return out
 
 
 def _inside_project(path: Path, root: Path, exclude: Sequence[str]) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
 
@@ -70,9 +70,25 @@ Resolved = Union[Tuple[str, ClassSummary, str], Tuple[str, FuncSummary, str]]
 
 
 class ProjectIndex:
-    def __init__(self, summaries: Dict[str, ModuleSummary]) -> None:
+    def __init__(self, summaries: Dict[str, ModuleSummary],
+                 load_module: Optional[Callable[[str], Optional[ModuleSummary]]] = None) -> None:
         self.summaries = summaries  # by module name
         self._framework_cache: Dict[str, Optional[str]] = {}
+        self._mro_cache: Dict[str, Tuple[ClassSummary, List[ClassSummary]]] = {}
+        # Project modules that were not checked are read only when a name resolves into them
+        # (a base class or helper defined elsewhere in the project): no work proportional to the project.
+        self._load_module = load_module
+        self._missing: Set[str] = set()
+
+    def _module(self, name: str) -> Optional[ModuleSummary]:
+        summary = self.summaries.get(name)
+        if summary is None and self._load_module is not None and name not in self._missing:
+            summary = self._load_module(name)
+            if summary is None:
+                self._missing.add(name)
+            else:
+                self.summaries[name] = summary
+        return summary
 
     # -- name resolution -------------------------------------------------------------------
     def resolve(self, qname: Optional[str], _depth: int = 0) -> Optional[Resolved]:
@@ -82,7 +98,7 @@ class ProjectIndex:
         parts = qname.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             mod = ".".join(parts[:cut])
-            summary = self.summaries.get(mod)
+            summary = self._module(mod)
             if summary is None:
                 continue
             rest = parts[cut:]
@@ -112,6 +128,14 @@ class ProjectIndex:
 
     def mro(self, cls: ClassSummary) -> List[ClassSummary]:
         """Project classes in method-resolution order (depth-first, left to right, no repeats)."""
+        cached = self._mro_cache.get(cls.qualname)
+        if cached is not None and cached[0] is cls:
+            return cached[1]
+        out = self._compute_mro(cls)
+        self._mro_cache[cls.qualname] = (cls, out)
+        return out
+
+    def _compute_mro(self, cls: ClassSummary) -> List[ClassSummary]:
         out: List[ClassSummary] = []
         seen: Set[str] = set()
 

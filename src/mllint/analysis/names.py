@@ -6,7 +6,8 @@ that covers how model code imports frameworks and project modules.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional, Sequence
+import dataclasses
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -14,6 +15,36 @@ import libcst as cst
 _CANONICAL = {
     "tensorflow.compat.v2": "tensorflow",
 }
+
+
+_SKIP_FIELDS = ("whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after",
+                "header", "footer", "equal", "colon", "star", "operator", "lbracket", "rbracket", "lbrace",
+                "rbrace", "dot", "asynchronous", "first_", "prefix", "end", "start", "quote")
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Direct children that are syntax (not whitespace or punctuation), without LibCST's visitor.
+
+    ``CSTNode.children`` runs a visitor over the node; reading the dataclass fields is several
+    times cheaper, and the walker calls this for every expression it visits.
+    """
+    cls = type(node)
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(node)  # type: ignore[arg-type]
+            if not f.name.startswith(_SKIP_FIELDS)
+        )
+        _CHILD_FIELDS[cls] = names
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:

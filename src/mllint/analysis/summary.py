@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
-from mllint.analysis.names import add_import_aliases, canonical, collect_aliases, dotted, qualify
+from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
 EXPORT_CALLS = frozenset({
@@ -269,7 +269,7 @@ def _names_in(node: cst.CSTNode) -> set:
         elif isinstance(n, cst.Call):
             found.add("<call>")
         else:
-            for c in n.children:
+            for c in child_nodes(n):
                 walk(c)
 
     walk(node)

@@ -111,8 +111,11 @@ def merge(a: Value, b: Value) -> Value:
     return UNKNOWN
 
 
+_EMPTY_MODULE = cst.Module(body=[])
+
+
 def code_of(node: cst.CSTNode) -> str:
-    text = cst.Module(body=[]).code_for_node(node)
+    text = _EMPTY_MODULE.code_for_node(node)
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
 

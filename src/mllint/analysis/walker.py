@@ -16,7 +16,7 @@ import libcst as cst
 from mllint.analysis.index import (
     TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
 )
-from mllint.analysis.names import dotted, qualify
+from mllint.analysis.names import child_nodes, dotted, qualify
 from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
 from mllint.analysis.values import (
     STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of, merge,
@@ -180,6 +180,8 @@ class FunctionContext:
 
 
 Dispatch = Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]
+_EXPR_CHILD = (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.StarredElement, cst.StarredDictElement,
+               cst.SubscriptElement, cst.Index, cst.Slice, cst.ComparisonTarget, cst.FormattedStringExpression)
 ErrorSink = Callable[[object, BaseException], None]
 
 
@@ -391,7 +393,7 @@ class Walker:
                 from mllint.analysis.values import _join_kinds
                 ctx.env[small.target.value] = _join_kinds(old, new) if old.kind != Kind.UNKNOWN else UNKNOWN
         elif isinstance(small, (cst.Expr, cst.Return, cst.Assert, cst.Raise, cst.Del)):
-            for child in small.children:
+            for child in child_nodes(small):
                 if isinstance(child, cst.BaseExpression):
                     self._expr(ctx, child)
             if isinstance(small, cst.Return):
@@ -469,10 +471,8 @@ class Walker:
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             self._comprehension(ctx, node)
             return
-        for child in node.children:
-            if isinstance(child, (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.StarredElement,
-                                  cst.StarredDictElement, cst.SubscriptElement, cst.Index, cst.Slice,
-                                  cst.ComparisonTarget, cst.FormattedStringExpression)):
+        for child in child_nodes(node):
+            if isinstance(child, _EXPR_CHILD):
                 self._expr(ctx, child)
 
     def _comprehension(self, ctx: FunctionContext, node: cst.CSTNode) -> None:

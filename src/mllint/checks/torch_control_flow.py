@@ -6,6 +6,7 @@ from typing import Dict, FrozenSet, Iterator, Set
 
 import libcst as cst
 
+from mllint.analysis.names import child_nodes
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
 from mllint.checks.base import Check
@@ -34,7 +35,7 @@ def _names(node: cst.CSTNode) -> Set[str]:
         if isinstance(n, cst.Name):
             found.add(n.value)
         else:
-            stack.extend(n.children)
+            stack.extend(child_nodes(n))
     return found
 
 
@@ -60,7 +61,7 @@ class TensorBranch(Check):
             n = stack.pop()
             if isinstance(n, (cst.BooleanOperation, cst.UnaryOperation)):
                 self._in_tests.add(id(n))
-                stack.extend(n.children)
+                stack.extend(child_nodes(n))
         checked = self._checked.get(id(ctx), set())
         for operand in _tested_operands(test):
             if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
