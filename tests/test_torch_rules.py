@@ -171,3 +171,35 @@ def test_hard_coded_device_variants() -> None:
                 return a + b + c + d + e
         """)
     assert codes(lint_source(code, select=["PT108"])) == [(6, "PT108"), (7, "PT108"), (8, "PT108")]
+
+
+def test_false_positives_found_on_transformers_stay_fixed() -> None:
+    """Patterns read in the transformers/models sample that are not export hazards."""
+    code = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class Layer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layerdrop = 0.1
+
+            def forward(self, x):
+                if self.training:
+                    dropout_probability = torch.rand([])
+                    if dropout_probability < self.layerdrop:
+                        return x
+                for part in torch.split(x, 2):
+                    x = x + part
+                for chunk in x.chunk(2, dim=0):
+                    x = x + chunk
+                losses = {"a": x}
+                for name, value in losses.items():
+                    x = x + value
+                values, indices = x.max(dim=1)
+                q, k = x.chunk(2, dim=-1)
+                if q.sum() > 0:
+                    x = x + 1
+                return x
+        """)
+    assert codes(lint_source(code)) == [(23, "PT101")]

@@ -50,6 +50,39 @@ STATIC_TENSOR_ATTRS = frozenset({
     "is_sparse", "is_mps", "is_meta", "name", "rank",
 })
 TENSOR_TENSOR_ATTRS = frozenset({"data", "T", "mT", "H", "mH", "real", "imag", "grad"})
+#: Tensor methods / torch functions returning a tuple or list of tensors (iterating it is fine).
+SEQUENCE_TENSOR_METHODS = frozenset({
+    "split", "chunk", "unbind", "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
+    "unsafe_split", "unsafe_chunk", "meshgrid", "broadcast_tensors", "sort", "topk",
+    "kthvalue", "qr", "svd", "eig", "eigh", "slogdet", "lu", "aminmax", "frexp", "histogram", "var_mean",
+    "std_mean", "unstack", "split_to_sequence",
+})
+#: Reductions that return (values, indices) only when given a dimension.
+SEQUENCE_WITH_DIM = frozenset({"max", "min", "median", "mode", "nanmedian", "cummax", "cummin"})
+SEQUENCE_FUNCTIONS = frozenset({"tensorflow.unstack", "tensorflow.split", "tensorflow.meshgrid", "tensorflow.unique"})
+
+
+def _is_int_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return isinstance(node, cst.Integer)
+
+
+def returns_sequence(name: str, node: cst.Call) -> bool:
+    """Whether a tensor method / framework function called as ``node`` returns several tensors."""
+    last = name.split(".")[-1]
+    if last in SEQUENCE_TENSOR_METHODS or name in SEQUENCE_FUNCTIONS:
+        return True
+    if last in SEQUENCE_WITH_DIM:
+        # ``x.max(1)`` / ``torch.max(x, dim=1)`` give (values, indices); ``x.max()`` and the
+        # element-wise ``torch.max(a, b)`` give a tensor.
+        args = node.args[1:] if name.startswith(("torch.", "tensorflow.")) else node.args
+        return any(_is_int_literal(a.value) or (a.keyword is not None and a.keyword.value == "dim") for a in args)
+    if name == "torch.where":
+        return len(node.args) == 1
+    return False
+#: Methods of dicts and lists, which a value we believed a tensor cannot have: unknown, not tensor.
+NOT_TENSOR_METHODS = frozenset({"items", "keys", "get", "append", "extend", "pop", "update", "setdefault", "copy_from"})
 SHAPE_TENSOR_METHODS = frozenset({"size", "numel", "nelement", "get_shape"})
 DATA_TENSOR_METHODS = frozenset({"item", "tolist", "numpy"})
 
@@ -231,6 +264,8 @@ class Evaluator:
             recv = self.value(func.value)
             meth = func.attr.value
             if recv.kind == Kind.TENSOR:
+                if meth in NOT_TENSOR_METHODS or returns_sequence(meth, node):
+                    return UNKNOWN
                 if meth in STATIC_TENSOR_METHODS:
                     return STATIC
                 if meth in SHAPE_TENSOR_METHODS:
@@ -321,6 +356,8 @@ class Evaluator:
             return UNKNOWN
         if q.startswith(TENSOR_NAMESPACES):
             last = q.split(".")[-1]
+            if returns_sequence(q, node):
+                return UNKNOWN  # a tuple of tensors, not a tensor
             if last[:1].isupper():
                 if q.startswith(("keras.layers.", "keras.Sequential", "keras.Model")):
                     return Value(Kind.MODULE, None, q)

@@ -355,6 +355,10 @@ class Walker:
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             negate = not negate
             test = test.expression
+        if dotted(test) == "self.training":
+            # Models are exported in eval mode: training-only code is not in the artifact.
+            body, other = frozenset(ALL_TARGETS), frozenset()
+            return (other, body) if negate else (body, other)
         if not isinstance(test, cst.Call):
             return frozenset(), frozenset()
         name = ctx.qualname(test.func)
@@ -431,9 +435,22 @@ class Walker:
                     self._bind(ctx, el.value, Value(Kind.SHAPE, origin), None)
                 elif value.kind in (Kind.TENSOR, Kind.STATIC):
                     self._bind(ctx, el.value, Value(value.kind), None)
+                elif isinstance(source, cst.Call) and self._tensor_sequence(ctx, source):
+                    self._bind(ctx, el.value, TENSOR, None)  # q, k, v = x.chunk(3, dim=-1)
                 else:
                     self._bind(ctx, el.value, UNKNOWN, None)
         ctx.evaluator.invalidate()
+
+    @staticmethod
+    def _tensor_sequence(ctx: FunctionContext, call: cst.Call) -> bool:
+        """``x.chunk(3)``, ``torch.split(x, 2)``, ``x.max(dim=1)``: several tensors."""
+        from mllint.analysis.values import returns_sequence
+
+        func = call.func
+        if isinstance(func, cst.Attribute) and ctx.kind(func.value) == Kind.TENSOR:
+            return returns_sequence(func.attr.value, call)
+        q = ctx.qualname(func)
+        return bool(q) and q.startswith(("torch.", "tensorflow.")) and returns_sequence(q, call)
 
     def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
         value = ctx.value(it)
