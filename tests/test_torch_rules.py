@@ -185,7 +185,7 @@ def test_false_positives_found_on_transformers_stay_fixed() -> None:
                 self.layerdrop = 0.1
 
             def forward(self, x):
-                if self.training:
+                if self.training and self.layerdrop > 0:
                     dropout_probability = torch.rand([])
                     if dropout_probability < self.layerdrop:
                         return x

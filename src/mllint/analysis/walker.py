@@ -355,7 +355,7 @@ class Walker:
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             negate = not negate
             test = test.expression
-        if dotted(test) == "self.training":
+        if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
             # Models are exported in eval mode: training-only code is not in the artifact.
             body, other = frozenset(ALL_TARGETS), frozenset()
             return (other, body) if negate else (body, other)
@@ -623,6 +623,13 @@ class Walker:
             else:
                 out.append((p.name, UNKNOWN))
         return tuple(out)
+
+
+def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
+    """``self.training and self.layerdrop > 0``: the body runs only when ``name`` is true."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _and_operands_include(test.left, name) or _and_operands_include(test.right, name)
+    return dotted(test) == name
 
 
 def _ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:
