@@ -52,6 +52,16 @@ def test_tensor_branch_PT101(facts: dict) -> None:
 
 
 @pytest.mark.export
+def test_branch_on_data_dependent_size_PT101(facts: dict) -> None:
+    f = facts["DataSize"]
+    assert f["torchscript-script"] == "OK"
+    assert f["torchscript-trace"] == "SILENT"
+    assert _fails(f["torch-export"]) and _fails(f["onnx-dynamo"])
+    # the data-dependent op by itself exports (so mllint reports the branch, not the op)
+    assert not _fails(facts["Nonzero"]["torch-export"]) and not _fails(facts["Nonzero"]["onnx-dynamo"])
+
+
+@pytest.mark.export
 def test_item_PT102(facts: dict) -> None:
     f = facts["Item"]
     assert f["torchscript-trace"] == "SILENT" and f["onnx-legacy"] == "SILENT"

@@ -66,6 +66,19 @@ class RangeBatch(nn.Module):
         return out
 
 
+class DataSize(nn.Module):
+    def forward(self, x):
+        idx = torch.nonzero(x > 0)
+        if idx.numel() == 0:
+            return x - 1
+        return x + 1
+
+
+class Nonzero(nn.Module):
+    def forward(self, x):
+        return torch.nonzero(x > 0).sum() + x
+
+
 class Cuda(nn.Module):
     def forward(self, x):
         return x + torch.ones(3, device="cuda")
@@ -137,7 +150,7 @@ def onnx(model, dynamo):
 
 def main() -> None:
     wanted = sys.argv[1:]
-    cases = {c.__name__: c() for c in (Branch, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, Cuda)}
+    cases = {c.__name__: c() for c in (Branch, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, DataSize, Nonzero, Cuda)}
     out = {}
     for name, model in cases.items():
         if wanted and name not in wanted:

@@ -30,6 +30,7 @@ class Value:
     kind: Kind
     origin: Optional[str] = None  # e.g. "x.shape[0]" for sizes, "x.sum().item()" for data
     cls: Optional[str] = None  # class of a module value (qualified), when known
+    data_sized: bool = False  # a tensor whose shape depends on data (nonzero, x[mask], unique)
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -62,6 +63,16 @@ SEQUENCE_WITH_DIM = frozenset({"max", "min", "median", "mode", "nanmedian", "cum
 SEQUENCE_FUNCTIONS = frozenset({"tensorflow.unstack", "tensorflow.split", "tensorflow.meshgrid", "tensorflow.unique"})
 
 
+def _is_mask_index(node: cst.Subscript, evaluator: "Evaluator") -> bool:
+    """``x[x > 0]``: a boolean mask (a comparison of tensors) selects a data-dependent number of rows."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return False
+    index = node.slice[0].slice.value
+    if isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert):
+        index = index.expression
+    return isinstance(index, cst.Comparison) and evaluator.value(index).kind == Kind.TENSOR
+
+
 def _is_int_literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.UnaryOperation):
         node = node.expression
@@ -83,6 +94,12 @@ def returns_sequence(name: str, node: cst.Call) -> bool:
     return False
 #: Methods of dicts and lists, which a value we believed a tensor cannot have: unknown, not tensor.
 NOT_TENSOR_METHODS = frozenset({"items", "keys", "get", "append", "extend", "pop", "update", "setdefault", "copy_from"})
+#: Ops whose output shape depends on the input's values (exportable themselves in torch 2.13).
+DATA_SIZED_FUNCTIONS = frozenset({"torch.nonzero", "torch.masked_select", "torch.unique", "torch.argwhere",
+                                  "torch.unique_consecutive", "torch.repeat_interleave"})
+DATA_SIZED_METHODS = frozenset({"nonzero", "masked_select", "unique", "argwhere", "unique_consecutive"})
+REDUCTIONS = frozenset({"sum", "mean", "any", "all", "max", "min", "prod", "norm", "amax", "amin", "std", "var",
+                        "count_nonzero", "logsumexp", "numel", "item"})
 SHAPE_TENSOR_METHODS = frozenset({"size", "numel", "nelement", "get_shape"})
 DATA_TENSOR_METHODS = frozenset({"item", "tolist", "numpy"})
 
@@ -197,7 +214,9 @@ class Evaluator:
             if base.kind == Kind.SHAPE:
                 return Value(Kind.SHAPE, code_of(node))
             if base.kind in (Kind.TENSOR, Kind.DATA):
-                return Value(base.kind, base.origin)
+                masked = base.kind == Kind.TENSOR and _is_mask_index(node, self)
+                return Value(base.kind, code_of(node) if masked else base.origin,
+                             data_sized=base.data_sized or masked)
             if base.kind == Kind.MODULE_LIST:
                 return Value(Kind.MODULE, None, base.cls)
             return UNKNOWN
@@ -242,7 +261,7 @@ class Evaluator:
         attr = node.attr.value
         if base.kind == Kind.TENSOR:
             if attr == "shape":
-                return Value(Kind.SHAPE, code_of(node))
+                return Value(Kind.DATA if base.data_sized else Kind.SHAPE, code_of(node))
             if attr in STATIC_TENSOR_ATTRS or attr.startswith("is_"):
                 return STATIC
             if attr in TENSOR_TENSOR_ATTRS:
@@ -269,10 +288,12 @@ class Evaluator:
                 if meth in STATIC_TENSOR_METHODS:
                     return STATIC
                 if meth in SHAPE_TENSOR_METHODS:
-                    return Value(Kind.SHAPE, code_of(node))
+                    return Value(Kind.DATA if recv.data_sized else Kind.SHAPE, code_of(node))
+                if meth in DATA_SIZED_METHODS:
+                    return Value(Kind.TENSOR, code_of(node), data_sized=True)
                 if meth in DATA_TENSOR_METHODS:
                     return Value(Kind.DATA, code_of(node))
-                return Value(Kind.TENSOR, recv.origin)
+                return Value(Kind.TENSOR, recv.origin, data_sized=recv.data_sized and meth not in REDUCTIONS)
             if recv.kind == Kind.SHAPE:
                 if meth == "as_list":
                     return recv
@@ -288,7 +309,7 @@ class Evaluator:
             if name in ("len",):
                 arg = self._arg_value(node, 0)
                 if arg.kind == Kind.TENSOR:
-                    return Value(Kind.SHAPE, code_of(node))
+                    return Value(Kind.DATA if arg.data_sized else Kind.SHAPE, code_of(node))
                 if arg.kind == Kind.STATIC:
                     return STATIC
                 if arg.kind == Kind.SHAPE:
@@ -354,6 +375,8 @@ class Evaluator:
             if q.startswith(("torch.nn.", "tensorflow.keras.layers.", "keras.layers.")) and q.split(".")[-1][:1].isupper():
                 return Value(Kind.MODULE, None, q)
             return UNKNOWN
+        if q in DATA_SIZED_FUNCTIONS:
+            return Value(Kind.TENSOR, code_of(node), data_sized=True)
         if q.startswith(TENSOR_NAMESPACES):
             last = q.split(".")[-1]
             if returns_sequence(q, node):
