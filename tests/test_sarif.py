@@ -176,13 +176,17 @@ def _normalise(log: dict) -> dict:
     run = log["runs"][0]
     run["tool"]["driver"]["version"] = run["tool"]["driver"]["semanticVersion"] = "VERSION"
     run["originalUriBaseIds"]["%SRCROOT%"]["uri"] = "file:///ROOT/"
+    for rule in run["tool"]["driver"]["rules"]:  # rule prose lives in rules/ and is checked elsewhere
+        for key in ("shortDescription", "fullDescription", "help"):
+            rule.pop(key, None)
     return log
 
 
 def test_golden_sarif_for_fixtures(run_mllint) -> None:
     proc = run_mllint(["check", "fixtures", "--format", "sarif"], cwd=REPO)
-    log = _normalise(json.loads(proc.stdout))
+    log = json.loads(proc.stdout)
     validate(log)
+    log = _normalise(log)
     text = json.dumps(log, indent=2, ensure_ascii=False) + "\n"
     if os.environ.get("MLLINT_UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
