@@ -31,6 +31,7 @@ class Value:
     origin: Optional[str] = None  # e.g. "x.shape[0]" for sizes, "x.sum().item()" for data
     cls: Optional[str] = None  # class of a module value (qualified), when known
     data_sized: bool = False  # a tensor whose shape depends on data (nonzero, x[mask], unique)
+    is_mask: bool = False  # a boolean tensor from a comparison (indexing with it selects data-dependent rows)
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -70,7 +71,8 @@ def _is_mask_index(node: cst.Subscript, evaluator: "Evaluator") -> bool:
     index = node.slice[0].slice.value
     if isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert):
         index = index.expression
-    return isinstance(index, cst.Comparison) and evaluator.value(index).kind == Kind.TENSOR
+    value = evaluator.value(index)
+    return value.kind == Kind.TENSOR and value.is_mask
 
 
 def _is_int_literal(node: cst.BaseExpression) -> bool:
@@ -238,6 +240,8 @@ class Evaluator:
             result = self.value(node.left)
             for c in node.comparisons:
                 result = _join_kinds(result, self.value(c.comparator))
+            if result.kind == Kind.TENSOR:
+                return Value(Kind.TENSOR, result.origin, is_mask=True)
             return result
         if isinstance(node, cst.IfExp):
             return merge(self.value(node.body), self.value(node.orelse))
