@@ -203,3 +203,19 @@ def test_false_positives_found_on_transformers_stay_fixed() -> None:
                 return x
         """)
     assert codes(lint_source(code)) == [(23, "PT101")]
+
+
+def test_iterating_an_unannotated_parameter_is_not_assumed_a_tensor() -> None:
+    code = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def forward(self, x, parts, rows: torch.Tensor):
+                for p in parts:
+                    x = x * p
+                for r in rows:
+                    x = x + r
+                return x
+        """)
+    assert codes(lint_source(code, select=["PT106"])) == [(8, "PT106")]

@@ -51,6 +51,12 @@ class LeavingTheGraph(Check):
                 ctx.report("PT105", node, expr=ctx.code(node))
 
 
+def _unannotated_parameter(ctx: FunctionContext, node: cst.BaseExpression) -> bool:
+    """A bare, unannotated parameter may as well be a tuple of tensors (``for t in inputs``)."""
+    return isinstance(node, cst.Name) and any(
+        p.name == node.value and not p.annotation for p in ctx.func.params)
+
+
 class TensorLoops(Check):
     """PT106 iterating over a tensor's rows; PT107 a Python loop whose trip count is the batch size."""
 
@@ -58,7 +64,7 @@ class TensorLoops(Check):
 
     def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
         value = ctx.value(node.iter)
-        if value.kind == Kind.TENSOR:
+        if value.kind == Kind.TENSOR and not _unannotated_parameter(ctx, node.iter):
             ctx.report("PT106", node.iter, expr=ctx.code(node.iter))
             return
         it = node.iter

@@ -1,170 +1,237 @@
 """SARIF 2.1.0 for GitHub code scanning and IDE SARIF viewers.
 
-Contract (docs/output-formats.md): one run; ``tool.driver.rules`` is the whole catalogue; every
-result has ``ruleId``/``ruleIndex``, a location relative to ``%SRCROOT%`` (the project root, with
-forward slashes, percent-encoded), a 1-based region in UTF-16 code units with an exclusive
-``endColumn``, ``partialFingerprints.primaryLocationLineHash`` (GitHub's algorithm), and
-``properties.targets``; after ``--confirm``, ``properties.confirmation`` maps every target in
-``targets`` to confirmed / not-reproduced / not-run. Parse, decode, read and internal errors are
-also ``toolExecutionNotifications``; ``executionSuccessful`` is false only when mllint itself failed
-(an internal error, ML004), as the exit code 3 says.
+The contract is documented in docs/output-formats.md. In short: one run; ``tool.driver.rules`` is
+the whole catalogue; every finding (suppressed ones too, with ``suppressions``) is a result with
+``ruleId``/``ruleIndex``, a location relative to ``%SRCROOT%``, a 1-based region in UTF-16 code
+units with an exclusive ``endColumn``, ``partialFingerprints.primaryLocationLineHash`` and
+``properties.targets``; after ``--confirm``, ``properties.confirmation``.
+
+``%SRCROOT%`` is the repository root (the nearest directory at or above the project root holding
+``.git``), else the project root: GitHub reads URIs as relative to the repository root and ignores
+``uriBaseId``, so a project in a subdirectory of a repository must still get repository paths.
+
+Parse, decode, read and internal errors (ML001-ML004) are results, so code scanning shows them on
+the file, and also ``toolExecutionNotifications``. ``executionSuccessful`` is false only when mllint
+itself failed (ML004, exit code 3): SARIF reserves false for a tool that failed or crashed, and
+reads error-level notifications as "results may be incomplete", which is what a parse error means.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
-from mllint.catalogue import Catalogue, RuleSpec
+from mllint.catalogue import RuleSpec
 from mllint.findings import Finding, Span
-from mllint.fingerprints import line_hashes
+from mllint.fingerprints import file_line_hashes
 from mllint.reporters import ReportContext
+from mllint.source import decode
 from mllint.targets import FAMILIES
-from mllint.utf16 import utf16_column
+from mllint.utf16 import split_lines, utf16_column
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/mllint/mllint"
-_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-_PRECISION = {"very-high", "high", "medium", "low"}
-_NOTIFY = ("ML001", "ML002", "ML003", "ML004")
+SRCROOT = "%SRCROOT%"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+_PRECISIONS = ("very-high", "high", "medium", "low")
+#: Diagnostics meaning mllint could not analyse something (reported as tool notifications too).
+NOTIFICATION_CODES = ("ML001", "ML002", "ML003", "ML004")
+_STDIN = "-"
+
+
+def repository_root(project_root: Path) -> Path:
+    """The nearest directory at or above ``project_root`` that holds ``.git``; else the project root."""
+    start = Path(os.path.abspath(project_root))
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
 
 
 class _Sources:
-    """Line texts and fingerprints of reported files, read once each."""
+    """Each reported file's lines (decoded as mllint decoded them) and line hashes, read once."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, project_root: Path) -> None:
+        self.project_root = Path(os.path.abspath(project_root))
         self._lines: Dict[str, Optional[List[str]]] = {}
         self._hashes: Dict[str, Optional[Dict[int, str]]] = {}
-        self._text: Dict[str, Optional[str]] = {}
 
-    def text(self, display: str) -> Optional[str]:
-        if display not in self._text:
-            if display == "-":
-                self._text[display] = None
-            else:
-                path = Path(display) if Path(display).is_absolute() else self.root / display
-                try:
-                    self._text[display] = path.read_bytes().decode("utf-8")
-                except (OSError, UnicodeDecodeError):
-                    self._text[display] = None
-        return self._text[display]
+    def path(self, display: str) -> Optional[Path]:
+        """Absolute path of a finding's file, without following symlinks; None for stdin."""
+        if display == _STDIN:
+            return None
+        return Path(os.path.normpath(os.path.join(self.project_root, display)))
 
     def line(self, display: str, number: int) -> Optional[str]:
         if display not in self._lines:
-            text = self.text(display)
-            self._lines[display] = text.splitlines() if text is not None else None
+            self._lines[display] = self._read_lines(display)
         lines = self._lines[display]
         if lines is None or not 1 <= number <= len(lines):
             return None
         return lines[number - 1]
 
+    def _read_lines(self, display: str) -> Optional[List[str]]:
+        path = self.path(display)
+        if path is None:
+            return None
+        try:
+            text = decode(display, path.read_bytes()).text  # PEP 263 cookie, BOM: as LibCST saw it
+        except OSError:
+            return None
+        return split_lines(text) if text is not None else None
+
     def fingerprint(self, display: str, number: int) -> Optional[str]:
         if display not in self._hashes:
-            text = self.text(display)
-            self._hashes[display] = line_hashes(text) if text is not None else None
+            path = self.path(display)
+            self._hashes[display] = file_line_hashes(path) if path is not None else None
         hashes = self._hashes[display]
         return hashes.get(number) if hashes else None
 
 
-def _uri(display: str) -> Dict[str, str]:
-    if display.startswith("../") or Path(display).is_absolute():
-        return {"uri": Path(display).resolve().as_uri()}
-    return {"uri": quote(display, safe="/"), "uriBaseId": "%SRCROOT%"}
+class _Locations:
+    """Artifact locations and regions, relative to ``%SRCROOT%`` where the file lies under it."""
+
+    def __init__(self, sources: _Sources, base: Path) -> None:
+        self.sources = sources
+        self.base = base
+
+    def artifact(self, display: str) -> Dict[str, str]:
+        path = self.sources.path(display)
+        if path is None:
+            return {"uri": display}
+        try:
+            relative = path.relative_to(self.base)
+        except ValueError:
+            return {"uri": path.as_uri()}
+        return {"uri": quote(relative.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+
+    def region(self, display: str, span: Span) -> Dict[str, int]:
+        """1-based lines; 1-based UTF-16 columns, end exclusive (code points if the text is unknown)."""
+        start_text = self.sources.line(display, span.line)
+        end_text = self.sources.line(display, span.end_line)
+        start = utf16_column(start_text, span.col) if start_text is not None else span.col
+        end = utf16_column(end_text, span.end_col) if end_text is not None else span.end_col
+        start_line = max(span.line, 1)
+        region = {"startLine": start_line, "startColumn": start + 1,
+                  "endLine": max(span.end_line, start_line), "endColumn": end + 1}
+        if region["endLine"] == start_line and region["endColumn"] < region["startColumn"]:
+            region["endColumn"] = region["startColumn"]
+        return region
+
+    def physical(self, display: str, span: Span) -> Dict[str, Any]:
+        return {"physicalLocation": {"artifactLocation": self.artifact(display),
+                                     "region": self.region(display, span)}}
 
 
-def _region(span: Span, path: str, sources: _Sources) -> Dict[str, int]:
-    start_text = sources.line(path, span.line)
-    end_text = start_text if span.end_line == span.line else sources.line(path, span.end_line)
-    start = utf16_column(start_text, span.col) if start_text is not None else span.col
-    end = utf16_column(end_text, span.end_col) if end_text is not None else span.end_col
-    region = {"startLine": max(span.line, 1), "startColumn": start + 1,
-              "endLine": max(span.end_line, span.line, 1), "endColumn": end + 1}
-    if region["endLine"] == region["startLine"] and region["endColumn"] < region["startColumn"]:
-        region["endColumn"] = region["startColumn"]
-    return region
+def _what_it_does(rule: RuleSpec) -> str:
+    """The first paragraph of the rule's "What it does" section, as one line of text."""
+    match = re.search(r"^## What it does[ \t]*\n(.*?)(?:\n[ \t]*\n|\n#|\Z)", rule.doc, re.M | re.S)
+    paragraph = " ".join(match.group(1).split()) if match else ""
+    return paragraph or rule.summary + "."
 
 
-def _rule(rule: RuleSpec) -> Dict[str, Any]:
-    tags = ["export", FAMILIES[rule.family], rule.family, *rule.targets]
-    if rule.framework != "any":
-        tags.insert(1, rule.framework)
+def _descriptor(rule: RuleSpec) -> Dict[str, Any]:
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
-        "fullDescription": {"text": rule.summary + "."},
+        "fullDescription": {"text": _what_it_does(rule)},
         "help": {"text": rule.doc, "markdown": rule.doc},
         "helpUri": rule.help_uri,
-        "defaultConfiguration": {"level": _LEVEL[rule.default_severity.value]},
-        "properties": {
-            "tags": list(dict.fromkeys(tags)),
-            "precision": rule.precision if rule.precision in _PRECISION else "medium",
-            "targets": list(rule.targets),
-            "family": rule.family,
-        },
+        "defaultConfiguration": {"level": LEVELS[rule.default_severity.value]},
     }
 
 
-def _result(f: Finding, index: Dict[str, int], sources: _Sources) -> Dict[str, Any]:
-    location = {"physicalLocation": {"artifactLocation": _uri(f.path), "region": _region(f.span, f.path, sources)}}
+def _rule(rule: RuleSpec) -> Dict[str, Any]:
+    tags = ["export", rule.framework if rule.framework != "any" else "", FAMILIES[rule.family],
+            rule.family, *rule.targets]
+    descriptor = _descriptor(rule)
+    descriptor["properties"] = {
+        "tags": [tag for tag in dict.fromkeys(tags) if tag],
+        "precision": rule.precision if rule.precision in _PRECISIONS else "medium",
+        "targets": list(rule.targets),
+        "family": rule.family,
+    }
+    return descriptor
+
+
+def _message(f: Finding) -> Dict[str, str]:
+    return {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")}
+
+
+def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[str, Any]:
     result: Dict[str, Any] = {
         "ruleId": f.code,
-        "ruleIndex": index[f.code],
-        "level": _LEVEL[f.severity.value],
-        "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")},
-        "locations": [location],
-        "properties": {"targets": list(f.targets), "effects": {t: e for t, e in f.effects}},
+        "ruleIndex": rule_index[f.code],
+        "level": LEVELS[f.severity.value],
+        "message": _message(f),
+        "locations": [where.physical(f.path, f.span)],
+        "properties": {"targets": list(f.targets), "effects": dict(f.effects)},
     }
-    fingerprint = sources.fingerprint(f.path, f.line)
-    if fingerprint:
-        result["partialFingerprints"] = {"primaryLocationLineHash": fingerprint}
-    if f.confirmation or any(state for _, state in f.confirmation):
+    if f.confirmation:
         states = dict(f.confirmation)
         result["properties"]["confirmation"] = {t: states.get(t, "not-run") for t in (f.targets or tuple(states))}
+    fingerprint = where.sources.fingerprint(f.path, f.span.line)
+    if fingerprint:
+        result["partialFingerprints"] = {"primaryLocationLineHash": fingerprint}
     if f.suppressed:
-        result["suppressions"] = [{"kind": "inSource" if f.suppressed in ("inline", "file") else "external",
-                                   "justification": f"mllint: ignore ({f.suppressed})"}]
+        result["suppressions"] = [{
+            "kind": "inSource" if f.suppressed in ("inline", "file") else "external",
+            "justification": f"mllint: ignore ({f.suppressed})",
+        }]
     if f.edits:
         result["fixes"] = [{
             "description": {"text": f.fix or "apply mllint's suggested change"},
             "artifactChanges": [{
-                "artifactLocation": _uri(f.path),
-                "replacements": [{"deletedRegion": _region(e.span, f.path, sources), "insertedContent": {"text": e.text}}
-                                 for e in f.edits],
+                "artifactLocation": where.artifact(f.path),
+                "replacements": [{"deletedRegion": where.region(f.path, e.span),
+                                  "insertedContent": {"text": e.text}} for e in f.edits],
             }],
         }]
     return result
 
 
+def _notification(f: Finding, notification_index: Dict[str, int], where: _Locations) -> Dict[str, Any]:
+    subject = "" if f.path == _STDIN else f"{f.path}: "
+    return {
+        "level": "error",
+        "message": {"text": subject + f.message},
+        "descriptor": {"id": f.code, "index": notification_index[f.code]},
+        "locations": [where.physical(f.path, f.span)],
+    }
+
+
 def build_log(ctx: ReportContext) -> Dict[str, Any]:
-    catalogue: Catalogue = ctx.catalogue
-    rules = list(catalogue)
-    index = {r.code: i for i, r in enumerate(rules)}
-    sources = _Sources(ctx.root)
+    """The SARIF log as a JSON-ready dict."""
+    rules = list(ctx.catalogue)
+    rule_index = {r.code: i for i, r in enumerate(rules)}
+    notification_rules = [r for r in rules if r.code in NOTIFICATION_CODES]
+    notification_index = {r.code: i for i, r in enumerate(notification_rules)}
+    base = repository_root(ctx.root)
+    where = _Locations(_Sources(ctx.root), base)
     findings = ctx.result.findings
-    notifications = []
-    for f in findings:
-        if f.code in _NOTIFY:
-            notifications.append({
-                "level": "error",
-                "message": {"text": f"{f.path}: {f.message}"},
-                "descriptor": {"id": f.code, "index": index[f.code]},
-                "locations": [{"physicalLocation": {"artifactLocation": _uri(f.path),
-                                                    "region": _region(f.span, f.path, sources)}}],
-            })
+    driver: Dict[str, Any] = {
+        "name": "mllint",
+        "version": ctx.version,
+        "semanticVersion": ctx.version,
+        "informationUri": INFORMATION_URI,
+        "rules": [_rule(r) for r in rules],
+        "notifications": [_descriptor(r) for r in notification_rules],
+    }
     run: Dict[str, Any] = {
-        "tool": {"driver": {"name": "mllint", "version": ctx.version, "semanticVersion": ctx.version,
-                            "informationUri": INFORMATION_URI, "rules": [_rule(r) for r in rules]}},
-        "originalUriBaseIds": {"%SRCROOT%": {"uri": ctx.root.resolve().as_uri().rstrip("/") + "/"}},
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: {"uri": base.as_uri().rstrip("/") + "/"}},
         "columnKind": "utf16CodeUnits",
         "invocations": [{
             "executionSuccessful": not any(f.code == "ML004" for f in findings),
-            "toolExecutionNotifications": notifications,
+            "toolExecutionNotifications": [_notification(f, notification_index, where)
+                                           for f in findings if f.code in notification_index],
         }],
-        "results": [_result(f, index, sources) for f in findings],
+        "results": [_result(f, rule_index, where) for f in findings],
     }
     if ctx.sarif_category:
         run["automationDetails"] = {"id": ctx.sarif_category.rstrip("/") + "/"}
