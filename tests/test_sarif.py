@@ -310,11 +310,11 @@ def test_multi_line_region_and_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_files_outside_the_root_get_absolute_uris_whatever_the_cwd(tmp_path: Path, monkeypatch) -> None:
-    root, other = tmp_path / "proj", tmp_path / "other dir"
-    root.mkdir()
-    other.mkdir()
+    root, other, elsewhere = tmp_path / "proj", tmp_path / "other dir", tmp_path / "a" / "b"
+    for folder in (root, other, elsewhere):
+        folder.mkdir(parents=True)
     (other / "x.py").write_text("y = x.sum()\n")
-    monkeypatch.chdir(root)
+    monkeypatch.chdir(elsewhere)  # "../other dir" is relative to the project root, not the cwd
     log = json.loads(render("sarif", _ctx(root, [_finding("../other dir/x.py", Span(1, 4, 1, 11))])))
     monkeypatch.chdir(tmp_path)
     validate(log)

@@ -177,6 +177,17 @@ class ProjectIndex:
         self._framework_cache[cls.qualname] = result
         return result
 
+    def keras_flavor_of(self, cls: ClassSummary) -> Optional[str]:
+        """"tf_keras" (Keras 2: ``call`` is AutoGraph-converted) or "keras3" (it is not), from the Keras base
+        class; falls back to the defining file's imports."""
+        for base in self.external_bases(cls):
+            if base.startswith("tf_keras."):
+                return "tf_keras"
+            if base.startswith(KERAS_LAYER_PREFIXES):
+                return "keras3"  # keras, tf.keras (Keras 3 since TF 2.16)
+        summary = self.summaries.get(self.module_of_class(cls))
+        return summary.keras_flavor if summary is not None else None
+
     def find_method(self, cls: ClassSummary, name: str) -> Optional[Tuple[ClassSummary, FuncSummary]]:
         for c in self.mro(cls):
             if name in c.methods:

@@ -38,6 +38,20 @@ class ParamSummary:
     star: str = ""  # "", "*", "**", or "kwonly"
 
 
+#: Static shape of one ``tf.TensorSpec`` (None entries are dynamic dimensions).
+SpecShape = Tuple[Optional[int], ...]
+
+
+@dataclass(frozen=True)
+class TFFunctionInfo:
+    """What a ``@tf.function`` / ``@tf.function(...)`` decorator says (AutoGraph, signature)."""
+
+    autograph: bool = True
+    has_signature: bool = False
+    #: per positional parameter (after ``self``), the literal TensorSpec shape; None when not literal
+    shapes: Optional[Tuple[Optional[SpecShape], ...]] = None
+
+
 @dataclass(frozen=True)
 class FuncSummary:
     name: str
@@ -45,6 +59,7 @@ class FuncSummary:
     decorators: Tuple[str, ...]  # dotted names, qualified where possible
     returns: Optional[str]
     is_async: bool = False
+    tf_function: Optional[TFFunctionInfo] = None  # set when decorated with tf.function
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class ClassSummary:
     methods: Dict[str, FuncSummary] = field(default_factory=dict)
     attrs: Dict[str, AttrInfo] = field(default_factory=dict)
     class_attrs: Tuple[str, ...] = ()
+    #: ``self.<attr>`` assigned in methods other than __init__/build/setup (state that changes after construction)
+    mutated_attrs: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,13 +166,61 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str]) -> FuncSumm
         params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default), "kwonly"))
     if p.star_kwarg is not None:
         params.append(ParamSummary(p.star_kwarg.name.value, _annotation(p.star_kwarg.annotation, aliases), None, "**"))
+    tf_info = None
+    for dec in fn.decorators:
+        if decorator_name(dec, aliases) == "tensorflow.function":
+            tf_info = tf_function_info(dec.decorator)
     return FuncSummary(
         name=fn.name.value,
         params=tuple(params),
         decorators=tuple(decorator_name(d, aliases) for d in fn.decorators),
         returns=_annotation(fn.returns, aliases),
         is_async=fn.asynchronous is not None,
+        tf_function=tf_info,
     )
+
+
+def _literal_shape(node: cst.BaseExpression) -> Optional[SpecShape]:
+    """``[None, 3]`` / ``(None, 3)`` -> (None, 3); anything else -> None."""
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None
+    dims: List[Optional[int]] = []
+    for el in node.elements:
+        v = el.value
+        if isinstance(v, cst.Integer):
+            dims.append(int(v.value))
+        elif isinstance(v, cst.Name) and v.value == "None":
+            dims.append(None)
+        else:
+            return None
+    return tuple(dims)
+
+
+def _spec_shape(node: cst.BaseExpression) -> Optional[SpecShape]:
+    """The shape of a literal ``tf.TensorSpec(shape, ...)`` (positional or ``shape=``)."""
+    if not isinstance(node, cst.Call) or (dotted(node.func) or "").split(".")[-1] != "TensorSpec":
+        return None
+    for i, arg in enumerate(node.args):
+        if (arg.keyword is None and i == 0) or (arg.keyword is not None and arg.keyword.value == "shape"):
+            return _literal_shape(arg.value)
+    return None
+
+
+def tf_function_info(expr: cst.BaseExpression) -> TFFunctionInfo:
+    """Read ``autograph=`` and ``input_signature=`` from ``tf.function`` / ``tf.function(...)``."""
+    if not isinstance(expr, cst.Call):
+        return TFFunctionInfo()
+    autograph, has_signature, shapes = True, False, None
+    for arg in expr.args:
+        key = arg.keyword.value if arg.keyword is not None else None
+        value = arg.value
+        if key == "autograph" and isinstance(value, cst.Name) and value.value == "False":
+            autograph = False
+        elif key == "input_signature" and not (isinstance(value, cst.Name) and value.value == "None"):
+            has_signature = True
+            if isinstance(value, (cst.List, cst.Tuple)):
+                shapes = tuple(_spec_shape(e.value) for e in value.elements)
+    return TFFunctionInfo(autograph, has_signature, shapes)
 
 
 _PARAM_CLASSES = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"}
@@ -344,7 +409,36 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
         collector.visit_body(body.body.body)
     cls.attrs = collector.attrs
     cls.class_attrs = tuple(class_attrs)
+    mutated: List[str] = []
+    for stmt in node.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt not in bodies and isinstance(stmt.body, cst.IndentedBlock):
+            _self_assignments(stmt.body.body, mutated)
+    cls.mutated_attrs = tuple(sorted(set(mutated)))
     return cls
+
+
+def _self_assignments(stmts: Sequence[cst.CSTNode], out: List[str]) -> None:
+    """Names ``x`` of ``self.x = ...`` / ``self.x += ...`` in a method body (nested blocks included)."""
+    for stmt in stmts:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                    targets = [small.target]
+                else:
+                    continue
+                for target in targets:
+                    name = dotted(target)
+                    if name and name.startswith("self.") and name.count(".") == 1:
+                        out.append(name[5:])
+        elif isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            for part in (stmt, getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None), *getattr(stmt, "handlers", ())):
+                while part is not None:
+                    body = getattr(part, "body", None)
+                    if isinstance(body, cst.IndentedBlock):
+                        _self_assignments(body.body, out)
+                    part = part.orelse if isinstance(part, cst.If) else None
 
 
 class _CallSiteCollector:

@@ -119,7 +119,8 @@ STATIC_FUNCTIONS = frozenset({
 })
 SHAPE_FUNCTIONS = frozenset({"torch.numel"})
 #: Framework namespaces whose calls return tensors.
-TENSOR_NAMESPACES = ("torch.", "tensorflow.", "keras.ops.", "tensorflow.keras.ops.", "tf_keras.backend.", "keras.backend.")
+TENSOR_NAMESPACES = ("torch.", "tensorflow.", "keras.ops.", "tensorflow.keras.ops.", "tf_keras.backend.", "keras.backend.",
+                     "keras.src.ops.", "keras.random.")
 NOT_TENSOR_NAMESPACES = (
     "torch.nn.", "torch.jit.", "torch.onnx.", "torch.export.", "torch.cuda.", "torch.distributed.",
     "torch.utils.", "torch.backends.", "torch.compiler.", "torch.autograd.", "torch._dynamo.",
@@ -135,7 +136,7 @@ TENSOR_SUBMODULES = (
     "tensorflow.linalg.", "tensorflow.nn.", "tensorflow.signal.", "tensorflow.image.", "tensorflow.random.",
     "tensorflow.strings.", "tensorflow.sparse.", "tensorflow.bitwise.", "tensorflow.raw_ops.",
     "keras.ops.", "tensorflow.keras.ops.", "keras.ops.numpy.", "keras.ops.nn.", "keras.random.",
-    "tensorflow.keras.backend.", "tf_keras.backend.", "keras.backend.",
+    "tensorflow.keras.backend.", "tf_keras.backend.", "keras.backend.", "keras.src.ops.",
 )
 NON_TENSOR_FUNCTION_PREFIXES = ("is_", "has_", "get_", "are_", "set_", "_", "use_", "compiled_with")
 NUMPY_PREFIXES = ("numpy.",)
@@ -373,8 +374,10 @@ class Evaluator:
             return STATIC if all(v.kind == Kind.STATIC for v in vals) else UNKNOWN
         if q.startswith(TENSOR_NN_FUNCTIONS):
             return TENSOR
-        if q in ("tensorflow.shape", "keras.ops.shape"):
-            return TENSOR if q == "tensorflow.shape" else Value(Kind.SHAPE, code_of(node))
+        if q in ("tensorflow.shape", "keras.ops.shape", "tensorflow.keras.ops.shape", "keras.src.ops.shape"):
+            # The dynamic shape forms: tf.shape is a tensor; keras.ops.shape mixes Python ints (static
+            # dims) and tensors (dynamic dims), so neither is a possibly-None static size.
+            return TENSOR if q == "tensorflow.shape" else UNKNOWN
         if q.startswith(NOT_TENSOR_NAMESPACES):
             if q.startswith(("torch.nn.", "tensorflow.keras.layers.", "keras.layers.")) and q.split(".")[-1][:1].isupper():
                 return Value(Kind.MODULE, None, q)

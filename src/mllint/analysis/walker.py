@@ -529,6 +529,7 @@ class Walker:
             return None
         index = self.file.index
         target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)
+        via_layer_call = False  # reached through a submodule's __call__ (not a direct method call)
         func = call.func
         name = dotted(func)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super":
@@ -549,8 +550,10 @@ class Walker:
             else:
                 value = ctx.value(func)
                 target = self._module_call_target(value)
+                via_layer_call = target is not None
         elif isinstance(func, cst.Name) and func.value in ctx.env:
             target = self._module_call_target(ctx.env[func.value])
+            via_layer_call = target is not None
         elif name:
             q = ctx.qualname(func)
             if q is None and "." not in name and name in self.file.summary.functions:
@@ -573,7 +576,20 @@ class Walker:
             exempt = exempt | {"torchscript-script"}
         params = self._bind_args(ctx, callee, call, is_method)
         return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
-                    ctx.task.autograph, ctx.task.depth + 1)
+                    self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1)
+
+    def _callee_autograph(self, ctx: FunctionContext, callee: FuncSummary, self_cls: Optional[str],
+                          via_layer_call: bool) -> bool:
+        """AutoGraph converts what a converted function calls, except through a Keras 3 layer's
+        ``__call__`` (Keras is on its do-not-convert list); a ``@tf.function`` callee decides for itself."""
+        if ctx.task.framework != "tensorflow":
+            return ctx.task.autograph
+        if callee.tf_function is not None:
+            return callee.tf_function.autograph
+        if via_layer_call and self_cls:
+            cls = self.file.index.resolve_class(self_cls)
+            return cls is not None and self.file.index.keras_flavor_of(cls) == "tf_keras"
+        return ctx.task.autograph
 
     def _module_call_target(self, value: Value) -> Optional[Tuple[FunctionRef, Optional[str], bool]]:
         if value.kind != Kind.MODULE or not value.cls:
@@ -658,8 +674,13 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
     autograph = entry.framework == "tensorflow" and (
         entry.kind == "tf-function" or any(d == "tensorflow.function" for d in func.decorators)
         or entry.kind == "compiled")
-    if entry.framework == "tensorflow" and entry.kind == "keras-call" and summary.keras_flavor == "tf_keras":
-        autograph = True
+    if func.tf_function is not None and not func.tf_function.autograph:
+        autograph = False  # @tf.function(autograph=False)
+    elif entry.framework == "tensorflow" and entry.kind == "keras-call":
+        self_cls = index.resolve_class(entry.self_class) if entry.self_class else None
+        flavor = index.keras_flavor_of(self_cls) if self_cls is not None else summary.keras_flavor
+        if flavor == "tf_keras":
+            autograph = True  # tf_keras' Layer.__call__ converts call()
     params = param_values(func, entry.func.cls is not None, entry=True)
     return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph)
 
