@@ -34,7 +34,8 @@ def test_line_ends_and_indentation_do_not_matter_but_content_does() -> None:
 
 
 def test_stable_when_unrelated_lines_move() -> None:
-    body = "import torch\n\nclass Net:\n    def forward(self, x):\n        if x.sum() > 0:\n            return x\n        return -x\n"
+    body = ("import torch\n\nclass Net:\n    def forward(self, x):\n        if x.sum() > 0:\n"
+            "            return x\n        return -x\n")
     before = line_hashes(body)[5]
     after = line_hashes("# a new comment\n\n\n" + body)[8]
     assert before == after

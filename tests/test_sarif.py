@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any, Dict, List
@@ -65,6 +67,7 @@ def validate(log: dict) -> None:
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
     for run in log["runs"]:
         assert isinstance(run.get("results"), list), "GitHub rejects a run without a results array"
+        assert len({"suppressions" in r for r in run["results"]}) <= 1, "SARIF: all results have suppressions, or none"
         for uri in _artifact_uris(run):
             assert URI_CHARS.match(uri) and "\\" not in uri, f"not a URI reference: {uri!r}"
 
@@ -157,8 +160,8 @@ def test_real_run_with_findings_suppressions_and_parse_error(run_mllint, tmp_pat
     assert by_rule["ML005"]["defaultConfiguration"]["level"] == "warning"
 
     results = run["results"]
-    active = [r for r in results if r["ruleId"] == "PT101" and "suppressions" not in r]
-    suppressed = [r for r in results if "suppressions" in r]
+    active = [r for r in results if r["ruleId"] == "PT101" and not r["suppressions"]]
+    suppressed = [r for r in results if r["suppressions"]]
     assert len(active) == 1 and len(suppressed) == 1
     loc = active[0]["locations"][0]
     assert loc["physicalLocation"]["artifactLocation"] == {"uri": "pkg/my%20model.py", "uriBaseId": "%SRCROOT%"}
@@ -204,7 +207,7 @@ def test_uris_resolve_from_project_root_whatever_the_cwd(run_mllint, tmp_path: P
     for log in logs:
         validate(log)
         run = log["runs"][0]
-        (result,) = [r for r in run["results"] if "suppressions" not in r]
+        (result,) = [r for r in run["results"] if not r["suppressions"]]
         location = result["locations"][0]
         assert location["physicalLocation"]["artifactLocation"]["uri"] == "src/pkg/m.py"
         assert resolve(run, location["physicalLocation"]["artifactLocation"]) == tmp_path.resolve() / "src/pkg/m.py"
@@ -222,7 +225,7 @@ def test_project_inside_a_repository_gets_repository_relative_uris(run_mllint, t
     validate(log)
     run = log["runs"][0]
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
-    (result,) = [r for r in run["results"] if "suppressions" not in r]
+    (result,) = [r for r in run["results"] if not r["suppressions"]]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "services/vision/pkg/m.py"
     assert region_text(run, result["locations"][0]) == "x.sum() > 0"
 
@@ -231,7 +234,7 @@ def test_stdin_run_is_valid_without_fingerprints(run_mllint, tmp_path: Path) -> 
     proc = run_mllint(["check", "-", "--format", "sarif"], cwd=tmp_path, stdin=HAZARD)
     log = json.loads(proc.stdout)
     validate(log)
-    results = [r for r in log["runs"][0]["results"] if "suppressions" not in r]
+    results = [r for r in log["runs"][0]["results"] if not r["suppressions"]]
     assert results and all("partialFingerprints" not in r for r in results)
     region = results[0]["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"], region["endColumn"]) == (7, 12, 23)
@@ -365,6 +368,20 @@ def test_tool_errors_are_results_and_notifications(tmp_path: Path) -> None:
     run = _log(tmp_path, internal)["runs"][0]
     assert run["invocations"][0]["executionSuccessful"] is False
     assert run["invocations"][0]["toolExecutionNotifications"][0]["descriptor"]["id"] == "ML004"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_documented_filter_keeps_only_active_findings(tmp_path: Path) -> None:
+    doc = (REPO / "docs" / "output-formats.md").read_text()
+    (command,) = re.findall(r"^jq .*$", doc, re.M)
+    (tmp_path / "m.py").write_text("a = 1\nb = 2\n")
+    log = _log(tmp_path, _finding("m.py", Span(1, 0, 1, 1)), _finding("m.py", Span(2, 0, 2, 1), suppressed="inline"))
+    (tmp_path / "mllint.sarif").write_text(json.dumps(log))
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True)
+    (active_name,) = re.findall(r"> (\S+)$", command)
+    filtered = json.loads((tmp_path / active_name).read_text())
+    validate(filtered)
+    assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in filtered["runs"][0]["results"]] == [1]
 
 
 def _normalise(log: dict) -> dict:

@@ -1,9 +1,9 @@
 """SARIF 2.1.0 for GitHub code scanning and IDE SARIF viewers.
 
 The contract is documented in docs/output-formats.md. In short: one run; ``tool.driver.rules`` is
-the whole catalogue; every finding (suppressed ones too, with ``suppressions``) is a result with
-``ruleId``/``ruleIndex``, a location relative to ``%SRCROOT%``, a 1-based region in UTF-16 code
-units with an exclusive ``endColumn``, ``partialFingerprints.primaryLocationLineHash`` and
+the whole catalogue; every finding is a result (suppressed ones with non-empty ``suppressions``)
+with ``ruleId``/``ruleIndex``, a location relative to ``%SRCROOT%``, a 1-based region in UTF-16
+code units with an exclusive ``endColumn``, ``partialFingerprints.primaryLocationLineHash`` and
 ``properties.targets``; after ``--confirm``, ``properties.confirmation``.
 
 ``%SRCROOT%`` is the repository root (the nearest directory at or above the project root holding
@@ -178,11 +178,12 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     fingerprint = where.sources.fingerprint(f.path, f.span.line)
     if fingerprint:
         result["partialFingerprints"] = {"primaryLocationLineHash": fingerprint}
-    if f.suppressed:
-        result["suppressions"] = [{
-            "kind": "inSource" if f.suppressed in ("inline", "file") else "external",
-            "justification": f"mllint: ignore ({f.suppressed})",
-        }]
+    # Every finding was checked for suppression comments, so every result carries the array
+    # (SARIF: all results of a run have suppressions, or none has); empty means not suppressed.
+    result["suppressions"] = [{
+        "kind": "inSource" if f.suppressed in ("inline", "file") else "external",
+        "justification": f"mllint: ignore ({f.suppressed})",
+    }] if f.suppressed else []
     if f.edits:
         result["fixes"] = [{
             "description": {"text": f.fix or "apply mllint's suggested change"},
