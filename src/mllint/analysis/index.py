@@ -17,6 +17,8 @@ KERAS_LAYER_PREFIXES = (
     "keras.", "tensorflow.keras.", "tf_keras.", "tensorflow.python.keras.",
 )
 TF_MODULE = ("tensorflow.Module",)
+#: Keras' own base classes, as project classes when the Keras sources themselves are checked.
+KERAS_SOURCE_BASES = frozenset({"keras.src.layers.layer.Layer", "keras.src.models.model.Model"})
 TORCH_ENTRY_DECORATORS = ("torch.jit.export",)
 TORCH_EXEMPT_DECORATORS = ("torch.jit.ignore", "torch.jit.unused")
 TF_FUNCTION_DECORATORS = ("tensorflow.function",)
@@ -165,6 +167,8 @@ class ProjectIndex:
         if cls.qualname in self._framework_cache:
             return self._framework_cache[cls.qualname]
         result: Optional[str] = None
+        if any(c.qualname in KERAS_SOURCE_BASES for c in self.mro(cls)):
+            result = "keras"  # linting Keras' own sources: its Layer is a project class there
         for base in self.external_bases(cls):
             if base.startswith(TORCH_MODULE_PREFIXES) and not base.startswith("torch.nn.functional"):
                 result = "torch"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -77,8 +77,12 @@ class ClassSummary:
     methods: Dict[str, FuncSummary] = field(default_factory=dict)
     attrs: Dict[str, AttrInfo] = field(default_factory=dict)
     class_attrs: Tuple[str, ...] = ()
-    #: ``self.<attr>`` assigned in methods other than __init__/build/setup (state that changes after construction)
-    mutated_attrs: Tuple[str, ...] = ()
+    #: (attr, method): ``self.<attr>`` assigned in a method other than __init__/build/setup
+    mutated_attrs: Tuple[Tuple[str, str], ...] = ()
+    #: methods that __init__/build/setup call on ``self`` (they run at construction time too)
+    construction_calls: Tuple[str, ...] = ()
+    #: __init__ builds the model (``self.build(...)``, ``self(...)``, or functional ``super().__init__(inputs, outputs)``)
+    builds_in_init: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,8 @@ def decorator_name(dec: cst.Decorator, aliases: Dict[str, str]) -> str:
     return qualify(name, aliases) or name
 
 
-def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str]) -> FuncSummary:
+def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str],
+                       specs: Optional[Dict[str, Tuple[Optional[SpecShape], ...]]] = None) -> FuncSummary:
     p = fn.params
     params: List[ParamSummary] = []
     for param in list(p.posonly_params) + list(p.params):
@@ -169,7 +174,7 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str]) -> FuncSumm
     tf_info = None
     for dec in fn.decorators:
         if decorator_name(dec, aliases) == "tensorflow.function":
-            tf_info = tf_function_info(dec.decorator)
+            tf_info = tf_function_info(dec.decorator, specs)
     return FuncSummary(
         name=fn.name.value,
         params=tuple(params),
@@ -206,7 +211,21 @@ def _spec_shape(node: cst.BaseExpression) -> Optional[SpecShape]:
     return None
 
 
-def tf_function_info(expr: cst.BaseExpression) -> TFFunctionInfo:
+def spec_constants(module: cst.Module) -> Dict[str, Tuple[Optional[SpecShape], ...]]:
+    """Module-level ``SPEC = [tf.TensorSpec(...), ...]``: the shapes, for ``input_signature=SPEC``."""
+    out: Dict[str, Tuple[Optional[SpecShape], ...]] = {}
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+                        and isinstance(small.value, (cst.List, cst.Tuple)) and small.value.elements
+                        and all(isinstance(e.value, cst.Call) for e in small.value.elements)):
+                    out[small.targets[0].target.value] = tuple(_spec_shape(e.value) for e in small.value.elements)
+    return out
+
+
+def tf_function_info(expr: cst.BaseExpression,
+                     specs: Optional[Dict[str, Tuple[Optional[SpecShape], ...]]] = None) -> TFFunctionInfo:
     """Read ``autograph=`` and ``input_signature=`` from ``tf.function`` / ``tf.function(...)``."""
     if not isinstance(expr, cst.Call):
         return TFFunctionInfo()
@@ -220,6 +239,8 @@ def tf_function_info(expr: cst.BaseExpression) -> TFFunctionInfo:
             has_signature = True
             if isinstance(value, (cst.List, cst.Tuple)):
                 shapes = tuple(_spec_shape(e.value) for e in value.elements)
+            elif isinstance(value, cst.Name) and specs and value.value in specs:
+                shapes = specs[value.value]
     return TFFunctionInfo(autograph, has_signature, shapes)
 
 
@@ -355,11 +376,12 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     local_classes = {
         stmt.name.value: prefix + stmt.name.value for stmt in module.body if isinstance(stmt, cst.ClassDef)
     }
+    specs = spec_constants(module) if "TensorSpec" in text else None
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
-            summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix)
+            summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix, specs)
         elif isinstance(stmt, cst.FunctionDef):
-            summary.functions[stmt.name.value] = summarize_function(stmt, aliases)
+            summary.functions[stmt.name.value] = summarize_function(stmt, aliases, specs)
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.
@@ -375,7 +397,8 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     return summary
 
 
-def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str) -> ClassSummary:
+def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str,
+                     specs: Optional[Dict[str, Tuple[Optional[SpecShape], ...]]] = None) -> ClassSummary:
     bases = []
     for arg in node.bases:
         name = dotted(arg.value)
@@ -394,7 +417,7 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
     class_attrs = []
     for stmt in node.body.body:
         if isinstance(stmt, cst.FunctionDef):
-            cls.methods[stmt.name.value] = summarize_function(stmt, aliases)
+            cls.methods[stmt.name.value] = summarize_function(stmt, aliases, specs)
             if stmt.name.value in ("__init__", "build", "setup", "reset_parameters"):
                 bodies.append(stmt)
                 init_params.extend(p.name.value for p in stmt.params.params)
@@ -409,20 +432,64 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
         collector.visit_body(body.body.body)
     cls.attrs = collector.attrs
     cls.class_attrs = tuple(class_attrs)
-    mutated: List[str] = []
+    mutated: Set[Tuple[str, str]] = set()
+    cls.construction_calls = tuple(sorted(_self_calls(bodies)))  # e.g. ``self._build()``
     for stmt in node.body.body:
         if isinstance(stmt, cst.FunctionDef) and stmt not in bodies and isinstance(stmt.body, cst.IndentedBlock):
-            _self_assignments(stmt.body.body, mutated)
-    cls.mutated_attrs = tuple(sorted(set(mutated)))
+            per_call: Set[str] = set()  # a traced method storing its own argument: set anew on every trace
+            if stmt.name.value == "call" or any(decorator_name(d, aliases) == "tensorflow.function" for d in stmt.decorators):
+                per_call = {p.name.value for p in list(stmt.params.params) + list(stmt.params.kwonly_params)}
+            names: List[str] = []
+            _self_assignments(stmt.body.body, names, per_call)
+            mutated.update((attr, stmt.name.value) for attr in names)
+    cls.mutated_attrs = tuple(sorted(mutated))
+    init = next((f for f in bodies if f.name.value == "__init__"), None)
+    cls.builds_in_init = init is not None and _builds(init)
     return cls
 
 
-def _self_assignments(stmts: Sequence[cst.CSTNode], out: List[str]) -> None:
-    """Names ``x`` of ``self.x = ...`` / ``self.x += ...`` in a method body (nested blocks included)."""
+def _self_calls(functions: Sequence[cst.FunctionDef]) -> Set[str]:
+    """Names ``m`` of ``self.m(...)`` calls in ``functions``."""
+    out: Set[str] = set()
+    stack: List[cst.CSTNode] = [f.body for f in functions]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            name = dotted(n.func)
+            if name and name.startswith("self.") and name.count(".") == 1:
+                out.add(name[5:])
+        stack.extend(child_nodes(n))
+    return out
+
+
+def _builds(init: cst.FunctionDef) -> bool:
+    stack: List[cst.CSTNode] = [init.body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            func = n.func
+            name = dotted(func)
+            if name in ("self", "self.build", "self.call"):
+                return True
+            if (isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call)
+                    and dotted(func.value.func) == "super"):
+                keywords = {a.keyword.value for a in n.args if a.keyword is not None}
+                positional = [a for a in n.args if a.keyword is None and not a.star]
+                if {"inputs", "outputs"} & keywords or len(positional) >= 2:
+                    return True
+        stack.extend(child_nodes(n))
+    return False
+
+
+def _self_assignments(stmts: Sequence[cst.CSTNode], out: List[str], per_call: Set[str]) -> None:
+    """Names ``x`` of ``self.x = ...`` / ``self.x += ...`` in a method body (nested blocks included),
+    except ``self.x = <param>`` for the parameter names in ``per_call``."""
     for stmt in stmts:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, cst.Assign):
+                    if isinstance(small.value, cst.Name) and small.value.value in per_call:
+                        continue
                     targets = [t.target for t in small.targets]
                 elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
                     targets = [small.target]
@@ -437,7 +504,7 @@ def _self_assignments(stmts: Sequence[cst.CSTNode], out: List[str]) -> None:
                 while part is not None:
                     body = getattr(part, "body", None)
                     if isinstance(body, cst.IndentedBlock):
-                        _self_assignments(body.body, out)
+                        _self_assignments(body.body, out, per_call)
                     part = part.orelse if isinstance(part, cst.If) else None
 
 

@@ -116,8 +116,13 @@ STATIC_FUNCTIONS = frozenset({
     "tensorflow.config.list_physical_devices", "keras.backend.backend", "keras.config.backend",
     "keras.backend.floatx", "keras.config.floatx", "tensorflow.keras.backend.floatx",
     "torch.finfo", "torch.iinfo", "torch.Size", "torch.get_default_device",
+    "keras.ops.ndim", "keras.src.ops.ndim", "keras.ops.is_tensor", "keras.src.ops.is_tensor",
+    "tensorflow.keras.ops.ndim", "keras.backend.standardize_dtype", "keras.src.backend.standardize_dtype",
 })
 SHAPE_FUNCTIONS = frozenset({"torch.numel"})
+#: Keras' spelling of ``.numpy()``: tensor data as a NumPy array.
+CONVERT_TO_NUMPY = frozenset({"keras.ops.convert_to_numpy", "keras.src.ops.convert_to_numpy",
+                              "tensorflow.keras.ops.convert_to_numpy"})
 #: Framework namespaces whose calls return tensors.
 TENSOR_NAMESPACES = ("torch.", "tensorflow.", "keras.ops.", "tensorflow.keras.ops.", "tf_keras.backend.", "keras.backend.",
                      "keras.src.ops.", "keras.random.")
@@ -374,6 +379,8 @@ class Evaluator:
             return STATIC if all(v.kind == Kind.STATIC for v in vals) else UNKNOWN
         if q.startswith(TENSOR_NN_FUNCTIONS):
             return TENSOR
+        if q in CONVERT_TO_NUMPY:
+            return Value(Kind.DATA, code_of(node)) if self._arg_value(node, 0).kind == Kind.TENSOR else UNKNOWN
         if q in ("tensorflow.shape", "keras.ops.shape", "tensorflow.keras.ops.shape", "keras.src.ops.shape"):
             # The dynamic shape forms: tf.shape is a tensor; keras.ops.shape mixes Python ints (static
             # dims) and tensors (dynamic dims), so neither is a possibly-None static size.

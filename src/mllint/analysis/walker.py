@@ -317,9 +317,16 @@ class Walker:
         saved_exempt = ctx.exempt
         body_exempt, else_exempt = self._guard_exemptions(ctx, stmt.test)
         ctx.exempt = saved_exempt | body_exempt
+        narrowed = narrowed_away(ctx, stmt.test)
+        for name in narrowed:
+            ctx.env[name] = UNKNOWN
+        ctx.evaluator.invalidate()
         ctx.tests.append((stmt.test, True))
         self._block(ctx, stmt.body.body)
         ctx.tests.pop()
+        for name in narrowed:  # not rebound in the body: the value from before the ``if`` goes on
+            if ctx.env.get(name) is UNKNOWN and name in before:
+                ctx.env[name] = before[name]
         after_body = dict(ctx.env)
         ctx.env.clear()
         ctx.env.update(before)
@@ -641,6 +648,39 @@ class Walker:
         return tuple(out)
 
 
+def _tensor_type(framework: str, qualified: Optional[str], raw: str) -> bool:
+    """Whether an ``isinstance`` type may be a tensor of ``framework`` (unknown names: assume so)."""
+    if qualified is None:
+        return any(w in raw for w in ("Tensor", "Variable", "Parameter"))
+    if framework == "tensorflow":
+        return qualified.startswith(("tensorflow.", "keras.", "tf_keras."))
+    return qualified.startswith("torch.") and ("Tensor" in qualified or "Parameter" in qualified)
+
+
+def narrowed_away(ctx: FunctionContext, test: cst.BaseExpression) -> List[str]:
+    """Names that ``isinstance(name, <non-tensor types>)`` (alone or in an ``and``) shows are not
+    tensors of this framework inside the ``if`` body: lists, dicts, NumPy arrays, other frameworks."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return narrowed_away(ctx, test.left) + narrowed_away(ctx, test.right)
+    if not (isinstance(test, cst.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2):
+        return []
+    subject, types = test.args[0].value, test.args[1].value
+    if not isinstance(subject, cst.Name) or ctx.env.get(subject.value, UNKNOWN).kind != Kind.TENSOR:
+        return []
+    names = [e.value for e in types.elements] if isinstance(types, (cst.Tuple, cst.List)) else [types]
+    for t in names:
+        raw = dotted(t)
+        if raw is None:
+            return []  # unknown types: keep what we know
+        q = ctx.qualname(t) if raw not in _BUILTIN_TYPES else raw
+        if _tensor_type(ctx.task.framework, q, raw):
+            return []
+    return [subject.value]
+
+
+_BUILTIN_TYPES = frozenset({"list", "tuple", "dict", "set", "int", "float", "bool", "str", "bytes", "type"})
+
+
 def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
     """``self.training and self.layerdrop > 0``: the body runs only when ``name`` is true."""
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
@@ -682,7 +722,17 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
         if flavor == "tf_keras":
             autograph = True  # tf_keras' Layer.__call__ converts call()
     params = param_values(func, entry.func.cls is not None, entry=True)
+    if entry.kind == "keras-call" and len(params) > 1:
+        # Keras passes the inputs first; further call() arguments are as often Python values
+        # (sizes, flags) as tensors, and project callers bind them precisely when they call the layer.
+        params = params[:1] + tuple((n, UNKNOWN if v.kind == Kind.TENSOR and not _tensor_annotated(func, n) else v)
+                                    for n, v in params[1:])
     return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph)
+
+
+def _tensor_annotated(func: FuncSummary, name: str) -> bool:
+    param = next((p for p in func.params if p.name == name), None)
+    return param is not None and any(t in (param.annotation or "") for t in TENSOR_ANNOTATIONS)
 
 
 __all__ = ["Task", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",

@@ -12,10 +12,30 @@ from typing import List, Type
 from mllint.checks.base import Check
 from mllint.checks.torch_control_flow import TensorBranch
 from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
+from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
+from mllint.checks.tf_conversion import TFLiteConversionPaths
+from mllint.checks.tf_effects import TFPythonState, TFTraceTimeEffects
+from mllint.checks.tf_graph import TFLeavingTheGraph
+from mllint.checks.tf_portability import TFPortability
+from mllint.checks.tf_serialization import TFKerasSerialization
+from mllint.checks.tf_shapes import TFStaticShape
+from mllint.checks.tf_signatures import TFSavedSignatures
+from mllint.checks.tf_state import TFStateInTrace
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
     LeavingTheGraph,
     TensorLoops,
     HardCodedDevice,
+    TFLeavingTheGraph,
+    TFTraceTimeEffects,
+    TFPythonState,
+    TFUnconvertedControlFlow,
+    TFAutoGraphLimits,
+    TFStateInTrace,
+    TFPortability,
+    TFLiteConversionPaths,
+    TFStaticShape,
+    TFSavedSignatures,
+    TFKerasSerialization,
 ]
