@@ -51,8 +51,8 @@ def write(root: Path, files: dict) -> None:
 def test_fixtures_report_findings_and_exit_1(run_mllint) -> None:
     proc = run_mllint(["check", "fixtures/example"], cwd=REPO)
     assert proc.returncode == 1, proc.stderr
-    assert "fixtures/example/model.py:18:30 PT101 tensor-dependent-branch" in proc.stdout
-    assert "Found 1 finding" in proc.stdout
+    assert "fixtures/example/model.py:20:30 PT101 tensor-dependent-branch" in proc.stdout
+    assert "Found 3 findings" in proc.stdout
 
 
 def test_python_dash_m_works(tmp_path: Path) -> None:

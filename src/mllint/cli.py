@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -90,22 +89,10 @@ def _use_color(choice: str, stream) -> bool:  # type: ignore[no-untyped-def]
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see half a report."""
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write a report atomically, so readers never see half of it."""
+    from mllint.atomic import write_atomic as write_bytes
+
+    write_bytes(path.resolve(), text.encode("utf-8"), fsync=True)
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, object]:
@@ -133,7 +120,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, object]:
 def cmd_check(args: argparse.Namespace) -> int:
     from mllint.catalogue import load_catalogue
     from mllint.config import ConfigError, load_settings
-    from mllint.engine import run_check
+    from mllint.engine import default_jobs, run_check
     from mllint.reporters import ReportContext, render
     from mllint.targets import Severity
 
@@ -156,7 +143,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         sys.stderr.write(f"mllint: configuration error: {exc}\n")
         return EXIT_USAGE
     result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
-                       force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores)
+                       force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
+                       jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
     if args.confirm:
         code = _confirm(args, settings, catalogue, result)
         if code is not None:

@@ -211,19 +211,26 @@ class ProjectIndex:
     def entry_points(self) -> List[EntryPoint]:
         entries: List[EntryPoint] = []
         for modname in sorted(self.summaries):
-            summary = self.summaries[modname]
-            for cls in summary.classes.values():
-                fw = self.framework_of(cls)
-                if fw is None:
-                    continue
+            entries.extend(self.module_entry_points(modname, self.summaries[modname]))
+        unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
+        for e in entries:
+            unique.setdefault((e.func.qualname, e.self_class, e.framework), e)
+        return list(unique.values())
+
+    def module_entry_points(self, modname: str, summary: "ModuleSummary") -> List[EntryPoint]:
+        """Where export starts in one module: model classes, decorated functions, export call sites."""
+        entries: List[EntryPoint] = []
+        for cls in summary.classes.values():
+            fw = self.framework_of(cls)
+            if fw is not None:
                 entries.extend(self._class_entries(cls, fw))
-            for fn in summary.functions.values():
-                if any(d in ("torch.jit.script",) for d in fn.decorators):
-                    entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "torch", "script", fn.name))
-                elif any(d in TF_FUNCTION_DECORATORS for d in fn.decorators):
-                    entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "tensorflow", "tf-function", fn.name))
-            for site in summary.call_sites:
-                entries.extend(self._call_site_entries(site))
+        for fn in summary.functions.values():
+            if any(d in ("torch.jit.script",) for d in fn.decorators):
+                entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "torch", "script", fn.name))
+            elif any(d in TF_FUNCTION_DECORATORS for d in fn.decorators):
+                entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "tensorflow", "tf-function", fn.name))
+        for site in summary.call_sites:
+            entries.extend(self._call_site_entries(site))
         unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
         for e in entries:
             unique.setdefault((e.func.qualname, e.self_class, e.framework), e)

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
+from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
 EXPORT_CALLS = frozenset({
@@ -83,6 +84,8 @@ class ClassSummary:
     construction_calls: Tuple[str, ...] = ()
     #: __init__ builds the model (``self.build(...)``, ``self(...)``, or functional ``super().__init__(inputs, outputs)``)
     builds_in_init: bool = False
+    #: PyTorch models: what export call sites in other files need (data-dependent tests, train-mode use)
+    torch_facts: Optional[TorchClassFacts] = None
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,9 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
             summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix, specs)
+            if summary.uses_torch:
+                cls = summary.classes[stmt.name.value]
+                cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
         elif isinstance(stmt, cst.FunctionDef):
             summary.functions[stmt.name.value] = summarize_function(stmt, aliases, specs)
         elif isinstance(stmt, cst.SimpleStatementLine):

@@ -342,6 +342,9 @@ class Walker:
         ctx.exempt = saved_exempt
         body_returns = _ends_with_exit(stmt.body.body)
         else_returns = isinstance(stmt.orelse, cst.Else) and _ends_with_exit(stmt.orelse.body.body)
+        if scripting_exits(ctx, stmt.test, body_returns, else_returns):
+            # ``if torch.jit.is_scripting(): return ...``: TorchScript does not compile the rest of the block.
+            ctx.exempt = saved_exempt | {"torchscript-script"}
         if body_returns and not else_returns:
             return  # only the else path continues
         if else_returns and not body_returns:
@@ -366,6 +369,10 @@ class Walker:
             # Models are exported in eval mode: training-only code is not in the artifact.
             body, other = frozenset(ALL_TARGETS), frozenset()
             return (other, body) if negate else (body, other)
+        if not negate and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            # ``a and not torch.jit.is_scripting()``: the body runs only where every operand holds.
+            body = frozenset().union(*(self._guard_exemptions(ctx, o)[0] for o in (test.left, test.right)))
+            return body, frozenset()
         if not isinstance(test, cst.Call):
             return frozenset(), frozenset()
         name = ctx.qualname(test.func)
@@ -686,6 +693,16 @@ def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
         return _and_operands_include(test.left, name) or _and_operands_include(test.right, name)
     return dotted(test) == name
+
+
+def scripting_exits(ctx: "FunctionContext", test: cst.BaseExpression, body_exits: bool, else_exits: bool) -> bool:
+    """The branch TorchScript takes under an ``is_scripting()`` test ends with return/raise."""
+    negate = False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        negate, test = not negate, test.expression
+    if not (isinstance(test, cst.Call) and ctx.qualname(test.func) == "torch.jit.is_scripting"):
+        return False
+    return else_exits if negate else body_exits
 
 
 def _ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import List, Type
 
 from mllint.checks.base import Check
+from mllint.checks.torch_constructs import GraphStateAndInternals, ScriptConstructs
 from mllint.checks.torch_control_flow import TensorBranch
+from mllint.checks.torch_signatures import TorchExportSignatures
 from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
 from mllint.checks.tf_conversion import TFLiteConversionPaths
@@ -27,6 +29,9 @@ ALL_CHECKS: List[Type[Check]] = [
     LeavingTheGraph,
     TensorLoops,
     HardCodedDevice,
+    ScriptConstructs,
+    GraphStateAndInternals,
+    TorchExportSignatures,
     TFLeavingTheGraph,
     TFTraceTimeEffects,
     TFPythonState,

@@ -23,8 +23,8 @@ _FUNCTIONAL = frozenset({
 })
 _KERAS_ROOTS = {"keras.": "keras3", "tensorflow.keras.": "keras3", "tf_keras.": "tf_keras"}
 _LOADERS = ("saving.load_model", "models.load_model")
-#: Uses of a model that neither call nor build it.
-_PASSIVE_METHODS = frozenset({"compile", "export", "save", "save_weights", "get_config", "to_json", "name"})
+#: Methods of a model that neither call nor build it.
+_PASSIVE_METHODS = frozenset({"compile", "export", "save", "save_weights", "get_config", "to_json"})
 
 
 @dataclass
@@ -98,17 +98,18 @@ class _Scanner:
         self.out = FileSites()
 
     def scan(self) -> FileSites:
-        for stmts, top in self._scopes():
-            self._scope(stmts, top)
+        for stmts in self._scopes():
+            self._scope(stmts)
         return self.out
 
     # -- scopes ------------------------------------------------------------------------------
-    def _scopes(self) -> Iterator[Tuple[List[Tuple[cst.CSTNode, cst.CSTNode]], Optional[cst.CSTNode]]]:
-        yield self._flatten(self.fctx.module.body, None), None
+    def _scopes(self) -> Iterator[List[Tuple[cst.CSTNode, cst.CSTNode]]]:
+        """The module's top level, then every function body (each read on its own)."""
+        yield self._flatten(self.fctx.module.body, None)
         for top in self.fctx.module.body:
             for fn in self._functions(top):
                 if isinstance(fn.body, cst.IndentedBlock):
-                    yield self._flatten(fn.body.body, top), top
+                    yield self._flatten(fn.body.body, top)
 
     def _functions(self, node: cst.CSTNode) -> Iterator[cst.FunctionDef]:
         if isinstance(node, cst.FunctionDef):
@@ -152,7 +153,7 @@ class _Scanner:
         return out
 
     # -- one scope ---------------------------------------------------------------------------------
-    def _scope(self, stmts: List[Tuple[cst.CSTNode, cst.CSTNode]], _top: Optional[cst.CSTNode]) -> None:
+    def _scope(self, stmts: List[Tuple[cst.CSTNode, cst.CSTNode]]) -> None:
         bindings: Dict[str, ModelBinding] = {}
         for small, top in stmts:
             nodes = [small, *walk(small, into_functions=True)]

@@ -1,0 +1,882 @@
+"""Python constructs that some PyTorch targets reject or silently freeze (family: unsupported).
+
+TorchScript scripting compiles the *source* of ``forward`` and everything it calls, so it is strict
+about Python: PT201-PT208. Tracing and the exporters run the Python once and record tensor ops, so
+they freeze Python-side behaviour instead: PT209-PT215. Severities and effects per target live in
+``rules/unsupported/PT2*.md``; the facts behind them are re-checked by tests/test_torch_construct_facts.py.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from mllint.analysis.names import child_nodes, dotted
+from mllint.analysis.summary import ClassSummary, FuncSummary
+from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value
+from mllint.analysis.walker import FunctionContext, scripting_exits
+from mllint.checks.base import Check
+
+SCRIPT = "torchscript-script"
+_EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
+
+#: How TorchScript's ``is_scripting()`` pruning applies to a construct (see ``report``).
+FRONTEND, EMITTER, PLAIN = "frontend", "emitter", "plain"
+
+
+# -- reporting with TorchScript's own notion of which code it compiles ---------------------------
+def _not_taken_when_scripting(ctx: FunctionContext) -> bool:
+    """Inside a branch that ``torch.jit.is_scripting()`` rules out, which scripting does not compile."""
+    for test, polarity in ctx.tests:
+        operands = [test]
+        if polarity and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            operands = list(_and_operands(test))
+        for operand in operands:
+            negate = False
+            while isinstance(operand, cst.UnaryOperation) and isinstance(operand.operator, cst.Not):
+                negate = not negate
+                operand = operand.expression
+            if isinstance(operand, cst.Call) and ctx.qualname(operand.func) == "torch.jit.is_scripting":
+                value_when_scripting = not negate
+                if len(operands) > 1 and not value_when_scripting:
+                    return True  # ``not is_scripting() and ...`` is false when scripting
+                if len(operands) == 1 and value_when_scripting != polarity:
+                    return True
+    return False
+
+
+def _and_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        yield from _and_operands(test.left)
+        yield from _and_operands(test.right)
+    else:
+        yield test
+
+
+_PRUNED: "weakref.WeakKeyDictionary[FunctionContext, Set[int]]" = weakref.WeakKeyDictionary()
+
+
+def _pruned_after_exit(ctx: FunctionContext) -> Set[int]:
+    """Statements after ``if torch.jit.is_scripting(): return/raise`` in the same block (not compiled)."""
+    found = _PRUNED.get(ctx)
+    if found is None:
+        found = _PRUNED[ctx] = set()
+        body = ctx.node.body
+        _scan_block(ctx, body.body if isinstance(body, cst.IndentedBlock) else [], False, found)
+    return found
+
+
+def _scan_block(ctx: FunctionContext, stmts: Sequence[cst.CSTNode], pruned: bool, out: Set[int]) -> None:
+    for stmt in stmts:
+        if pruned:
+            out.add(id(stmt))
+        for block in _child_blocks(stmt):
+            _scan_block(ctx, block, pruned, out)
+        if not pruned and isinstance(stmt, cst.If):
+            else_exits = isinstance(stmt.orelse, cst.Else) and _block_exits(stmt.orelse.body.body)
+            pruned = scripting_exits(ctx, stmt.test, _block_exits(stmt.body.body), else_exits)
+
+
+def _child_blocks(stmt: cst.CSTNode) -> List[Sequence[cst.CSTNode]]:
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef, cst.SimpleStatementLine)):
+        return []
+    out: List[Sequence[cst.CSTNode]] = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        out.append(body.body)
+    for handler in getattr(stmt, "handlers", ()):
+        out.append(handler.body.body)
+    for extra in ("orelse", "finalbody"):
+        part = getattr(stmt, extra, None)
+        if isinstance(part, cst.If):
+            out.append([part])
+        elif part is not None and isinstance(getattr(part, "body", None), cst.IndentedBlock):
+            out.append(part.body.body)
+    return out
+
+
+def _block_exits(stmts: Sequence[cst.CSTNode]) -> bool:
+    last = stmts[-1] if stmts else None
+    return (isinstance(last, cst.SimpleStatementLine) and bool(last.body)
+            and isinstance(last.body[-1], (cst.Return, cst.Raise, cst.Continue, cst.Break)))
+
+
+def script_exempt(ctx: FunctionContext, level: str) -> FrozenSet[str]:
+    """``ctx.exempt`` as TorchScript sees it.
+
+    Scripting compiles every branch (``self.training`` and ``is_tracing()`` guards included), so
+    those guards do not exempt it; a function-level exemption (``@torch.jit.ignore``/``unused``)
+    does. ``is_scripting()`` guards prune a branch after parsing: they help with what the compiler's
+    emitter rejects (``EMITTER``), not with syntax its front end refuses to parse (``FRONTEND``).
+    """
+    exempt = set(ctx.exempt)
+    exempt.discard(SCRIPT)
+    if SCRIPT in ctx.task.exempt or (level == EMITTER and (
+            _not_taken_when_scripting(ctx) or id(ctx.stmt) in _pruned_after_exit(ctx))):
+        exempt.add(SCRIPT)
+    return frozenset(exempt)
+
+
+def report(ctx: FunctionContext, code: str, node: cst.CSTNode, level: str = PLAIN,
+           also_exempt: FrozenSet[str] = frozenset(), stmt: Optional[cst.CSTNode] = None, **fmt: object) -> None:
+    """Report ``code``; ``level`` says how TorchScript guards apply (PLAIN: the walker's exemptions)."""
+    exempt = ctx.exempt if level == PLAIN else script_exempt(ctx, level)
+    fmt.setdefault("entry", ctx.task.entry)
+    ctx.file.report(code, node, ctx.top, ctx.stmt if stmt is None else stmt, exempt=exempt | also_exempt,
+                    entry_point=ctx.task.entry, **fmt)
+
+
+# -- small syntax helpers ---------------------------------------------------------------------------
+def _is_literal(node: cst.BaseExpression) -> bool:
+    """A literal non-None Python value (what TorchScript cannot pass as a Tensor)."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        node = node.expression
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return True
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return True
+    if isinstance(node, (cst.Tuple, cst.List)) and node.elements:
+        return all(isinstance(e, cst.Element) and _is_literal(e.value) for e in node.elements)
+    return False
+
+
+def _is_int_or_str_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, (cst.Integer, cst.SimpleString))
+
+
+def _self_attr_name(node: cst.BaseExpression) -> Optional[str]:
+    """``attr`` for ``self.attr``."""
+    name = dotted(node)
+    if name and name.startswith("self.") and name.count(".") == 1:
+        return name[5:]
+    return None
+
+
+def _params(fn: cst.FunctionDef) -> List[cst.Param]:
+    p = fn.params
+    return list(p.posonly_params) + list(p.params)
+
+
+def _is_method(ctx: FunctionContext) -> bool:
+    return ctx.task.func.cls is not None
+
+
+def _callee(ctx: FunctionContext, call: cst.Call) -> Optional[Tuple[FuncSummary, Optional[ClassSummary], bool]]:
+    """The project function a call reaches: (summary, owning class, is_method); None if unknown."""
+    func = call.func
+    attr = _self_attr_name(func)
+    if attr is not None and ctx.self_class is not None:
+        found = ctx.index.find_method(ctx.self_class, attr)
+        if found is not None:
+            owner, method = found
+            return method, owner, True
+        return None
+    if isinstance(func, (cst.Name, cst.Attribute)):
+        q = ctx.qualname(func)
+        if q is None and isinstance(func, cst.Name) and func.value in ctx.file.summary.functions:
+            return ctx.file.summary.functions[func.value], None, False
+        found = ctx.index.resolve(q) if q else None
+        if found is not None and found[0] == "function":
+            fn: FuncSummary = found[1]  # type: ignore[assignment]
+            parts = (q or "").split(".")
+            cls = ctx.index.resolve_class(".".join(parts[:-1])) if len(parts) > 1 else None
+            return fn, cls if cls is not None and fn.name in cls.methods else None, False
+    return None
+
+
+# -- PT201-PT208: TorchScript scripting ------------------------------------------------------------------
+_LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
+_LOGGER_NAMES = frozenset({"logger", "log", "_logger", "_log", "LOGGER", "LOG", "logging"})
+#: Tensor methods TorchScript has no binding for (``torch/jit/unsupported_tensor_ops.py``'s algorithm,
+#: torch 2.13; re-derived by tests/test_torch_construct_facts.py). ``numpy`` is PT105, storage access PT210.
+SCRIPT_UNSUPPORTED_TENSOR_METHODS = frozenset({
+    "apply_", "as_subclass", "bfloat16", "bool", "dim_order", "eig", "ipu", "is_shared", "lstsq", "lu", "map_",
+    "module_load", "mtia", "ndimension", "nelement", "new_tensor", "register_hook",
+    "register_post_accumulate_grad_hook", "share_memory_", "solve", "storage_type", "symeig", "to_sparse_coo",
+    "unique", "xpu",
+})
+STORAGE_METHODS = frozenset({"data_ptr", "const_data_ptr", "storage", "untyped_storage"})
+_DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "dataclass"})
+_PYTREE_REGISTRATIONS = ("register_pytree_node", "register_dataclass", "_register_pytree_node", "register_constant")
+#: Decorators that change nothing a scripted model computes (or are TorchScript's own).
+_HARMLESS_DECORATORS = (
+    "torch.jit.", "torch.no_grad", "torch.inference_mode", "torch.enable_grad", "torch.compiler.", "torch._dynamo.",
+    "typing.overload", "overload", "staticmethod", "classmethod", "property", "abc.abstractmethod",
+    "functools.cached_property", "typing.final", "typing_extensions.override", "typing.override", "override",
+)
+
+
+def _logger_call(ctx: FunctionContext, func: cst.BaseExpression) -> bool:
+    if not isinstance(func, cst.Attribute) or func.attr.value not in _LOGGING_METHODS:
+        return False
+    q = ctx.qualname(func) or ""
+    if q.startswith("logging."):
+        return True
+    receiver = dotted(func.value)
+    if receiver is None or ctx.kind(func.value) == Kind.TENSOR:
+        return False
+    return receiver.split(".")[-1] in _LOGGER_NAMES or _module_logger(ctx, receiver)
+
+
+def _module_logger(ctx: FunctionContext, name: str) -> bool:
+    """``log = logging.getLogger(...)`` at the top of the file."""
+    if "." in name:
+        return False
+    for stmt in ctx.file.module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)
+                        and any(isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets)):
+                    return (ctx.file.qualify(dotted(small.value.func)) or "").startswith("logging.")
+    return False
+
+
+def _autograd_function(ctx: FunctionContext, func: cst.BaseExpression) -> Optional[str]:
+    """``Fn.apply`` for a project ``torch.autograd.Function`` subclass: its name."""
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "apply"):
+        return None
+    cls = ctx.index.resolve_class(ctx.qualname(func.value))
+    if cls is None and isinstance(func.value, cst.Name):
+        cls = ctx.file.summary.classes.get(func.value.value)
+    if cls is None:
+        return None
+    bases = ctx.index.external_bases(cls)
+    if any(b in ("torch.autograd.Function", "torch.autograd.function.Function") for b in bases):
+        return cls.name
+    return None
+
+
+def _element_kind(ctx: FunctionContext, comp: cst.BaseExpression) -> Kind:
+    """Kind of the elements a list literal or a one-level comprehension produces."""
+    if isinstance(comp, (cst.List, cst.Tuple)):
+        kinds = {ctx.kind(e.value) for e in comp.elements if isinstance(e, cst.Element)}
+        return kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
+    if not isinstance(comp, (cst.GeneratorExp, cst.ListComp)) or comp.for_in.inner_for_in is not None:
+        return Kind.UNKNOWN
+    target, it = comp.for_in.target, comp.for_in.iter
+    if not isinstance(target, cst.Name):
+        return Kind.UNKNOWN
+    source = ctx.value(it)
+    elem: Optional[Value] = None
+    if source.kind == Kind.TENSOR:
+        elem = Value(Kind.TENSOR)
+    elif source.kind == Kind.MODULE_LIST:
+        elem = Value(Kind.MODULE, None, source.cls)
+    elif (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in SEQUENCE_TENSOR_METHODS
+          and ctx.kind(it.func.value) == Kind.TENSOR):
+        elem = Value(Kind.TENSOR)
+    if elem is None:
+        return Kind.UNKNOWN
+    saved = ctx.env.get(target.value)
+    ctx.env[target.value] = elem
+    ctx.evaluator.invalidate()
+    try:
+        return ctx.kind(comp.elt)
+    finally:
+        if saved is None:
+            ctx.env.pop(target.value, None)
+        else:
+            ctx.env[target.value] = saved
+        ctx.evaluator.invalidate()
+
+
+def _drop_true(dec: cst.Decorator) -> bool:
+    expr = dec.decorator
+    return isinstance(expr, cst.Call) and any(
+        a.keyword is not None and a.keyword.value == "drop" and isinstance(a.value, cst.Name) and a.value.value == "True"
+        for a in expr.args)
+
+
+def _ignored_for_good(ctx: FunctionContext, fn: FuncSummary, owner: Optional[ClassSummary]) -> bool:
+    """``@torch.jit.ignore`` (not ``drop=True``): the call stays a Python call in the scripted model."""
+    if "torch.jit.ignore" not in fn.decorators:
+        return False
+    if owner is not None and ctx.index.module_of_class(owner) == ctx.file.summary.module:
+        found = ctx.file.function_node(owner.name, fn.name)
+    elif owner is None and ctx.file.summary.functions.get(fn.name) is fn:
+        found = ctx.file.function_node(None, fn.name)
+    else:
+        found = None
+    if found is not None:
+        for dec in found[0].decorators:
+            if (ctx.file.qualify(dotted(dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator))
+                    == "torch.jit.ignore" and _drop_true(dec)):
+                return False
+    return True
+
+
+def _project_function(ctx: FunctionContext, raw: str, qualified: str) -> bool:
+    """A decorator defined in the project as a function (its effect on values is unknown, so it may change them;
+    decorators from libraries, such as ``torch.compiler.disable`` re-exports, are not judged)."""
+    if raw in ctx.file.summary.functions:
+        return True
+    found = ctx.index.resolve(qualified)
+    return found is not None and found[0] == "function"
+
+
+def _tests_none(fn: cst.FunctionDef, name: str) -> bool:
+    """``name is None`` / ``name is not None`` somewhere in the body."""
+    stack: List[cst.CSTNode] = [fn.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Comparison) and isinstance(node.left, cst.Name) and node.left.value == name:
+            if any(isinstance(c.operator, (cst.Is, cst.IsNot)) and isinstance(c.comparator, cst.Name)
+                   and c.comparator.value == "None" for c in node.comparisons):
+                return True
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            continue
+        stack.extend(child_nodes(node))
+    return False
+
+
+class ScriptConstructs(Check):
+    """PT201-PT208: what ``torch.jit.script`` cannot compile, and its quiet traps."""
+
+    codes = ("PT201", "PT202", "PT203", "PT204", "PT205", "PT206", "PT207", "PT208")
+
+    # PT201: syntax the TorchScript front end refuses (no guard helps) ---------------------------
+    def visit_Lambda(self, ctx: FunctionContext, node: cst.Lambda) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="a `lambda`")
+
+    def visit_FunctionDef(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        report(ctx, "PT201", node.name, FRONTEND, construct=f"the nested function `{node.name.value}`")
+
+    def visit_ClassDef(self, ctx: FunctionContext, node: cst.ClassDef) -> None:
+        report(ctx, "PT201", node.name, FRONTEND, construct=f"the nested class `{node.name.value}`")
+
+    def visit_Yield(self, ctx: FunctionContext, node: cst.Yield) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="`yield`")
+
+    def visit_Global(self, ctx: FunctionContext, node: cst.Global) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="a `global` statement")
+
+    def visit_Nonlocal(self, ctx: FunctionContext, node: cst.Nonlocal) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="a `nonlocal` statement")
+
+    def visit_Import(self, ctx: FunctionContext, node: cst.Import) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="an `import` statement")
+
+    def visit_ImportFrom(self, ctx: FunctionContext, node: cst.ImportFrom) -> None:
+        report(ctx, "PT201", node, FRONTEND, construct="an `import` statement")
+
+    def visit_List(self, ctx: FunctionContext, node: cst.List) -> None:
+        if any(isinstance(e, cst.StarredElement) for e in node.elements):
+            report(ctx, "PT201", node, EMITTER, construct=f"the unpacking list `{ctx.code(node)}`")
+
+    def visit_Dict(self, ctx: FunctionContext, node: cst.Dict) -> None:
+        for el in node.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.Tuple):
+                report(ctx, "PT201", el.key, EMITTER, construct=f"the tuple dict key `{ctx.code(el.key)}`")
+                return
+
+    # PT202: try/except (script rejects it; tracing crashes when the exception fires) -------------
+    def visit_Try(self, ctx: FunctionContext, node: cst.Try) -> None:
+        if node.handlers:  # try/finally alone catches nothing
+            report(ctx, "PT202", node, FRONTEND)
+
+    def visit_TryStar(self, ctx: FunctionContext, node: cst.CSTNode) -> None:  # pragma: no cover - Python 3.11+
+        self.visit_Try(ctx, node)  # type: ignore[arg-type]
+
+    # PT201 (signature) / PT205 / PT206 / PT207: per function --------------------------------------
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        if SCRIPT in ctx.task.exempt or ctx.framework != "torch":
+            return
+        p = node.params
+        star = p.star_arg if isinstance(p.star_arg, cst.Param) else None
+        for param, what in ((star, "`*{}`"), (p.star_kwarg, "`**{}`")):
+            if param is not None:
+                self._entry(ctx, "PT201", param, construct="the variadic parameter " + what.format(param.name.value))
+        if p.kwonly_params:
+            first = p.kwonly_params[0]
+            self._entry(ctx, "PT201", first, construct=f"the keyword-only parameter `{first.name.value}`")
+        params = _params(node)[1:] if _is_method(ctx) else _params(node)
+        values = dict(ctx.task.params)
+        for param in params:
+            if param.annotation is not None or param.default is None:
+                continue
+            name = param.name.value
+            if _is_literal(param.default):
+                self._entry(ctx, "PT205", param, param=name, detail=f"its default `{ctx.code(param.default)}`")
+            elif (isinstance(param.default, cst.Name) and param.default.value == "None"
+                  and values.get(name, Value(Kind.STATIC)).kind != Kind.TENSOR and _tests_none(node, name)):
+                self._entry(ctx, "PT206", param, param=name)
+        if _is_method(ctx) and ctx.self_class is not None and ctx.index.framework_of(ctx.self_class) == "torch":
+            for dec in node.decorators:
+                expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+                raw = dotted(expr) or ""
+                name = ctx.file.qualify(raw) or raw
+                if name and not name.startswith(_HARMLESS_DECORATORS) and _project_function(ctx, raw, name):
+                    self._entry(ctx, "PT207", dec, decorator=raw, function=node.name.value)
+
+    @staticmethod
+    def _entry(ctx: FunctionContext, code: str, node: cst.CSTNode, **fmt: object) -> None:
+        fmt.setdefault("entry", ctx.task.entry)
+        ctx.file.report(code, node, ctx.top, None, exempt=ctx.task.exempt, entry_point=ctx.task.entry, **fmt)
+
+    # PT203 / PT204 / PT205 (call sites) / PT208 ----------------------------------------------------------
+    def visit_Subscript(self, ctx: FunctionContext, node: cst.Subscript) -> None:
+        value = ctx.value(node.value)
+        if value.kind != Kind.MODULE_LIST or value.cls in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            return
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return
+        index = node.slice[0].slice.value
+        if not _is_int_or_str_literal(index):
+            report(ctx, "PT203", node, EMITTER, construct=f"`{ctx.code(node)}` indexes a module container with a variable")
+
+    def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
+        if ctx.framework != "torch":
+            return
+        func = node.func
+        name = dotted(func)
+        # PT203: dynamic attribute access and super()
+        if name == "getattr" and node.args and dotted(node.args[0].value) == "self" and len(node.args) >= 2:
+            if not isinstance(node.args[1].value, cst.SimpleString):
+                report(ctx, "PT203", node, EMITTER, construct=f"`{ctx.code(node)}` looks up an attribute by a computed name")
+            return
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and dotted(func.value.func) == "super":
+            if _is_method(ctx):
+                report(ctx, "PT203", node, EMITTER, construct=f"`{ctx.code(node)}` calls the parent class through `super()`")
+            return
+        # PT204: calls TorchScript cannot compile
+        what = self._python_only(ctx, node)
+        if what:
+            report(ctx, "PT204", node, EMITTER, call=ctx.code(node), reason=what)
+            return
+        callee = _callee(ctx, node)
+        if callee is None:
+            return
+        fn, owner, is_method = callee
+        if any(d in ("torch.jit.ignore", "torch.jit.unused") for d in fn.decorators):
+            if _ignored_for_good(ctx, fn, owner):
+                report(ctx, "PT208", node, EMITTER, function=fn.name)
+            return
+        self._literal_args(ctx, node, fn, is_method)
+
+    def _python_only(self, ctx: FunctionContext, node: cst.Call) -> Optional[str]:
+        func = node.func
+        if _logger_call(ctx, func):
+            return "logging calls are Python objects TorchScript cannot compile"
+        q = ctx.qualname(func) or ""
+        if q.startswith("functools."):
+            return f"`{q}` is a Python builtin TorchScript does not support"
+        if q.startswith("numpy.") and not q.startswith("numpy.random."):
+            if not any(ctx.kind(a.value) in (Kind.TENSOR, Kind.DATA) for a in node.args):  # tensor data: PT105
+                return f"NumPy (`{q}`) is not supported by TorchScript"
+        fn = _autograd_function(ctx, func)
+        if fn:
+            return (f"`{fn}.apply` (a `torch.autograd.Function`) cannot be scripted: compiling fails, or the "
+                    "scripted model cannot be saved")
+        if isinstance(func, cst.Attribute) and func.attr.value in SCRIPT_UNSUPPORTED_TENSOR_METHODS:
+            if ctx.kind(func.value) == Kind.TENSOR:
+                return f"TorchScript has no Tensor method `{func.attr.value}`"
+        if isinstance(func, cst.Name) and func.value == "sum" and node.args and func.value not in ctx.env:
+            if _element_kind(ctx, node.args[0].value) == Kind.TENSOR:
+                return "the builtin `sum` only adds numbers in TorchScript, not tensors"
+        if (isinstance(func, cst.Name) and func.value == "tuple" and func.value not in ctx.env and len(node.args) == 1
+                and isinstance(node.args[0].value, (cst.GeneratorExp, cst.ListComp))):
+            return "TorchScript cannot infer the length of a tuple built from a comprehension"
+        return None
+
+    def _literal_args(self, ctx: FunctionContext, node: cst.Call, fn: FuncSummary, is_method: bool) -> None:
+        """PT205 at a call: a literal passed to an unannotated parameter (typed Tensor by TorchScript)."""
+        params = [p for p in (fn.params[1:] if is_method else fn.params) if p.star == ""]
+        by_name = {p.name: p for p in params}
+        for i, arg in enumerate(node.args):
+            if arg.star:
+                return
+            param = by_name.get(arg.keyword.value) if arg.keyword is not None else (params[i] if i < len(params) else None)
+            if param is None or param.annotation or not _is_literal(arg.value):
+                continue
+            report(ctx, "PT205", arg.value, EMITTER, param=param.name,
+                   detail=f"the argument `{ctx.code(arg.value)}` passed to `{fn.name}`")
+
+
+# -- PT209-PT215: what tracing and the exporters drop or freeze ----------------------------------------------
+_VIEW_METHODS = frozenset({
+    "view", "view_as", "reshape", "reshape_as", "transpose", "permute", "squeeze", "unsqueeze", "expand",
+    "expand_as", "narrow", "select", "flatten", "t", "T", "mT", "contiguous", "detach", "unflatten", "movedim",
+    "swapaxes", "swapdims", "diagonal", "as_strided", "unfold", "real", "imag", "view_as_real",
+})
+_NOT_DATA_INPLACE = frozenset({"requires_grad_", "share_memory_", "retain_grad", "names_", "rename_"})
+
+
+def _is_inplace_method(name: str) -> bool:
+    return name.endswith("_") and not name.startswith("_") and name not in _NOT_DATA_INPLACE
+
+
+def _basic_index(node: cst.Subscript) -> bool:
+    """Indexing with ints, slices, ``...`` and ``None`` gives a view; indexing with tensors copies."""
+    for el in node.slice:
+        s = el.slice
+        if isinstance(s, cst.Slice):
+            continue
+        v = s.value
+        if isinstance(v, cst.UnaryOperation):
+            v = v.expression
+        if not (isinstance(v, (cst.Integer, cst.Ellipsis)) or (isinstance(v, cst.Name) and v.value == "None")):
+            return False
+    return True
+
+
+class _MutationState:
+    """Per analysed function: names that still hold (a view of) a forward input; ``self`` attribute events."""
+
+    def __init__(self, inputs: Dict[str, str]) -> None:
+        self.inputs = inputs  # local name -> the forward parameter it is (a view of)
+        self.events: Optional["_AttrEvents"] = None
+
+
+class _AttrEvents:
+    """Where a function reads and writes ``self.<attr>``, in evaluation order.
+
+    A write that follows a read of the same attribute (``if self.cache is None: self.cache = ...``,
+    ``self.n = self.n + 1``, ``self.n += 1``) carries state from one call into the next.
+    """
+
+    def __init__(self, fn: cst.FunctionDef) -> None:
+        self.first_read: Dict[str, int] = {}
+        self.read_anywhere: Set[str] = set()
+        self.write_at: Dict[int, int] = {}
+        self._n = 0
+        self._visit(fn.body)
+
+    def _tick(self) -> int:
+        self._n += 1
+        return self._n
+
+    def _visit(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Assign):
+            self._visit(node.value)
+            for t in node.targets:
+                self._target(t.target)
+            return
+        if isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            if node.value is not None:
+                self._visit(node.value)
+            self._target(node.target)
+            return
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_inplace_method(node.func.attr.value):
+            for arg in node.args:
+                self._visit(arg)
+            self._target(node.func.value)
+            return
+        if isinstance(node, cst.Attribute):
+            attr = _self_attr_name(node)
+            if attr is not None:
+                self.first_read.setdefault(attr, self._tick())
+                self.read_anywhere.add(attr)
+                return
+        for child in child_nodes(node):
+            self._visit(child)
+
+    def _target(self, target: cst.BaseExpression) -> None:
+        """A store (or in-place update) into ``target``: its indices are reads, ``self.<attr>`` is written."""
+        while True:
+            if _self_attr_name(target) is not None:
+                self.write_at[id(target)] = self._tick()
+                return
+            if isinstance(target, cst.Subscript):
+                for el in target.slice:
+                    self._visit(el)
+                target = target.value
+            elif isinstance(target, cst.Attribute) and target.attr.value == "data":
+                target = target.value
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for el in target.elements:
+                    self._target(el.value)
+                return
+            else:
+                self._visit(target)
+                return
+
+    def read_before(self, attr: str, target: cst.CSTNode) -> bool:
+        first = self.first_read.get(attr)
+        return first is not None and first < self.write_at.get(id(target), 0)
+
+
+class GraphStateAndInternals(Check):
+    """PT209-PT215: dataclass outputs, tensor internals, input/buffer/attribute mutation, Python randomness."""
+
+    codes = ("PT209", "PT210", "PT211", "PT212", "PT213", "PT214", "PT215")
+
+    def __init__(self) -> None:
+        self._state: "weakref.WeakKeyDictionary[FunctionContext, _MutationState]" = weakref.WeakKeyDictionary()
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        inputs: Dict[str, str] = {}
+        if ctx.task.depth == 0 and not building_block(ctx):
+            inputs = {name: name for name, value in ctx.task.params if value.kind == Kind.TENSOR}
+        self._state[ctx] = _MutationState(inputs)
+
+    def _st(self, ctx: FunctionContext) -> _MutationState:
+        st = self._state.get(ctx)
+        if st is None:
+            st = self._state[ctx] = _MutationState({})
+        return st
+
+    def _events(self, ctx: FunctionContext) -> _AttrEvents:
+        st = self._st(ctx)
+        if st.events is None:
+            st.events = _AttrEvents(ctx.node)
+        return st.events
+
+    # PT212 helpers: which expressions are (views of) inputs ----------------------------------------
+    def _input_view(self, ctx: FunctionContext, node: cst.BaseExpression) -> Optional[str]:
+        """The input a tensor expression aliases (``x``, ``x[:, 0]``, ``x.view(-1)``), if any."""
+        st = self._st(ctx)
+        while True:
+            if isinstance(node, cst.Name):
+                return st.inputs.get(node.value)
+            if isinstance(node, cst.Subscript) and _basic_index(node):
+                node = node.value
+            elif isinstance(node, cst.Attribute) and node.attr.value in ("data", "T", "mT", "real", "imag"):
+                node = node.value
+            elif (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                  and node.func.attr.value in _VIEW_METHODS):
+                node = node.func.value
+            else:
+                return None
+
+    def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
+        st = self._st(ctx)
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Name):
+                source = self._input_view(ctx, node.value) if st.inputs else None
+                if source is not None:
+                    st.inputs[target.value] = source
+                else:
+                    st.inputs.pop(target.value, None)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for el in target.elements:
+                    if isinstance(el.value, cst.Name):
+                        st.inputs.pop(el.value.value, None)
+            elif isinstance(target, cst.Subscript):
+                self._inplace(ctx, target, target.value, f"`{ctx.code(target)} = ...`")
+            elif isinstance(target, cst.Attribute):
+                self._attr_store(ctx, target, node, accumulates=False)
+
+    def visit_AugAssign(self, ctx: FunctionContext, node: cst.AugAssign) -> None:
+        target = node.target
+        if isinstance(target, cst.Subscript):
+            self._inplace(ctx, target, target.value, f"`{ctx.code(node)}`")
+        elif isinstance(target, cst.Name) and ctx.kind(target) == Kind.TENSOR:
+            self._inplace(ctx, target, target, f"`{ctx.code(node)}`")
+        elif isinstance(target, cst.Attribute):
+            self._attr_store(ctx, target, node, accumulates=True)
+
+    def visit_AnnAssign(self, ctx: FunctionContext, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self._st(ctx).inputs.pop(node.target.value, None)
+        elif isinstance(node.target, cst.Attribute) and node.value is not None:
+            self._attr_store(ctx, node.target, node, accumulates=False)
+
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name):
+            self._st(ctx).inputs.pop(node.target.value, None)
+
+    def _inplace(self, ctx: FunctionContext, node: cst.CSTNode, dest: cst.BaseExpression, what: str) -> None:
+        """An in-place update of ``dest``: a forward input (PT212) or a buffer read in this function (PT213)."""
+        source = self._input_view(ctx, dest)
+        if source is not None:
+            ctx.report("PT212", node, what=what, param=source)
+            return
+        attr = self._buffer_of(ctx, dest)
+        if attr is not None and attr in self._events(ctx).read_anywhere:
+            ctx.report("PT213", node, what=what, attr=attr)
+
+    @staticmethod
+    def _buffer_of(ctx: FunctionContext, node: cst.BaseExpression) -> Optional[str]:
+        """``attr`` when ``node`` is ``self.attr`` (or an index / ``.data`` of it) holding a tensor."""
+        while _self_attr_name(node) is None:
+            if isinstance(node, cst.Subscript) or (isinstance(node, cst.Attribute) and node.attr.value == "data"):
+                node = node.value
+            else:
+                return None
+        attr = _self_attr_name(node)
+        return attr if ctx.kind(node) == Kind.TENSOR else None
+
+    def _attr_store(self, ctx: FunctionContext, target: cst.Attribute, stmt: cst.CSTNode, accumulates: bool) -> None:
+        """``self.attr += ...`` / ``self.attr = f(self.attr)`` / a cache of input data (``if self.c is None: self.c = x``).
+
+        A cache of something computed from sizes or constants (``self.grid = make_grid(h, w)``) gives the
+        same outputs when export recomputes it, and is not reported.
+        """
+        attr = _self_attr_name(target)
+        if attr is None or attr == "training" or ctx.self_class is None:
+            return
+        kind = ctx.kind(target)
+        if kind in (Kind.MODULE, Kind.MODULE_LIST):
+            return
+        events = self._events(ctx)
+        value = getattr(stmt, "value", None)
+        if accumulates:
+            carried = attr in events.read_anywhere
+        else:
+            carried = value is not None and (_mentions_attr(value, attr) or (
+                events.read_before(attr, target) and _mentions_input_data(ctx, value)))
+        if carried:
+            ctx.report("PT213" if kind == Kind.TENSOR else "PT214", target, what=f"`{ctx.code(stmt)}`", attr=attr)
+
+    # calls: in-place methods, storage access, randomness ------------------------------------------------
+    def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
+        if ctx.framework != "torch":
+            return
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if _is_inplace_method(method) and ctx.kind(func.value) == Kind.TENSOR:
+                self._inplace(ctx, node, func.value, f"`.{method}()`")
+                return
+            if method in STORAGE_METHODS and ctx.kind(func.value) == Kind.TENSOR:
+                report(ctx, "PT210", node, EMITTER, expr=ctx.code(node))
+                return
+        q = ctx.qualname(func) or ""
+        if q.startswith(("random.", "numpy.random.")):
+            if q.split(".")[-1] not in ("seed", "get_state", "set_state", "getstate", "setstate", "default_rng"):
+                report(ctx, "PT215", node, EMITTER, expr=ctx.code(node))
+            return
+        if q.startswith("torch."):
+            for arg in node.args:
+                key = arg.keyword.value if arg.keyword is not None else None
+                if key == "out":
+                    self._inplace(ctx, node, arg.value, f"`out=` of `{q}`")
+                elif key == "inplace" and dotted(arg.value) == "True" and node.args and node.args[0].keyword is None:
+                    first = node.args[0].value
+                    if ctx.kind(first) == Kind.TENSOR:
+                        self._inplace(ctx, node, first, f"`{q}(..., inplace=True)`")
+
+    # PT211: x.data ------------------------------------------------------------------------------------------
+    def visit_Attribute(self, ctx: FunctionContext, node: cst.Attribute) -> None:
+        if node.attr.value == "data" and ctx.framework == "torch" and ctx.kind(node.value) == Kind.TENSOR:
+            ctx.report("PT211", node, expr=ctx.code(node))
+
+    # PT209: dataclass outputs -------------------------------------------------------------------------------
+    def visit_Return(self, ctx: FunctionContext, node: cst.Return) -> None:
+        if ctx.task.depth != 0 or ctx.framework != "torch" or not isinstance(node.value, cst.Call):
+            return
+        cls = ctx.index.resolve_class(ctx.qualname(node.value.func))
+        if cls is None and isinstance(node.value.func, cst.Name):
+            cls = ctx.file.summary.classes.get(node.value.func.value)
+        if cls is None or not any(d in _DATACLASS_DECORATORS for d in cls.decorators) or ctx.index.external_bases(cls):
+            return  # dataclasses deriving from dicts or registered output types (ModelOutput) are flattened
+        local = ctx.file.summary.classes.get(cls.name) is cls
+        registered = not local or _registered_pytree(ctx, cls.name)
+        exempt = _EXPORT_TARGETS if registered else frozenset()
+        if building_block(ctx):  # an intermediate value of the model that builds this one
+            exempt = frozenset({"torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"})
+        ctx.report("PT209", node.value, also_exempt=exempt, cls=cls.name)
+
+
+_CONVERSIONS = frozenset({"to", "type", "float", "half", "double", "bfloat16", "cpu", "cuda", "contiguous", "detach",
+                          "clone", "type_as"})
+_METADATA = frozenset({"device", "dtype", "shape", "ndim", "is_cuda", "requires_grad", "layout"})
+
+
+def _mentions_attr(node: cst.CSTNode, attr: str) -> bool:
+    """The new value is computed from ``self.attr`` (``self.n + 1``, ``f(self.n)``); keeping it as is
+    (``a if c else self.n``), testing it against None or converting its dtype/device does not count."""
+    stack: List[Tuple[cst.CSTNode, bool]] = [(node, False)]
+    while stack:
+        n, computed = stack.pop()
+        if isinstance(n, cst.Comparison) and all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in n.comparisons):
+            continue
+        if (isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _CONVERSIONS
+                and _self_attr_name(n.func.value) == attr):
+            stack.extend((a.value, True) for a in n.args)
+            continue
+        if isinstance(n, cst.Attribute) and _self_attr_name(n) == attr:
+            if computed:
+                return True
+            continue
+        inner = computed or isinstance(n, (cst.BinaryOperation, cst.UnaryOperation, cst.Call, cst.Subscript,
+                                           cst.BooleanOperation, cst.Comparison))
+        stack.extend((c, inner) for c in child_nodes(n))
+    return False
+
+
+#: Calls that read only the shape, dtype or device of their tensor arguments.
+_METADATA_CALLS = frozenset({"type_as", "to", "new_zeros", "new_ones", "new_empty", "new_full", "zeros_like",
+                             "ones_like", "empty_like", "full_like", "size", "dim", "numel", "get_device"})
+
+
+def _mentions_input_data(ctx: FunctionContext, node: cst.CSTNode) -> bool:
+    """A tensor parameter of the function appears in ``node`` as data (not only for its device, dtype or shape)."""
+    inputs = {name for name, value in ctx.task.params if value.kind == Kind.TENSOR}
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Attribute) and n.attr.value in _METADATA:
+            continue
+        if isinstance(n, cst.Call):
+            last = (dotted(n.func) or "").split(".")[-1] if not isinstance(n.func, cst.Attribute) else n.func.attr.value
+            if last in _METADATA_CALLS:
+                if isinstance(n.func, cst.Attribute):
+                    stack.append(n.func.value)
+                continue
+        if isinstance(n, cst.Name) and n.value in inputs and ctx.env.get(n.value, Value(Kind.UNKNOWN)).kind == Kind.TENSOR:
+            return True
+        stack.extend(child_nodes(n))
+    return False
+
+
+_BLOCKS: Dict[int, Tuple[cst.Module, Set[str]]] = {}
+
+
+def building_block(ctx: FunctionContext) -> bool:
+    """The model class is (probably) a part of a bigger model: its ``forward`` inputs are that model's
+    intermediates, not the exported graph's inputs.
+
+    It is, when its class lives in another file than the code being walked (an inherited ``forward``), or
+    when this file uses the class inside another class or in a container (``{"pad": PadPrompter}``).
+    """
+    cls = ctx.self_class
+    if cls is None:
+        return False
+    if ctx.index.module_of_class(cls) != ctx.file.summary.module:
+        return True
+    module = ctx.file.module
+    cached = _BLOCKS.get(id(module))
+    names = cached[1] if cached is not None and cached[0] is module else None
+    if names is None:
+        if len(_BLOCKS) > 256:
+            _BLOCKS.clear()
+        names = set()
+        _BLOCKS[id(module)] = (module, names)
+        local = set(ctx.file.summary.classes)
+        for stmt in module.body:
+            inside = stmt.name.value if isinstance(stmt, cst.ClassDef) else None
+            stack: List[Tuple[cst.CSTNode, bool]] = [(stmt, inside is not None)]
+            while stack:
+                n, used = stack.pop()
+                if used and isinstance(n, cst.Name) and n.value in local and n.value != inside:
+                    names.add(n.value)
+                in_container = isinstance(n, (cst.Dict, cst.List, cst.Tuple, cst.Set))
+                stack.extend((c, used or in_container) for c in child_nodes(n))
+    return cls.name in names
+
+
+def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
+    """The file registers ``cls_name`` with torch's pytree (then torch.export can flatten it)."""
+    stack: List[cst.CSTNode] = list(ctx.file.module.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            name = dotted(node.func) or ""
+            if name.split(".")[-1] in _PYTREE_REGISTRATIONS and node.args and dotted(node.args[0].value) == cls_name:
+                return True
+        if isinstance(node, cst.Decorator):
+            name = dotted(node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator) or ""
+            if name.split(".")[-1] in _PYTREE_REGISTRATIONS:
+                return True
+        if isinstance(node, cst.ClassDef) and node.name.value != cls_name:
+            continue
+        if isinstance(node, cst.FunctionDef):
+            continue
+        stack.extend(child_nodes(node))
+    return False
