@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import pytest
 
 from mllint import cache as mcache
 from mllint.analysis.index import ProjectIndex

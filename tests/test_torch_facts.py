@@ -114,3 +114,39 @@ def test_hard_coded_device_PT108(facts: dict) -> None:
     f = facts["Cuda"]
     for target in ("torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"):
         assert _fails(f[target]) and _effect("PT108", target) == "fails"
+
+
+@pytest.mark.export
+def test_branch_on_declared_dynamic_size_PT110(facts: dict) -> None:
+    f = facts["ShapeIf"]
+    assert f["torchscript-script"] == "OK" and _effect("PT110", "torchscript-script") is None
+    assert f["torchscript-trace"] == "BATCH-SILENT" and _effect("PT110", "torchscript-trace") == "silent"
+    assert _fails(f["torch-export-dynamic-batch"]) and _effect("PT110", "torch-export") == "fails"
+    # the ONNX dynamo exporter keeps the batch dynamic in the model, but the graph is one branch
+    assert f["onnx-dynamo-dynamic-batch"] == "BATCH-SILENT" and _effect("PT110", "onnx-dynamo") == "silent"
+    assert f["onnx-legacy-dynamic-batch"] == "BATCH-SILENT" and _effect("PT110", "onnx-legacy") == "silent"
+    # torch.cond fixes export and ONNX dynamo, and breaks scripting and tracing (as the fix says)
+    cond = facts["ShapeCond"]
+    assert cond["torch-export-dynamic-batch"] == "OK" and cond["onnx-dynamo-dynamic-batch"] == "OK"
+    assert _fails(cond["torchscript-script"]) and _fails(cond["torchscript-trace"])
+    fix = next(f for f in CATALOGUE.by_code["PT110"].fixes if "torch.cond" in f.text)
+    assert set(fix.works_on) == {"torch-export", "onnx-dynamo"}
+
+
+@pytest.mark.export
+def test_declared_dynamic_size_turned_into_a_number_PT109(facts: dict) -> None:
+    for case in ("IntShape", "MathShape"):
+        f = facts[case]
+        assert f["torchscript-script"] == "OK" and _effect("PT109", "torchscript-script") is None
+        assert _fails(f["torch-export-dynamic-batch"]) and _effect("PT109", "torch-export") == "fails"
+        assert f["onnx-dynamo-dynamic-batch"] == "BATCH-FAIL" and _effect("PT109", "onnx-dynamo") == "run-fails"
+        # trace and the legacy exporter record the example's size: wrong numbers or a failure at another batch
+        assert f["torchscript-trace"] in ("BATCH-SILENT", "BATCH-FAIL")
+        assert f["onnx-legacy-dynamic-batch"] in ("BATCH-SILENT", "BATCH-FAIL")
+    assert facts["MathShape"]["torchscript-trace"] == "BATCH-SILENT" and _effect("PT109", "torchscript-trace") == "silent"
+    # the rule's fix (sizes kept symbolic: torch ops, scalar torch.tensor) exports with the batch dynamic
+    for case in ("TensorShapeMath", "ZerosShape"):
+        f = facts[case]
+        for target in ("torchscript-script", "torchscript-trace", "torch-export-dynamic-batch",
+                       "onnx-dynamo-dynamic-batch", "onnx-legacy-dynamic-batch"):
+            assert f[target] == "OK", (case, target, f[target])

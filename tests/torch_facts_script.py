@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 import warnings
 
@@ -79,6 +80,40 @@ class Nonzero(nn.Module):
         return torch.nonzero(x > 0).sum() + x
 
 
+class ShapeIf(nn.Module):
+    def forward(self, x):
+        if x.shape[0] > 2:
+            return x * 2
+        return x - 1
+
+
+class ShapeCond(nn.Module):
+    def forward(self, x):
+        return torch.cond(x.shape[0] > 2, lambda t: t * 2, lambda t: t - 1, (x,))
+
+
+class IntShape(nn.Module):
+    def forward(self, x):
+        n = int(x.shape[0])
+        return x + torch.zeros(n, x.shape[1])
+
+
+class MathShape(nn.Module):
+    def forward(self, x):
+        return x / math.sqrt(x.shape[0])
+
+
+class TensorShapeMath(nn.Module):
+    def forward(self, x):
+        n = torch.tensor(x.shape[0], dtype=x.dtype)
+        return x / n.sqrt()
+
+
+class ZerosShape(nn.Module):
+    def forward(self, x):
+        return x + torch.zeros(x.shape[0], x.shape[1])
+
+
 class Cuda(nn.Module):
     def forward(self, x):
         return x + torch.ones(3, device="cuda")
@@ -130,16 +165,18 @@ def export_dynamic(model):
     return outcome(lambda: matches(torch.export.export(model, (EXAMPLE,), dynamic_shapes=({0: batch},)).module(), model))
 
 
-def onnx(model, dynamo):
+def onnx(model, dynamo, dynamic=False):
     def run():
         import onnxruntime as ort
 
         buf = io.BytesIO()
         if dynamo:
-            program = torch.onnx.export(model, (EXAMPLE,), dynamo=True, verbose=False)
+            spec = {"dynamic_shapes": ({0: torch.export.Dim("batch", min=1, max=64)},)} if dynamic else {}
+            program = torch.onnx.export(model, (EXAMPLE,), dynamo=True, verbose=False, **spec)
             data = program.model_proto.SerializeToString()
         else:
-            torch.onnx.export(model, (EXAMPLE,), buf, dynamo=False)
+            spec = {"input_names": ["x"], "dynamic_axes": {"x": {0: "batch"}}} if dynamic else {}
+            torch.onnx.export(model, (EXAMPLE,), buf, dynamo=False, **spec)
             data = buf.getvalue()
         sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
@@ -150,7 +187,9 @@ def onnx(model, dynamo):
 
 def main() -> None:
     wanted = sys.argv[1:]
-    cases = {c.__name__: c() for c in (Branch, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, DataSize, Nonzero, Cuda)}
+    cases = {c.__name__: c() for c in (Branch, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, DataSize, Nonzero, Cuda,
+                                       ShapeIf, ShapeCond, IntShape, MathShape, TensorShapeMath, ZerosShape)}
+    declared_dynamic = {"ShapeIf", "ShapeCond", "IntShape", "MathShape", "TensorShapeMath", "ZerosShape"}
     out = {}
     for name, model in cases.items():
         if wanted and name not in wanted:
@@ -164,6 +203,9 @@ def main() -> None:
             "onnx-dynamo": onnx(model, True),
             "onnx-legacy": onnx(model, False),
         }
+        if name in declared_dynamic:  # the batch declared dynamic at the export call
+            out[name]["onnx-dynamo-dynamic-batch"] = onnx(model, True, dynamic=True)
+            out[name]["onnx-legacy-dynamic-batch"] = onnx(model, False, dynamic=True)
     print("RESULT " + json.dumps(out))
 
 

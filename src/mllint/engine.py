@@ -30,7 +30,7 @@ from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Se
 
 import libcst as cst
 
-from mllint.analysis.index import TF_FUNCTION_DECORATORS, EntryPoint, FunctionRef, ProjectIndex, module_name_for
+from mllint.analysis.index import EntryPoint, ProjectIndex, module_name_for
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Task, Walker, entry_task

@@ -66,6 +66,8 @@ class EntryPoint:
     framework: str  # "torch" or "tensorflow"
     kind: str  # "forward", "jit-export", "script", "tf-function", "keras-call", ...
     display: str  # how messages name it, e.g. "Net.forward"
+    #: dims an export call site declares dynamic, per parameter name or "#<position>" (see CallSite.dynamic)
+    dynamic: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
 Resolved = Union[Tuple[str, ClassSummary, str], Tuple[str, FuncSummary, str]]
@@ -214,7 +216,7 @@ class ProjectIndex:
             entries.extend(self.module_entry_points(modname, self.summaries[modname]))
         unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
         for e in entries:
-            unique.setdefault((e.func.qualname, e.self_class, e.framework), e)
+            unique.setdefault((e.func.qualname, e.self_class, e.framework, e.dynamic), e)
         return list(unique.values())
 
     def module_entry_points(self, modname: str, summary: "ModuleSummary") -> List[EntryPoint]:
@@ -233,7 +235,7 @@ class ProjectIndex:
             entries.extend(self._call_site_entries(site))
         unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
         for e in entries:
-            unique.setdefault((e.func.qualname, e.self_class, e.framework), e)
+            unique.setdefault((e.func.qualname, e.self_class, e.framework, e.dynamic), e)
         return list(unique.values())
 
     def _class_entries(self, cls: ClassSummary, fw: str) -> Iterator[EntryPoint]:
@@ -269,6 +271,15 @@ class ProjectIndex:
             return
         kind, obj, mod = found
         fw = "torch" if site.callee.startswith("torch.") else "tensorflow"
+        if kind == "class" and fw == "torch" and site.dynamic:
+            # The model's forward again, with the dimensions this call declares dynamic.
+            cls: ClassSummary = obj  # type: ignore[assignment]
+            found_forward = self.find_method(cls, "forward") if self.framework_of(cls) == "torch" else None
+            if found_forward is not None:
+                owner, _ = found_forward
+                yield EntryPoint(FunctionRef(self.module_of_class(owner), owner.name, "forward"), cls.qualname,
+                                 "torch", "forward", f"{cls.name}.forward", site.dynamic)
+            return
         if kind == "function":
             parts = site.arg0.split(".") if site.arg0 else []
             fn: FuncSummary = obj  # type: ignore[assignment]

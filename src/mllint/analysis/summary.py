@@ -95,6 +95,9 @@ class CallSite:
     callee: str  # qualified, e.g. "torch.jit.script"
     arg0: Optional[str]  # qualified name of the first argument, or of the class it instantiates
     keywords: Tuple[str, ...]
+    #: dimensions declared dynamic (``dynamic_shapes`` / ``dynamic_axes``): (forward parameter name, or
+    #: "#<position>", dims); empty when none or when the spec is not a literal mllint can read
+    dynamic: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
 @dataclass
@@ -526,6 +529,8 @@ class _CallSiteCollector:
         self.aliases = dict(aliases)
         self.local = {**local_classes, **local_functions}
         self.sites: List[CallSite] = []
+        self.bound: Dict[str, str] = {}  # ``model = Net(...).eval()``: name -> class (qualified)
+        self.assigned: Dict[str, cst.BaseExpression] = {}  # ``shapes = {...}``: name -> its last value
 
     def block(self, stmts: Sequence[cst.CSTNode]) -> None:
         for stmt in stmts:
@@ -536,8 +541,12 @@ class _CallSiteCollector:
                     value = getattr(small, "value", None)
                     if isinstance(value, cst.BaseExpression):
                         self.expr(value)
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                        self._remember(small.targets[0].target.value, small.value)
             elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                saved = (dict(self.bound), dict(self.assigned))
                 self.block(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [])
+                self.bound, self.assigned = saved
             elif isinstance(stmt, cst.BaseCompoundStatement):
                 body = getattr(stmt, "body", None)
                 if isinstance(body, cst.IndentedBlock):
@@ -570,13 +579,94 @@ class _CallSiteCollector:
             arg0 = None
             if node.args and node.args[0].keyword is None:
                 first = node.args[0].value
-                if isinstance(first, cst.Call):
-                    first = first.func
-                n = dotted(first)
-                if n:
-                    arg0 = self.local.get(n) or qualify(n, self.aliases) or n
+                arg0 = self.bound.get(first.value) if isinstance(first, cst.Name) else self._built_class(first)
+                if arg0 is None:
+                    if isinstance(first, cst.Call):
+                        first = first.func
+                    n = dotted(first)
+                    if n:
+                        arg0 = self.local.get(n) or qualify(n, self.aliases) or n
             kws = tuple(a.keyword.value for a in node.args if a.keyword is not None)
-            self.sites.append(CallSite(canonical(callee), arg0, kws))
+            self.sites.append(CallSite(canonical(callee), arg0, kws, self._dynamic(node)))
+
+    def _remember(self, name: str, value: cst.BaseExpression) -> None:
+        self.assigned[name] = value
+        cls = self._built_class(value)
+        if cls is not None:
+            self.bound[name] = cls
+        else:
+            self.bound.pop(name, None)
+
+    def _built_class(self, node: cst.BaseExpression) -> Optional[str]:
+        """``Net(...)`` or ``Net(...).eval().to(device)``: the qualified class it builds, if it looks like one."""
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _SELF_RETURNING:
+            node = node.func.value
+        if isinstance(node, cst.Name) and node.value in self.bound:
+            return self.bound[node.value]
+        if not isinstance(node, cst.Call):
+            return None
+        n = dotted(node.func)
+        if not n or not n.split(".")[-1][:1].isupper():
+            return None
+        return self.local.get(n) or qualify(n, self.aliases) or n
+
+    def _dynamic(self, node: cst.Call) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+        """The dims a ``dynamic_shapes=`` / ``dynamic_axes=`` literal (or a name bound to one) declares."""
+        spec = input_names = None
+        for arg in node.args:
+            if arg.keyword is None:
+                continue
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value in self.assigned:
+                value = self.assigned[value.value]
+            if arg.keyword.value in ("dynamic_shapes", "dynamic_axes"):
+                spec = value
+            elif arg.keyword.value == "input_names":
+                input_names = value
+        if spec is None:
+            return ()
+        names: List[str] = []
+        if isinstance(input_names, (cst.List, cst.Tuple)):
+            names = [e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else "" for e in input_names.elements]
+        out: List[Tuple[str, Tuple[int, ...]]] = []
+        if isinstance(spec, cst.Dict):
+            for el in spec.elements:
+                if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+                    key = el.key.evaluated_value
+                    if isinstance(key, str):
+                        key = f"#{names.index(key)}" if key in names else key
+                        out.append((key, _declared_dims(el.value)))
+        elif isinstance(spec, (cst.Tuple, cst.List)):
+            for i, el in enumerate(spec.elements):
+                if isinstance(el, cst.Element):
+                    out.append((f"#{i}", _declared_dims(el.value)))
+        return tuple((k, dims) for k, dims in out if dims)
+
+
+#: Methods that return the module itself, so ``Net().eval()`` is still a ``Net``.
+_SELF_RETURNING = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "half", "double", "bfloat16",
+                             "requires_grad_"})
+
+
+def _is_static_marker(node: cst.BaseExpression) -> bool:
+    name = dotted(node)
+    return (isinstance(node, cst.Name) and node.value == "None") or bool(name and name.endswith(".STATIC"))
+
+
+def _declared_dims(node: cst.BaseExpression) -> Tuple[int, ...]:
+    """``{0: batch}`` / ``(batch, None)`` / ``[0, 1]`` (dynamic_axes) -> the dynamic dims."""
+    dims: List[int] = []
+    if isinstance(node, cst.Dict):
+        for el in node.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.Integer) and not _is_static_marker(el.value):
+                dims.append(int(el.key.value))
+    elif isinstance(node, (cst.Tuple, cst.List)):
+        items = [e.value for e in node.elements if isinstance(e, cst.Element)]
+        if items and all(isinstance(v, cst.Integer) for v in items):
+            dims = [int(v.value) for v in items]  # dynamic_axes={"x": [0, 1]}
+        else:
+            dims = [i for i, v in enumerate(items) if not _is_static_marker(v)]
+    return tuple(sorted(set(dims)))
 
 
 def _collect_call_sites(module: cst.Module, aliases: Dict[str, str], local_classes: Dict[str, str], summary: ModuleSummary) -> List[CallSite]:

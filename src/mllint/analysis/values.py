@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import libcst as cst
 
@@ -32,6 +32,11 @@ class Value:
     cls: Optional[str] = None  # class of a module value (qualified), when known
     data_sized: bool = False  # a tensor whose shape depends on data (nonzero, x[mask], unique)
     is_mask: bool = False  # a boolean tensor from a comparison (indexing with it selects data-dependent rows)
+    #: tensors: the dimensions an export call site declares dynamic (``dynamic_shapes`` / ``dynamic_axes``);
+    #: sizes (``x.shape``): the same, carried to the elements
+    dyn_dims: Tuple[int, ...] = ()
+    dynamic: bool = False  # a size read from a declared-dynamic dimension
+    baked: bool = False  # such a size already turned into a plain Python number (int(), math.*)
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -147,8 +152,32 @@ NON_TENSOR_FUNCTION_PREFIXES = ("is_", "has_", "get_", "are_", "set_", "_", "use
 NUMPY_PREFIXES = ("numpy.",)
 
 
+def _dim_index(node: cst.Subscript) -> Optional[int]:
+    """The literal non-negative index of ``shape[i]``, else None."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = node.slice[0].slice.value
+    return int(index.value) if isinstance(index, cst.Integer) and index.value.isdigit() else None
+
+
+def _size_call_dims(meth: str, node: cst.Call, dyn_dims: Tuple[int, ...]) -> Dict[str, object]:
+    """``x.size(0)`` of a declared-dynamic dim is a dynamic size; ``x.size()`` carries the dims on."""
+    if not dyn_dims:
+        return {}
+    if meth in ("numel", "nelement"):
+        return {"dynamic": True}
+    positional = [a for a in node.args if a.keyword is None and not a.star]
+    dim_arg = positional[0] if positional else next((a for a in node.args if a.keyword and a.keyword.value == "dim"), None)
+    if dim_arg is None:
+        return {"dyn_dims": dyn_dims}
+    value = dim_arg.value
+    return {"dynamic": isinstance(value, cst.Integer) and value.value.isdigit() and int(value.value) in dyn_dims}
+
+
 def _join_kinds(a: Value, b: Value) -> Value:
     """Kind of an arithmetic/comparison combination of two values."""
+    if a.kind == Kind.SHAPE and b.kind == Kind.SHAPE and b.dynamic and not a.dynamic:
+        return b  # ``x.shape[1] * x.shape[0]`` depends on the dynamic dimension
     order = (Kind.TENSOR, Kind.DATA, Kind.SHAPE)
     for k in order:
         if a.kind == k:
@@ -220,7 +249,8 @@ class Evaluator:
         if isinstance(node, cst.Subscript):
             base = self.value(node.value)
             if base.kind == Kind.SHAPE:
-                return Value(Kind.SHAPE, code_of(node))
+                return Value(Kind.SHAPE, code_of(node), dynamic=base.dynamic or _dim_index(node) in base.dyn_dims,
+                             baked=base.baked)
             if base.kind in (Kind.TENSOR, Kind.DATA):
                 masked = base.kind == Kind.TENSOR and _is_mask_index(node, self)
                 return Value(base.kind, code_of(node) if masked else base.origin,
@@ -271,11 +301,11 @@ class Evaluator:
         attr = node.attr.value
         if base.kind == Kind.TENSOR:
             if attr == "shape":
-                return Value(Kind.DATA if base.data_sized else Kind.SHAPE, code_of(node))
+                return Value(Kind.DATA if base.data_sized else Kind.SHAPE, code_of(node), dyn_dims=base.dyn_dims)
             if attr in STATIC_TENSOR_ATTRS or attr.startswith("is_"):
                 return STATIC
             if attr in TENSOR_TENSOR_ATTRS:
-                return base
+                return base if attr == "data" else Value(base.kind, base.origin, data_sized=base.data_sized)
             return UNKNOWN
         if base.kind == Kind.SHAPE:
             if attr in ("rank", "ndims"):
@@ -298,7 +328,9 @@ class Evaluator:
                 if meth in STATIC_TENSOR_METHODS:
                     return STATIC
                 if meth in SHAPE_TENSOR_METHODS:
-                    return Value(Kind.DATA if recv.data_sized else Kind.SHAPE, code_of(node))
+                    if recv.data_sized:
+                        return Value(Kind.DATA, code_of(node))
+                    return Value(Kind.SHAPE, code_of(node), **_size_call_dims(meth, node, recv.dyn_dims))
                 if meth in DATA_SIZED_METHODS:
                     return Value(Kind.TENSOR, code_of(node), data_sized=True)
                 if meth in DATA_TENSOR_METHODS:
@@ -319,7 +351,7 @@ class Evaluator:
             if name in ("len",):
                 arg = self._arg_value(node, 0)
                 if arg.kind == Kind.TENSOR:
-                    return Value(Kind.DATA if arg.data_sized else Kind.SHAPE, code_of(node))
+                    return Value(Kind.DATA if arg.data_sized else Kind.SHAPE, code_of(node), dynamic=0 in arg.dyn_dims)
                 if arg.kind == Kind.STATIC:
                     return STATIC
                 if arg.kind == Kind.SHAPE:
@@ -329,8 +361,10 @@ class Evaluator:
                 arg = self._arg_value(node, 0)
                 if arg.kind == Kind.TENSOR:
                     return Value(Kind.DATA, code_of(node))
-                if arg.kind in (Kind.DATA, Kind.SHAPE, Kind.STATIC):
+                if arg.kind in (Kind.DATA, Kind.STATIC):
                     return Value(arg.kind, arg.origin)
+                if arg.kind == Kind.SHAPE:
+                    return Value(Kind.SHAPE, arg.origin, dynamic=arg.dynamic, baked=arg.dynamic)
                 return UNKNOWN
             if name in ("isinstance", "hasattr", "callable", "type", "id", "str", "repr"):
                 return STATIC
@@ -368,7 +402,7 @@ class Evaluator:
             for kind in (Kind.DATA, Kind.SHAPE):
                 for v in vals:
                     if v.kind == kind:
-                        return Value(kind, v.origin)
+                        return Value(kind, v.origin, dynamic=v.dynamic, baked=v.dynamic)
             if vals and all(v.kind == Kind.STATIC for v in vals):
                 return STATIC
             return UNKNOWN

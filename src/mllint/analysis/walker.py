@@ -8,7 +8,7 @@ walked; the rest of the tree is never visited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
@@ -446,7 +446,8 @@ class Walker:
                     self._bind(ctx, el.value, ctx.value(sub), sub)
                 elif value.kind == Kind.SHAPE:
                     origin = f"{value.origin}[{i}]" if value.origin else None
-                    self._bind(ctx, el.value, Value(Kind.SHAPE, origin), None)
+                    self._bind(ctx, el.value, Value(Kind.SHAPE, origin, dynamic=value.dynamic or (
+                        i in value.dyn_dims and not any(isinstance(e, cst.StarredElement) for e in elements[:i]))), None)
                 elif value.kind in (Kind.TENSOR, Kind.STATIC):
                     self._bind(ctx, el.value, Value(value.kind), None)
                 elif isinstance(source, cst.Call) and self._tensor_sequence(ctx, source):
@@ -744,7 +745,20 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
         # (sizes, flags) as tensors, and project callers bind them precisely when they call the layer.
         params = params[:1] + tuple((n, UNKNOWN if v.kind == Kind.TENSOR and not _tensor_annotated(func, n) else v)
                                     for n, v in params[1:])
+    if entry.dynamic:
+        params = _with_dynamic_dims(params, entry.dynamic)
     return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph)
+
+
+def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
+                       declared: Tuple[Tuple[str, Tuple[int, ...]], ...]) -> Tuple[Tuple[str, Value], ...]:
+    """Mark the tensor parameters an export call declares dynamic (by name or by position)."""
+    by_name = dict(declared)
+    out = []
+    for i, (name, value) in enumerate(params):
+        dims = by_name.get(name) or by_name.get(f"#{i}")
+        out.append((name, replace(value, dyn_dims=dims) if dims and value.kind == Kind.TENSOR else value))
+    return tuple(out)
 
 
 def _tensor_annotated(func: FuncSummary, name: str) -> bool:

@@ -12,6 +12,7 @@ from typing import List, Type
 from mllint.checks.base import Check
 from mllint.checks.torch_constructs import GraphStateAndInternals, ScriptConstructs
 from mllint.checks.torch_control_flow import TensorBranch
+from mllint.checks.torch_shapes import DynamicSizeAsPython
 from mllint.checks.torch_signatures import TorchExportSignatures
 from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
@@ -29,6 +30,7 @@ ALL_CHECKS: List[Type[Check]] = [
     LeavingTheGraph,
     TensorLoops,
     HardCodedDevice,
+    DynamicSizeAsPython,
     ScriptConstructs,
     GraphStateAndInternals,
     TorchExportSignatures,

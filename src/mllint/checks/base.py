@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Dict, Iterable, List, Tuple
+from typing import Callable, ClassVar, Dict, Iterable, Iterator, List, Tuple
 
 import libcst as cst
 
@@ -43,3 +43,14 @@ def owner_of(handler: object) -> str:
     """The check class name behind a bound handler (for internal-error messages)."""
     owner = getattr(handler, "__self__", handler)
     return type(owner).__name__
+
+
+def tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+    """The operands whose truth value a test takes: ``a and not b`` tests ``a`` and ``b``."""
+    if isinstance(test, cst.BooleanOperation):
+        yield from tested_operands(test.left)
+        yield from tested_operands(test.right)
+    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from tested_operands(test.expression)
+    else:
+        yield test

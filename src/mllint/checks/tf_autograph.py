@@ -10,29 +10,20 @@ TF113 ``list.append`` in a tensor loop, TF114 a loop variable that grows (``tf.c
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from mllint.analysis.names import child_nodes, dotted
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
+from mllint.checks.base import tested_operands
 from mllint.checks.tf_scope import TFCheck, assigned_names, exported, is_tensor, possibly_a_list, tensor_loop, walk
 
 _CONCAT = frozenset({"tensorflow.concat", "keras.ops.concatenate", "keras.ops.append", "tensorflow.keras.ops.concatenate",
                      "tensorflow.experimental.numpy.append", "tensorflow.experimental.numpy.concatenate",
                      "keras.src.ops.concatenate", "keras.src.ops.append"})
 _VALIDATION_PREFIXES = ("tensorflow.debugging.", "tensorflow.Assert", "tensorflow.assert_", "tensorflow.compat.v1.assert_")
-
-
-def _tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    if isinstance(test, cst.BooleanOperation):
-        yield from _tested_operands(test.left)
-        yield from _tested_operands(test.right)
-    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        yield from _tested_operands(test.expression)
-    else:
-        yield test
 
 
 class TFUnconvertedControlFlow(TFCheck):
@@ -58,7 +49,7 @@ class TFUnconvertedControlFlow(TFCheck):
                 stack.extend(child_nodes(n))
         if not self._applies(ctx):
             return
-        for operand in _tested_operands(test):
+        for operand in tested_operands(test):
             if is_tensor(ctx, operand):
                 ctx.report("TF109", operand, construct=construct, expr=ctx.code(operand))
 

@@ -15,6 +15,7 @@ import libcst as cst
 from mllint.analysis.names import dotted
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FileContext, FunctionContext
+from mllint.checks.base import tested_operands
 from mllint.checks.tf_scope import TFCheck, exported, lazy_guarded, walk
 
 #: Calls whose value is fixed when the function is traced.
@@ -107,18 +108,14 @@ def _self_attr(target: cst.BaseExpression) -> str:
 
 
 def _tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    if isinstance(test, cst.BooleanOperation):
-        yield from _tested_operands(test.left)
-        yield from _tested_operands(test.right)
-    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        yield from _tested_operands(test.expression)
-    elif isinstance(test, cst.Comparison) and not any(
-            isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in test.comparisons):
-        yield test.left
-        for c in test.comparisons:
-            yield c.comparator
-    else:
-        yield test
+    """As ``tested_operands``, with the sides of an ordering or equality comparison taken apart."""
+    for operand in tested_operands(test):
+        if isinstance(operand, cst.Comparison) and not any(
+                isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in operand.comparisons):
+            yield operand.left
+            yield from (c.comparator for c in operand.comparisons)
+        else:
+            yield operand
 
 
 class TFPythonState(TFCheck):

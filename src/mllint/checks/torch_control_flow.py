@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, Set
+from typing import Dict, FrozenSet, Set
 
 import libcst as cst
 
 from mllint.analysis.names import child_nodes
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
-from mllint.checks.base import Check
+from mllint.checks.base import Check, tested_operands
 
 #: ``torch._check`` and friends: a value constrained by them lets torch.export decide a branch.
 _CHECK_CALLS = ("torch._check", "torch._check_is_size", "torch._check_with")
 _EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
-
-
-def _tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    """The operands whose truth value a test takes: ``a and not b`` tests ``a`` and ``b``."""
-    if isinstance(test, cst.BooleanOperation):
-        yield from _tested_operands(test.left)
-        yield from _tested_operands(test.right)
-    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        yield from _tested_operands(test.expression)
-    else:
-        yield test
 
 
 def _names(node: cst.CSTNode) -> Set[str]:
@@ -63,7 +52,7 @@ class TensorBranch(Check):
                 self._in_tests.add(id(n))
                 stack.extend(child_nodes(n))
         checked = self._checked.get(id(ctx), set())
-        for operand in _tested_operands(test):
+        for operand in tested_operands(test):
             if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
                 continue
             data_names = {n for n in _names(operand) if ctx.env.get(n) is not None and ctx.env[n].kind == Kind.DATA}

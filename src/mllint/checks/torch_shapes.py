@@ -1,0 +1,91 @@
+"""Sizes of dimensions an export call declares dynamic, used as Python values (family: dynamic-shape).
+
+The walker marks an entry point's tensor parameters with the dims an export call site declares
+dynamic (``dynamic_shapes`` / ``dynamic_axes``); the evaluator carries that mark to sizes read from
+them. PT109 reports where such a size becomes a plain Python number; PT110 where Python control
+flow compares it with a fixed value.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Set
+
+import libcst as cst
+
+from mllint.analysis.names import dotted
+from mllint.analysis.values import Kind, Value
+from mllint.analysis.walker import FunctionContext
+from mllint.checks.base import Check, tested_operands
+
+#: Python built-ins that turn a symbolic size into a plain number.
+_CONVERTERS = frozenset({"int", "float", "round"})
+
+
+def _dynamic_size(value: Value) -> bool:
+    return value.kind == Kind.SHAPE and value.dynamic and not value.baked
+
+
+class DynamicSizeAsPython(Check):
+    """PT109 a declared-dynamic size converted to a Python number; PT110 a branch on one."""
+
+    codes = ("PT109", "PT110")
+
+    def __init__(self) -> None:
+        self._loop_counts: Dict[int, Set[int]] = {}  # per context: ``range(...)`` arguments PT107 judges
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        self._loop_counts[id(ctx)] = set()
+
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        it = node.iter
+        if isinstance(it, cst.Call) and dotted(it.func) == "range":
+            self._loop_counts.setdefault(id(ctx), set()).update(id(a.value) for a in it.args)
+
+    def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
+        if id(node) in self._loop_counts.get(id(ctx), ()):
+            return  # ``for i in range(int(x.shape[0]))``: the loop is the hazard (PT107)
+        name = dotted(node.func)
+        qual = ctx.qualname(node.func) or ""
+        if name in _CONVERTERS or qual.startswith(("math.", "numpy.")):
+            for arg in node.args:
+                value = ctx.value(arg.value)
+                if _dynamic_size(value):
+                    ctx.report("PT109", node, expr=ctx.code(node), origin=value.origin or ctx.code(arg.value))
+                    return
+        elif qual == "torch.tensor" and node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            for el in node.args[0].value.elements:
+                value = ctx.value(el.value)
+                if _dynamic_size(value):
+                    ctx.report("PT109", node, expr=ctx.code(node), origin=value.origin or ctx.code(el.value))
+                    return
+
+    def _check(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+        for operand in tested_operands(test):
+            if isinstance(operand, cst.Comparison):
+                if any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in operand.comparisons):
+                    continue
+                sides = [ctx.value(operand.left)] + [ctx.value(c.comparator) for c in operand.comparisons]
+                dynamic = [v for v in sides if v.kind == Kind.SHAPE and v.dynamic]
+                if dynamic and all(v.kind == Kind.STATIC or v in dynamic for v in sides) and len(dynamic) == 1:
+                    ctx.report("PT110", operand, construct=construct, expr=ctx.code(operand))
+            else:
+                value = ctx.value(operand)
+                if value.kind == Kind.SHAPE and value.dynamic:  # ``if x.shape[0]:``
+                    ctx.report("PT110", operand, construct=construct, expr=ctx.code(operand))
+
+    def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
+        if _only_raises(node.body):
+            return  # input validation: the export fails loudly on sizes it cannot serve, as intended
+        self._check(ctx, node.test, "if")
+
+    def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
+        self._check(ctx, node.test, "while")
+
+    def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
+        self._check(ctx, node.test, "conditional expression")
+
+
+def _only_raises(body: cst.BaseSuite) -> bool:
+    stmts = body.body if isinstance(body, cst.IndentedBlock) else []
+    return bool(stmts) and all(
+        isinstance(s, cst.SimpleStatementLine) and all(isinstance(small, cst.Raise) for small in s.body) for s in stmts)

@@ -1,0 +1,136 @@
+"""PT109 / PT110: sizes of dimensions an export call declares dynamic, used as Python values."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import List, Tuple
+
+from mllint.testing import lint_files, lint_source
+
+SELECT = ["PT109", "PT110"]
+
+
+def found(code: str) -> List[Tuple[int, str]]:
+    return sorted((f.line, f.code) for f in lint_source(textwrap.dedent(code), select=SELECT) if f.suppressed is None)
+
+
+MODEL = """\
+    import math
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.export import Dim
+
+    class Net(nn.Module):
+        def forward(self, x, y):
+            b, c = x.shape
+            n = int(x.shape[0])
+            m = math.sqrt(n)
+            if x.shape[0] > 4:
+                x = x * 2
+            if y.shape[0] > 4:
+                y = y * 2
+            if x.shape[1] > 4:
+                x = x * 2
+            if x.size(0) == y.size(0):
+                x = x + 1
+            if b > 64:
+                raise ValueError("batch too large")
+            z = torch.zeros(n, c) + torch.zeros(x.shape[0], c) + x.new_zeros(x.size(0), c)
+            t = torch.tensor([x.shape[0], c])
+            s = torch.tensor(x.shape[0])
+            for i in range(int(x.shape[0])):
+                z = z + i
+            w = x * 2 if x.size(0) == 1 else x
+            return x / math.sqrt(b) + z + math.sqrt(x.shape[1]) + float(np.log(len(x)))
+
+    """
+
+
+def test_declared_dynamic_dims_at_a_torch_export_call() -> None:
+    code = MODEL + """\
+    batch = Dim("batch")
+    shapes = {"x": {0: batch}, "y": None}
+    model = Net().eval()
+    torch.export.export(model, (torch.randn(4, 3), torch.randn(4, 3)), dynamic_shapes=shapes)
+    """
+    assert found(code) == [
+        (10, "PT109"),  # int(x.shape[0]); math.sqrt(n) of that number is the same flow (not reported)
+        (12, "PT110"),  # x.shape[0] > 4; y's dims are static, x.shape[1] is not declared, two sizes compared, raise-only
+        (23, "PT109"),  # the list form of torch.tensor; the scalar form and sizes handed to torch ops stay symbolic
+        (27, "PT110"),  # conditional expression; the loop over int(x.shape[0]) is PT107's
+        (28, "PT109"),  # math.sqrt(b) from the unpacked shape
+        (28, "PT109"),  # np.log(len(x)); float() of that number is the same flow
+    ]
+
+
+def test_nothing_without_a_declaration() -> None:
+    code = MODEL + """\
+    torch.export.export(Net(), (torch.randn(4, 3), torch.randn(4, 3)))
+    traced = torch.jit.trace(Net(), (torch.randn(4, 3), torch.randn(4, 3)))
+    """
+    assert found(code) == []
+
+
+def test_static_markers_and_other_dims_are_not_dynamic() -> None:
+    code = MODEL + """\
+    torch.export.export(Net(), (torch.randn(4, 3), torch.randn(4, 3)),
+                        dynamic_shapes=({0: Dim.STATIC, 1: Dim("c")}, None))
+    """
+    # only dim 1 of x is dynamic: its test, the list torch.tensor of c, and math.sqrt(x.shape[1])
+    assert found(code) == [(16, "PT110"), (23, "PT109"), (28, "PT109")]
+
+
+def test_positional_spec_dynamic_axes_through_input_names_and_another_file() -> None:
+    model = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def forward(self, x):
+                if x.size(0) == 1:
+                    return x[0]
+                return x * float(x.shape[0])
+        """)
+    onnx_site = textwrap.dedent("""\
+        import torch
+        from pkg.net import Net
+
+        def main():
+            m = Net()
+            torch.onnx.export(m, (torch.randn(2, 3),), "m.onnx", input_names=["input"],
+                              output_names=["y"], dynamic_axes={"input": {0: "batch"}}, dynamo=False)
+        """)
+    files = {"pkg/__init__.py": "", "pkg/net.py": model, "pkg/export_onnx.py": onnx_site}
+    got = sorted((f.path, f.line, f.code) for f in lint_files(files, select=SELECT))
+    assert got == [("pkg/net.py", 6, "PT110"), ("pkg/net.py", 8, "PT109")]
+    # the same model exported elsewhere with a positional spec
+    files["pkg/export_onnx.py"] = textwrap.dedent("""\
+        import torch
+        from torch.export import Dim
+        from pkg.net import Net
+
+        torch.export.export(Net().eval(), (torch.randn(2, 3),), dynamic_shapes=({0: Dim.AUTO},))
+        """)
+    got = sorted((f.path, f.line, f.code) for f in lint_files(files, select=SELECT))
+    assert got == [("pkg/net.py", 6, "PT110"), ("pkg/net.py", 8, "PT109")]
+    # no export call in the project: nothing is declared dynamic
+    del files["pkg/export_onnx.py"]
+    assert lint_files(files, select=SELECT) == []
+
+
+def test_reassigned_tensor_loses_the_declaration() -> None:
+    code = """\
+    import torch
+    from torch import nn
+    from torch.export import Dim
+
+    class Net(nn.Module):
+        def forward(self, x):
+            x = x.transpose(0, 1)
+            y = x.T
+            return x * int(x.shape[0]) + y * int(y.shape[0])
+
+    torch.export.export(Net(), (torch.randn(4, 3),), dynamic_shapes={"x": {0: Dim("b")}})
+    """
+    assert found(code) == []
