@@ -221,3 +221,32 @@ def test_iterating_an_unannotated_parameter_is_not_assumed_a_tensor() -> None:
                 return x
         """)
     assert codes(lint_source(code, select=["PT106"])) == [(8, "PT106")]
+
+
+def test_guard_held_in_a_variable_exempts_like_the_guard_itself() -> None:
+    code = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        def checkpoint(function, *args, **kwargs):
+            return function(*args, **kwargs)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blk = nn.Linear(3, 3)
+                self.grad_checkpointing = False
+
+            def forward(self, x):
+                do_checkpointing = self.grad_checkpointing and not torch.jit.is_scripting()
+                if do_checkpointing:
+                    x = checkpoint(self.blk, x)
+                scripting = torch.jit.is_scripting()
+                if not scripting:
+                    x = checkpoint(self.blk, x)
+                scripting = x.dim() == 2  # rebound: no longer a guard
+                if not scripting:
+                    x = checkpoint(self.blk, x)
+                return x
+        """)
+    assert codes(lint_source(code)) == [(4, "PT201"), (4, "PT201")]  # *args, **kwargs, via the unguarded call

@@ -123,6 +123,8 @@ class FunctionContext:
         self.loop_depth = 0
         self.loops: List[cst.CSTNode] = []
         self.tests: List[Tuple[cst.BaseExpression, bool]] = []  # enclosing if/while tests, polarity
+        #: ``ckpt = self.grad_checkpointing and not torch.jit.is_scripting()``: names holding a guard test
+        self.guards: Dict[str, cst.BaseExpression] = {}
         self.evaluator = Evaluator(self.env, self.file.qualify, self._self_attr)
 
     # -- queries for checks ---------------------------------------------------------------
@@ -365,6 +367,9 @@ class Walker:
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             negate = not negate
             test = test.expression
+        if isinstance(test, cst.Name) and test.value in ctx.guards:
+            held = self._guard_exemptions(ctx, ctx.guards[test.value])
+            return (held[1], held[0]) if negate else held
         if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
             # Models are exported in eval mode: training-only code is not in the artifact.
             body, other = frozenset(ALL_TARGETS), frozenset()
@@ -398,6 +403,11 @@ class Walker:
             value = ctx.value(small.value)
             for t in small.targets:
                 self._bind(ctx, t.target, value, small.value)
+                if isinstance(t.target, cst.Name):
+                    if any(self._guard_exemptions(ctx, small.value)):
+                        ctx.guards[t.target.value] = small.value
+                    else:
+                        ctx.guards.pop(t.target.value, None)
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
                 self._expr(ctx, small.value)

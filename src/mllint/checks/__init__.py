@@ -19,6 +19,7 @@ from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFl
 from mllint.checks.tf_conversion import TFLiteConversionPaths
 from mllint.checks.tf_effects import TFPythonState, TFTraceTimeEffects
 from mllint.checks.tf_graph import TFLeavingTheGraph
+from mllint.checks.tf_ops import TFOpSupport
 from mllint.checks.tf_portability import TFPortability
 from mllint.checks.tf_serialization import TFKerasSerialization
 from mllint.checks.tf_shapes import TFStaticShape
@@ -45,4 +46,5 @@ ALL_CHECKS: List[Type[Check]] = [
     TFStaticShape,
     TFSavedSignatures,
     TFKerasSerialization,
+    TFOpSupport,
 ]

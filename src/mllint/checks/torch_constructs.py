@@ -210,6 +210,11 @@ _HARMLESS_DECORATORS = (
 )
 
 
+def _documents_only(name: str) -> bool:
+    """``@auto_docstring``, ``@add_start_docstrings_to_model_forward``: they only write ``__doc__``."""
+    return "docstring" in name.rsplit(".", 1)[-1].lower()
+
+
 def _logger_call(ctx: FunctionContext, func: cst.BaseExpression) -> bool:
     if not isinstance(func, cst.Attribute) or func.attr.value not in _LOGGING_METHODS:
         return False
@@ -409,7 +414,8 @@ class ScriptConstructs(Check):
                 expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
                 raw = dotted(expr) or ""
                 name = ctx.file.qualify(raw) or raw
-                if name and not name.startswith(_HARMLESS_DECORATORS) and _project_function(ctx, raw, name):
+                if (name and not name.startswith(_HARMLESS_DECORATORS) and not _documents_only(name)
+                        and _project_function(ctx, raw, name)):
                     self._entry(ctx, "PT207", dec, decorator=raw, function=node.name.value)
 
     @staticmethod
