@@ -583,3 +583,21 @@ def test_targets_decide_what_is_reported() -> None:
     assert found(code, targets=["savedmodel"]) == [(7, "TF109")]
     assert found(code, targets=["tflite"]) == [(6, "TF205"), (7, "TF109")]
     assert found(code, targets=["torch-export"]) == []
+
+
+def test_losses_and_metrics_are_not_exported_model_code() -> None:
+    code = """\
+        import tensorflow as tf
+        import keras
+
+        class Loss(tf.keras.losses.Loss):
+            def call(self, y_true, y_pred):
+                tf.print(y_pred)
+                return tf.math.erf(y_pred) - y_true
+
+        class Layer(keras.layers.Layer):
+            def call(self, x):
+                return tf.math.erf(x)
+        """
+    # only the layer's call is exported; a Loss runs in training, never in the SavedModel / TFLite artifact
+    assert found(code) == [(9, "TF405"), (11, "TF208")]

@@ -528,7 +528,7 @@ class Session:
         self.tree_budget = tree_budget
         self.preloaded = preloaded or {}
         enabled = set(settings.enabled_codes)
-        all_checks = list(checks) if checks is not None else [cls() for cls in ALL_CHECKS]
+        all_checks = list(checks) if checks is not None else [cls.from_settings(settings) for cls in ALL_CHECKS]
         self.checks = [c for c in all_checks if enabled.intersection(c.codes)]
         self.file_checks = [c for c in self.checks if type(c).check_file is not Check.check_file]
         self.dispatch = build_dispatch(self.checks)

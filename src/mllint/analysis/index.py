@@ -17,6 +17,22 @@ KERAS_LAYER_PREFIXES = (
     "keras.", "tensorflow.keras.", "tf_keras.", "tensorflow.python.keras.",
 )
 TF_MODULE = ("tensorflow.Module",)
+#: Keras namespaces whose classes are not layers or models (a ``Loss.call`` is never exported).
+KERAS_NON_LAYER_NAMESPACES = frozenset({
+    "losses", "metrics", "callbacks", "optimizers", "initializers", "regularizers", "constraints", "utils",
+    "saving", "backend", "ops", "random", "activations", "datasets", "applications", "mixed_precision",
+    "quantizers", "dtype_policies", "config", "export", "tree",
+})
+
+
+def is_keras_layer_base(base: str) -> bool:
+    """``keras.layers.Layer``, ``tf.keras.Model``: yes; ``keras.losses.Loss``, ``keras.metrics.Metric``: no."""
+    for prefix in sorted(KERAS_LAYER_PREFIXES, key=len, reverse=True):
+        if base.startswith(prefix):
+            rest = base[len(prefix):]
+            rest = rest[len("src."):] if rest.startswith("src.") else rest
+            return rest.split(".", 1)[0] not in KERAS_NON_LAYER_NAMESPACES
+    return False
 #: Keras' own base classes, as project classes when the Keras sources themselves are checked.
 KERAS_SOURCE_BASES = frozenset({"keras.src.layers.layer.Layer", "keras.src.models.model.Model"})
 TORCH_ENTRY_DECORATORS = ("torch.jit.export",)
@@ -174,7 +190,7 @@ class ProjectIndex:
         for base in self.external_bases(cls):
             if base.startswith(TORCH_MODULE_PREFIXES) and not base.startswith("torch.nn.functional"):
                 result = "torch"
-            elif base.startswith(KERAS_LAYER_PREFIXES):
+            elif is_keras_layer_base(base):
                 result = "keras"
             elif base in TF_MODULE:
                 result = result or "tf"

@@ -15,6 +15,7 @@ from mllint.checks.torch_control_flow import TensorBranch
 from mllint.checks.torch_shapes import DynamicSizeAsPython
 from mllint.checks.torch_signatures import TorchExportSignatures
 from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
+from mllint.checks.torch_ops import TorchOpSupport
 from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
 from mllint.checks.tf_conversion import TFLiteConversionPaths
 from mllint.checks.tf_effects import TFPythonState, TFTraceTimeEffects
@@ -35,6 +36,7 @@ ALL_CHECKS: List[Type[Check]] = [
     ScriptConstructs,
     GraphStateAndInternals,
     TorchExportSignatures,
+    TorchOpSupport,
     TFLeavingTheGraph,
     TFTraceTimeEffects,
     TFPythonState,

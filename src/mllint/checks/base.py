@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Dict, Iterable, Iterator, List, Tuple
+from typing import TYPE_CHECKING, Callable, ClassVar, Dict, Iterable, Iterator, List, Tuple
 
 import libcst as cst
 
 from mllint.analysis.walker import FileContext, FunctionContext
+
+if TYPE_CHECKING:
+    from mllint.config import Settings
 
 
 class Check:
@@ -21,6 +24,11 @@ class Check:
 
     codes: ClassVar[Tuple[str, ...]] = ()
     frameworks: ClassVar[Tuple[str, ...]] = ("torch",)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "Check":
+        """The check as the configuration wants it (most checks take no settings)."""
+        return cls()
 
     def check_file(self, fctx: FileContext) -> None:  # pragma: no cover - default does nothing
         return None
