@@ -385,6 +385,25 @@ def verify_dynamo(op: str) -> Optional[bool]:
     return True
 
 
+def script_unsupported_tensor_methods() -> List[str]:
+    """Tensor methods TorchScript cannot compile: torch/jit/unsupported_tensor_ops.py's method (compile
+    ``x.<attr>()`` for every public attribute), matching both spellings of the error in torch 2.13."""
+    import torch
+
+    deprecated = {"volatile", "resize", "reinforce", "new", "name", "map2_", "grad_fn", "resize_as"}
+    tensor = torch.tensor([2])
+    out = []
+    for attr in sorted(a for a in dir(torch.Tensor) if a[0] != "_" and a not in deprecated):
+        try:
+            torch.jit.CompilationUnit(f"def func(x):\n    return x.{attr}()\n")
+        except Exception as exc:  # noqa: BLE001 - the compiler's verdict is the point
+            text = repr(exc)
+            if "nonexistent attribute" in text or "object has no attribute or method" in text:
+                if "method" in repr(getattr(tensor, attr)):
+                    out.append(attr)
+    return out
+
+
 def functional_of(name: str, ops: Dict[str, Op]) -> Optional[str]:
     """``put_`` -> ``put`` (the op functionalisation replaces an in-place op with)."""
     if name.endswith("_") and not name.endswith("__") and name[:-1] in ops:
@@ -480,6 +499,8 @@ def build(probe: bool = True, verify: bool = True, verbose: bool = False) -> dic
         },
         "names": kept_names,
         "functional": functional,
+        "torchscript": {"unsupported_tensor_methods": script_unsupported_tensor_methods(),
+                        "source": "torch.jit.CompilationUnit on `x.<method>()` for every public Tensor attribute"},
         "targets": {
             "onnx-dynamo": {
                 "opsets": [DYNAMO_OPSET],

@@ -18,6 +18,7 @@ from mllint.analysis.summary import ClassSummary, FuncSummary
 from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value
 from mllint.analysis.walker import FunctionContext, scripting_exits
 from mllint.checks.base import Check
+from mllint.optables.torch_tables import load_torch_tables
 
 SCRIPT = "torchscript-script"
 _EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
@@ -193,13 +194,10 @@ _LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exce
 _LOGGER_NAMES = frozenset({"logger", "log", "_logger", "_log", "LOGGER", "LOG", "logging"})
 #: Tensor methods TorchScript has no binding for (``torch/jit/unsupported_tensor_ops.py``'s algorithm,
 #: torch 2.13; re-derived by tests/test_torch_construct_facts.py). ``numpy`` is PT105, storage access PT210.
-SCRIPT_UNSUPPORTED_TENSOR_METHODS = frozenset({
-    "apply_", "as_subclass", "bfloat16", "bool", "dim_order", "eig", "ipu", "is_shared", "lstsq", "lu", "map_",
-    "module_load", "mtia", "ndimension", "nelement", "new_tensor", "register_hook",
-    "register_post_accumulate_grad_hook", "share_memory_", "solve", "storage_type", "symeig", "to_sparse_coo",
-    "unique", "xpu",
-})
 STORAGE_METHODS = frozenset({"data_ptr", "const_data_ptr", "storage", "untyped_storage"})
+#: Tensor methods TorchScript cannot compile, from the generated tables; storage access (PT210) and
+#: ``.numpy()`` (PT105) have rules of their own.
+SCRIPT_UNSUPPORTED_TENSOR_METHODS = load_torch_tables().script_unsupported_methods - STORAGE_METHODS - {"numpy"}
 _DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "dataclass"})
 _PYTREE_REGISTRATIONS = ("register_pytree_node", "register_dataclass", "_register_pytree_node", "register_constant")
 #: Decorators that change nothing a scripted model computes (or are TorchScript's own).

@@ -49,6 +49,8 @@ class TorchOpTables:
     names: Mapping[str, str]  # python spelling -> aten op
     functional: Mapping[str, str]  # in-place op -> functional op (``put_`` -> ``put``)
     targets: Mapping[str, TargetTable]
+    #: Tensor methods ``torch.jit.script`` cannot compile (``x.numpy()``, ``x.data_ptr()``, ...)
+    script_unsupported_methods: FrozenSet[str] = frozenset()
 
     def opsets(self, target: str) -> Tuple[int, ...]:
         table = self.targets.get(target)
@@ -99,6 +101,7 @@ def load_torch_tables(path: Optional[str] = None) -> TorchOpTables:
         names=dict(raw.get("names", {})),
         functional=dict(raw.get("functional", {})),
         targets=targets,
+        script_unsupported_methods=frozenset(raw.get("torchscript", {}).get("unsupported_tensor_methods", ())),
     )
 
 
