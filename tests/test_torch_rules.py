@@ -250,3 +250,29 @@ def test_guard_held_in_a_variable_exempts_like_the_guard_itself() -> None:
                 return x
         """)
     assert codes(lint_source(code)) == [(4, "PT201"), (4, "PT201")]  # *args, **kwargs, via the unguarded call
+
+
+def test_loss_under_labels_is_not_none_is_not_exported() -> None:
+    code = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class QA(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.head = nn.Linear(4, 2)
+
+            def forward(self, x, start_positions=None, labels=None, mask=None):
+                logits = self.head(x)
+                loss = None
+                if start_positions is not None:
+                    start_positions.clamp_(0, 3)
+                    loss = logits.sum() * start_positions.float().mean().item()
+                if labels is not None and labels.sum() > 0:
+                    loss = logits.mean()
+                if mask is not None:
+                    logits = logits * x.mean().item()
+                return logits, loss
+        """)
+    # training targets are not passed to an exported model; an ordinary optional input is
+    assert [c for c in codes(lint_source(code)) if c[1].startswith(("PT1", "PT21"))] == [(18, "PT102")]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
+import re
+
 import libcst as cst
 
 from mllint.analysis.index import (
@@ -25,6 +27,10 @@ from mllint.targets import ALL_TARGETS, TORCH_TARGETS
 
 TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.FloatTensor", "torch.LongTensor")
 #: Guards that decide which targets run a branch: name -> targets that take the ``if`` body.
+#: Optional parameters that carry training targets (``labels``, ``start_positions``): exported models
+#: are called without them, so code under ``if labels is not None:`` (the loss) is not in the artifact.
+LABEL_PARAM = re.compile(r"(^|_)(labels?|targets?)$|^(start|end)_positions$")
+
 GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
     "torch.jit.is_scripting": frozenset({"torchscript-script"}),
     "torch.jit.is_tracing": frozenset({"torchscript-trace", "onnx-legacy"}),
@@ -370,6 +376,9 @@ class Walker:
         if isinstance(test, cst.Name) and test.value in ctx.guards:
             held = self._guard_exemptions(ctx, ctx.guards[test.value])
             return (held[1], held[0]) if negate else held
+        if _tests_label_given(ctx, test):
+            body, other = frozenset(ALL_TARGETS), frozenset()
+            return (other, body) if negate else (body, other)
         if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
             # Models are exported in eval mode: training-only code is not in the artifact.
             body, other = frozenset(ALL_TARGETS), frozenset()
@@ -704,6 +713,18 @@ def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
         return _and_operands_include(test.left, name) or _and_operands_include(test.right, name)
     return dotted(test) == name
+
+
+def _tests_label_given(ctx: "FunctionContext", test: cst.BaseExpression) -> bool:
+    """``labels is not None`` for an optional ``labels`` parameter of this function."""
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.IsNot)):
+        return False
+    left, right = test.left, test.comparisons[0].comparator
+    if not (isinstance(left, cst.Name) and isinstance(right, cst.Name) and right.value == "None"):
+        return False
+    param = next((p for p in ctx.func.params if p.name == left.value), None)
+    return param is not None and param.default == "none" and bool(LABEL_PARAM.search(left.value))
 
 
 def scripting_exits(ctx: "FunctionContext", test: cst.BaseExpression, body_exits: bool, else_exits: bool) -> bool:
