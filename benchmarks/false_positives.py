@@ -13,31 +13,19 @@ in it is what the issue note reports.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import List, Tuple
 
+from corpus import package_dir
+
 CORPORA = (("timm", "models"), ("transformers", "models"))
-
-
-def locate(package: str, sub: str, scratch: Path) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is not None and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0]) / sub
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", package, "-d", str(scratch)],
-                   check=True)
-    wheel = next(scratch.glob(f"{package}-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(scratch / "site")
-    return scratch / "site" / package / sub
 
 
 def lint(path: Path) -> Tuple[dict, float]:
@@ -56,7 +44,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        trees: List[Path] = args.path or [locate(p, s, Path(tmp)) for p, s in CORPORA]
+        trees: List[Path] = args.path or [package_dir(p, s, Path(tmp)) for p, s in CORPORA]
         all_findings = []
         for tree in trees:
             lines = sum(p.read_bytes().count(b"\n") for p in tree.rglob("*.py"))

@@ -23,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import List, Tuple
+
+from corpus import unpacked_wheel
 
 CORPORA = (("keras", "src/applications"), ("keras", "src/layers"))
 #: (requirement, folder inside the unpacked wheel)
@@ -41,13 +42,7 @@ def locate(package: str, sub: str) -> Path:
 
 
 def fetch(requirement: str, sub: str, scratch: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(scratch)],
-                   check=True)
-    name = requirement.split("==")[0].replace("-", "_")
-    wheel = next(scratch.glob(f"{name}-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(scratch / "site")
-    return scratch / "site" / sub
+    return unpacked_wheel(requirement, scratch) / sub
 
 
 def lint(path: Path) -> Tuple[dict, float]:

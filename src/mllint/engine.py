@@ -538,6 +538,7 @@ class Session:
         self.nodes: Dict[Tuple[object, ...], _Node] = {}
         self.queue: Deque[Tuple[object, ...]] = deque()
         self.pool: "OrderedDict[str, int]" = OrderedDict()
+        self._turning: Optional[str] = None  # the file whose entry points are being walked
         self.pool_bytes = 0
         self.stats = RunStats()
         self.outbox: Dict[Tuple[object, ...], Task] = {}
@@ -713,6 +714,7 @@ class Session:
             self.turn(name)
 
     def turn(self, name: str) -> None:
+        self._turning = name
         st = self.module(name, want_summary=False)
         if st is None or st.error is not None:
             return
@@ -732,6 +734,7 @@ class Session:
         self.drain()
         if name in self.owned and (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks:
             self._check_file(st)
+        st.positions = None  # the file's findings are located; later walks recompute what they need
 
     def arrive(self, task: Task) -> None:
         """A task reached (again): queue it if new; if reached by a shorter path, pass that on."""
@@ -840,6 +843,8 @@ class Session:
                 out.append(locate(raw, st.positions, entry))
             except Exception as exc:  # a report on a node outside its statement: a rule bug
                 errors.append(("positions", _short(exc)))
+        if st.name != self._turning:
+            st.positions = None  # another file's positions: recomputed if needed rather than kept
         return tuple(out)
 
     # -- values returned by project functions ---------------------------------------------------

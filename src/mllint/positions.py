@@ -8,7 +8,7 @@ then a position-tracking codegen of just the statement that holds a finding.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -29,7 +29,9 @@ class Positions:
     def __init__(self, module: cst.Module) -> None:
         self.module = module
         self._starts: Optional[List[int]] = None
-        self._ranges: Dict[int, Dict[cst.CSTNode, CodeRange]] = {}
+        #: per top-level statement: node -> (line, col, end line, end col); plain tuples, since a model
+        #: class holds tens of thousands of nodes and LibCST's CodeRange objects triple the memory
+        self._ranges: Dict[int, Dict[cst.CSTNode, Tuple[int, int, int, int]]] = {}
         self._index = {id(stmt): i for i, stmt in enumerate(module.body)}
 
     def _statement_starts(self) -> List[int]:
@@ -47,7 +49,7 @@ class Positions:
             self._starts = starts
         return self._starts
 
-    def _ranges_for(self, top_index: int) -> Dict[cst.CSTNode, CodeRange]:
+    def _ranges_for(self, top_index: int) -> Dict[cst.CSTNode, Tuple[int, int, int, int]]:
         ranges = self._ranges.get(top_index)
         if ranges is None:
             sink = _Sink()
@@ -58,11 +60,11 @@ class Positions:
             )
             state.line = self._statement_starts()[top_index]
             self.module.body[top_index]._codegen(state)
-            ranges = self._ranges[top_index] = sink._computed
+            ranges = self._ranges[top_index] = {
+                node: (r.start.line, r.start.column, r.end.line, r.end.column) for node, r in sink._computed.items()}
         return ranges
 
     def span(self, node: cst.CSTNode, top: cst.CSTNode) -> Span:
         """Span of ``node``, which lies inside the top-level statement ``top``."""
         index = self._index[id(top)]
-        rng = self._ranges_for(index)[node]
-        return Span(rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+        return Span(*self._ranges_for(index)[node])

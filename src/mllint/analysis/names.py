@@ -23,6 +23,21 @@ _SKIP_FIELDS = ("whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lin
 _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
+#: Concrete classes seen in node fields, by whether they are syntax nodes. ``isinstance`` against
+#: ``cst.CSTNode`` (an ABC) is several times slower than a set look-up of the exact type.
+_NODE_TYPES: set = set()
+_OTHER_TYPES: set = {str, type(None), bool, int, float}
+
+
+def _is_node_type(t: type) -> bool:
+    if t in _NODE_TYPES:
+        return True
+    if t in _OTHER_TYPES:
+        return False
+    (_NODE_TYPES if issubclass(t, cst.CSTNode) else _OTHER_TYPES).add(t)
+    return t in _NODE_TYPES
+
+
 def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Direct children that are syntax (not whitespace or punctuation), without LibCST's visitor.
 
@@ -37,14 +52,18 @@ def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             if not f.name.startswith(_SKIP_FIELDS)
         )
         _CHILD_FIELDS[cls] = names
+    node_types = _NODE_TYPES
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        t = type(value)
+        if t in node_types:
             yield value
-        elif isinstance(value, (list, tuple)):
+        elif t is list or t is tuple:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if type(item) in node_types or _is_node_type(type(item)):
                     yield item
+        elif t not in _OTHER_TYPES and _is_node_type(t):
+            yield value
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -86,6 +86,9 @@ class ClassSummary:
     builds_in_init: bool = False
     #: PyTorch models: what export call sites in other files need (data-dependent tests, train-mode use)
     torch_facts: Optional[TorchClassFacts] = None
+    #: named inside another class of its file or in a module-level container: (probably) a part of a
+    #: bigger model, whose ``forward`` inputs are that model's intermediates
+    used_as_part: bool = False
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,39 @@ def _names_in(node: cst.CSTNode) -> set:
     return found
 
 
+_TOP_LEVEL = re.compile(r"^(?:@|class\s+(\w+)|def\s|async\s+def\s|[A-Za-z_(\[])", re.M)
+
+
+def classes_used_as_parts(text: str, classes: Iterable[str]) -> Set[str]:
+    """Classes named in the body of another class of the file, or in a module-level statement other than a
+    call of them (``BLOCKS = {"pad": PadPrompter}``, ``block_fn=Block`` defaults).
+
+    Read from the text, not the tree: top-level statements start at column 0. A name in a docstring or
+    comment also counts, which can only make fewer ``forward``s look like export inputs (fewer findings).
+    """
+    names = [c for c in classes if text.count(c) > 1]
+    if not names:
+        return set()
+    starts = [(m.start(), m.group(1)) for m in _TOP_LEVEL.finditer(text)]
+    spans = [(start, starts[i + 1][0] if i + 1 < len(starts) else len(text), owner)
+             for i, (start, owner) in enumerate(starts)]
+    used: Set[str] = set()
+    for name in names:
+        mention = re.compile(rf"\b{re.escape(name)}\b")
+        not_called = re.compile(rf"\b{re.escape(name)}\b(?!\s*\()")
+        for start, end, owner in spans:
+            if owner == name:
+                continue
+            chunk = text[start:end]
+            if owner is not None and mention.search(chunk):
+                used.add(name)
+                break
+            if owner is None and not chunk.startswith(("if __name__", "__all__")) and not_called.search(chunk):
+                used.add(name)
+                break
+    return used
+
+
 def summarize(module: cst.Module, module_name: str, is_package: bool, text: str) -> ModuleSummary:
     aliases = collect_aliases(module, module_name, is_package)
     summary = ModuleSummary(module=module_name, is_package=is_package, aliases=aliases)
@@ -383,12 +419,14 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
         stmt.name.value: prefix + stmt.name.value for stmt in module.body if isinstance(stmt, cst.ClassDef)
     }
     specs = spec_constants(module) if "TensorSpec" in text else None
+    parts = classes_used_as_parts(text, local_classes) if summary.uses_torch else set()
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
             summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix, specs)
             if summary.uses_torch:
                 cls = summary.classes[stmt.name.value]
                 cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
+                cls.used_as_part = stmt.name.value in parts
         elif isinstance(stmt, cst.FunctionDef):
             summary.functions[stmt.name.value] = summarize_function(stmt, aliases, specs)
         elif isinstance(stmt, cst.SimpleStatementLine):

@@ -829,9 +829,6 @@ def _mentions_input_data(ctx: FunctionContext, node: cst.CSTNode) -> bool:
     return False
 
 
-_BLOCKS: Dict[int, Tuple[cst.Module, Set[str]]] = {}
-
-
 def building_block(ctx: FunctionContext) -> bool:
     """The model class is (probably) a part of a bigger model: its ``forward`` inputs are that model's
     intermediates, not the exported graph's inputs.
@@ -844,25 +841,7 @@ def building_block(ctx: FunctionContext) -> bool:
         return False
     if ctx.index.module_of_class(cls) != ctx.file.summary.module:
         return True
-    module = ctx.file.module
-    cached = _BLOCKS.get(id(module))
-    names = cached[1] if cached is not None and cached[0] is module else None
-    if names is None:
-        if len(_BLOCKS) > 256:
-            _BLOCKS.clear()
-        names = set()
-        _BLOCKS[id(module)] = (module, names)
-        local = set(ctx.file.summary.classes)
-        for stmt in module.body:
-            inside = stmt.name.value if isinstance(stmt, cst.ClassDef) else None
-            stack: List[Tuple[cst.CSTNode, bool]] = [(stmt, inside is not None)]
-            while stack:
-                n, used = stack.pop()
-                if used and isinstance(n, cst.Name) and n.value in local and n.value != inside:
-                    names.add(n.value)
-                in_container = isinstance(n, (cst.Dict, cst.List, cst.Tuple, cst.Set))
-                stack.extend((c, used or in_container) for c in child_nodes(n))
-    return cls.name in names
+    return cls.used_as_part
 
 
 def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
