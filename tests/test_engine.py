@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import textwrap
 from pathlib import Path
 
@@ -54,11 +56,48 @@ def test_crashing_rule_becomes_ML004_and_other_findings_survive(tmp_path: Path) 
     assert all("Exploding" in f.message and "ValueError: boom" in f.message for f in errors)
 
 
-def test_lazy_positions_match_libcst_position_provider() -> None:
-    source = Path(__file__).read_text() + "\n# trailing comment\n" + CODE
+TRICKY = """\
+# header comment
+
+import torch ; import math  # two statements on one line
+
+
+@decorator  # comment
+# a comment between decorators
+@other(
+    1,
+)
+class A(nn.Module):  # class comment
+    \"\"\"Docstring.\"\"\"
+
+    # leading comment of a method
+    @property
+    def p(self): return (
+        1)
+
+    x = (
+        2
+    ); y = 3
+
+    def forward(self, x):
+        if x.sum() > 0:  # tricky
+            return x  # comment
+        # footer-like comment
+    # dedented comment
+
+\f
+async def f():
+    pass
+class B: pass
+"""
+
+
+@pytest.mark.parametrize("with_text", [True, False])
+def test_lazy_positions_match_libcst_position_provider(with_text: bool) -> None:
+    source = Path(__file__).read_text() + "\n# trailing comment\n" + CODE + TRICKY
     module = cst.parse_module(source)
     reference = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    positions = Positions(module)
+    positions = Positions(module, source if with_text else None)
     checked = 0
     for top in module.body:
         nodes = []
@@ -76,3 +115,6 @@ def test_lazy_positions_match_libcst_position_provider() -> None:
                 ref.start.line, ref.start.column, ref.end.line, ref.end.column)
             checked += 1
     assert checked > 500
+    if with_text:  # placed by ast line numbers, class members codegen'd alone, never falling back
+        assert positions.text is not None
+        assert any(member >= 0 for _, member in positions._ranges)

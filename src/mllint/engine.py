@@ -51,7 +51,9 @@ DEEP = 8
 #: How many calls deep the value a project function returns is followed.
 RV_BUDGET = 7
 #: Source bytes of parsed trees kept in memory per process (a tree takes roughly 20-30 times its text).
-TREE_BUDGET = int(os.environ.get("MLLINT_TREE_BUDGET", 6_000_000))
+#: Measured with benchmarks/speed.py on transformers/models: 2 MB instead of 6 MB cut the peak by about
+#: 100 MiB; the re-parses it costs were within the noise on timm and transformers.
+TREE_BUDGET = int(os.environ.get("MLLINT_TREE_BUDGET", 2_000_000))
 #: A file can hold model code (classes, decorated functions, framework use) only if this matches.
 MODEL_HINT = re.compile(r"^[ \t]*(?:class\b|@)|torch|tensorflow|keras", re.M)
 #: Below this much source to parse, a process pool costs more than it saves (measured: benchmarks/speed.py).
@@ -260,7 +262,7 @@ def finalize(files: Sequence[ParsedFile], raw: Dict[str, List[RawFinding]], extr
         pf = modules.get(module)
         if pf is None or pf.module is None:
             continue
-        positions = Positions(pf.module)
+        positions = Positions(pf.module, pf.text)
         items = [(locate(r, positions), r.entry) for r in raws]
         by_display.setdefault(pf.display, []).extend(assemble(pf.display, items, (), catalogue, settings))
     texts = {f.display: f.text for f in files}
@@ -836,7 +838,7 @@ class Session:
             return ()
         if st.positions is None:
             assert st.tree is not None
-            st.positions = Positions(st.tree)
+            st.positions = Positions(st.tree, self._text(st))
         out = []
         for raw in raws:
             try:
