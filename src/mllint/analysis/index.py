@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
+from mllint._compat import SLOTS
 from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
 
 TORCH_MODULE_PREFIXES = ("torch.nn.",)
@@ -55,7 +56,7 @@ def module_name_for(path: Path) -> Tuple[str, bool]:
     return ".".join(reversed(parts)), is_package
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class FunctionRef:
     """A function or method defined in the project."""
 
@@ -73,7 +74,7 @@ class FunctionRef:
         return f"{self.cls}.{self.name}" if self.cls else self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class EntryPoint:
     """Where export starts: the function, the class its ``self`` is, and the framework."""
 

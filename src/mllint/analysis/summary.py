@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from mllint._compat import SLOTS
 from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
 
@@ -31,7 +32,7 @@ _CALL_SITE_HINT = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class ParamSummary:
     name: str
     annotation: Optional[str]  # dotted, qualified where possible (e.g. "torch.Tensor", "int")
@@ -43,7 +44,7 @@ class ParamSummary:
 SpecShape = Tuple[Optional[int], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class TFFunctionInfo:
     """What a ``@tf.function`` / ``@tf.function(...)`` decorator says (AutoGraph, signature)."""
 
@@ -53,7 +54,7 @@ class TFFunctionInfo:
     shapes: Optional[Tuple[Optional[SpecShape], ...]] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class FuncSummary:
     name: str
     params: Tuple[ParamSummary, ...]
@@ -63,13 +64,13 @@ class FuncSummary:
     tf_function: Optional[TFFunctionInfo] = None  # set when decorated with tf.function
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class AttrInfo:
     kind: str  # "module", "module_list", "tensor", "static", "unknown"
     cls: Optional[str] = None  # qualified class constructed (module / module_list element)
 
 
-@dataclass
+@dataclass(**SLOTS)
 class ClassSummary:
     name: str
     qualname: str  # "pkg.mod.Class"
@@ -91,7 +92,7 @@ class ClassSummary:
     used_as_part: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class CallSite:
     """A call to an export/compile API anywhere at module or function level."""
 

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from mllint._compat import SLOTS
 from mllint.analysis.names import child_nodes, dotted, qualify
 from mllint.analysis.values import STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of
 
@@ -36,7 +37,7 @@ _GUARDS = frozenset({
 _MAX_TESTS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class TorchClassFacts:
     """Facts about a model class's ``forward`` and the methods of the class it calls."""
 

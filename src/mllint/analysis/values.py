@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import libcst as cst
 
+from mllint._compat import SLOTS
 from mllint.analysis.names import dotted
 
 
@@ -25,7 +26,7 @@ class Kind(str, Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Value:
     kind: Kind
     origin: Optional[str] = None  # e.g. "x.shape[0]" for sizes, "x.sum().item()" for data

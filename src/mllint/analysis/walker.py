@@ -15,6 +15,7 @@ import re
 
 import libcst as cst
 
+from mllint._compat import SLOTS
 from mllint.analysis.index import (
     TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
 )
@@ -42,7 +43,7 @@ GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Task:
     """Analyse one function under one calling context."""
 
