@@ -13,28 +13,15 @@ in it is what the issue note reports.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
-from typing import List, Tuple
+from typing import List
 
-from corpus import package_dir
+from common import lint, package_dir
 
 CORPORA = (("timm", "models"), ("transformers", "models"))
-
-
-def lint(path: Path) -> Tuple[dict, float]:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mllint", "check", str(path), "--format", "json", "--exit-zero"],
-                          capture_output=True, text=True, cwd=str(path.parent))
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"mllint failed on {path}: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout), time.perf_counter() - start
 
 
 def main() -> int:

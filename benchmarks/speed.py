@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from corpus import package_dir
+from common import package_dir
 
 CORPORA = {"timm": ("timm", "models"), "transformers": ("transformers", "models")}
 MIB = 1024.0  # ru_maxrss is KiB on Linux

@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import random
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
-from typing import List, Tuple
+from typing import List
 
-from corpus import unpacked_wheel
+from common import lint, unpacked_wheel
 
 CORPORA = (("keras", "src/applications"), ("keras", "src/layers"))
 #: (requirement, folder inside the unpacked wheel)
@@ -43,17 +39,6 @@ def locate(package: str, sub: str) -> Path:
 
 def fetch(requirement: str, sub: str, scratch: Path) -> Path:
     return unpacked_wheel(requirement, scratch) / sub
-
-
-def lint(path: Path) -> Tuple[dict, float]:
-    """Run mllint on ``path`` from its parent folder (the project root: base classes resolve inside it)."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-P", "-m", "mllint", "check", str(path), "--format", "json", "--exit-zero",
-                           "--select", "TF,ML004"],
-                          capture_output=True, text=True, cwd=str(path.parent))
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"mllint failed on {path}: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout), time.perf_counter() - start
 
 
 def main() -> int:
@@ -76,7 +61,7 @@ def report(trees: List[Path], args: argparse.Namespace) -> int:
     internal_total = 0
     for tree in trees:
         lines = sum(p.read_bytes().count(b"\n") for p in tree.rglob("*.py"))
-        doc, seconds = lint(tree)
+        doc, seconds = lint(tree, "--select", "TF,ML004")
         findings = [f for f in doc["findings"] if not f["suppressed"]]
         internal = [f for f in findings if f["code"] == "ML004"]
         internal_total += len(internal)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +38,9 @@ def fails(outcome: str) -> bool:
 def facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
     path = tmp_path_factory.mktemp("construct_facts") / "construct_facts.py"
     path.write_text(SCRIPT, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=900, cwd=str(path.parent))
+    scripts = Path(__file__).resolve().parents[1] / "scripts"  # the op-table generator (TorchScript method list)
+    proc = subprocess.run([sys.executable, str(path), str(scripts)], capture_output=True, text=True, timeout=900,
+                          cwd=str(path.parent))
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
     assert line is not None, proc.stderr[-3000:]
     return json.loads(line[len("RESULT "):])
@@ -766,23 +769,6 @@ def train_mode(how):
     return outcome(run)
 
 
-def unsupported_tensor_methods():
-    """``torch/jit/unsupported_tensor_ops.py``'s algorithm, matching both spellings of the error."""
-    deprecated = {"volatile", "resize", "reinforce", "new", "name", "map2_", "grad_fn", "resize_as"}
-    tensor = torch.tensor([2])
-    out = []
-    for attr in sorted(a for a in dir(torch.Tensor) if a[0] != "_" and a not in deprecated):
-        try:
-            torch.jit.CompilationUnit(f"def func(x):\n    return x.{attr}()\n")
-        except Exception as exc:  # noqa: BLE001
-            text = repr(exc)
-            if "nonexistent attribute" not in text and "object has no attribute or method" not in text:
-                continue
-            if "method" in repr(getattr(tensor, attr)):
-                out.append(attr)
-    return out
-
-
 CHILDREN = {
     "trace-try": lambda: trace(TryExcept()),
     "legacy-try": lambda: onnx(TryExcept(), dynamo=False),
@@ -834,7 +820,10 @@ def main():
     out["Names:legacy"] = io_names(False)
     for how in ("trace", "export", "dynamo", "legacy"):
         out[f"TrainMode:{how}"] = train_mode(how)
-    out["unsupported-tensor-methods"] = unsupported_tensor_methods()
+    sys.path.insert(0, sys.argv[1])  # the repository's scripts/: the generator's own method, run here
+    from gen_torch_op_tables import script_unsupported_tensor_methods
+
+    out["unsupported-tensor-methods"] = script_unsupported_tensor_methods()
     for case, proc in children.items():
         stdout, _ = proc.communicate(timeout=300)
         lines = [line[6:] for line in stdout.splitlines() if line.startswith("CHILD ")]

@@ -349,8 +349,8 @@ class Walker:
             self._block(ctx, stmt.orelse.body.body)
         ctx.tests.pop()
         ctx.exempt = saved_exempt
-        body_returns = _ends_with_exit(stmt.body.body)
-        else_returns = isinstance(stmt.orelse, cst.Else) and _ends_with_exit(stmt.orelse.body.body)
+        body_returns = ends_with_exit(stmt.body.body)
+        else_returns = isinstance(stmt.orelse, cst.Else) and ends_with_exit(stmt.orelse.body.body)
         if scripting_exits(ctx, stmt.test, body_returns, else_returns):
             # ``if torch.jit.is_scripting(): return ...``: TorchScript does not compile the rest of the block.
             ctx.exempt = saved_exempt | {"torchscript-script"}
@@ -738,7 +738,8 @@ def scripting_exits(ctx: "FunctionContext", test: cst.BaseExpression, body_exits
     return else_exits if negate else body_exits
 
 
-def _ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:
+def ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:
+    """The block ends with ``return`` / ``raise`` / ``continue`` / ``break``: control does not fall through."""
     if not stmts:
         return False
     last = stmts[-1]

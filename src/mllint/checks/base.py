@@ -53,6 +53,23 @@ def owner_of(handler: object) -> str:
     return type(owner).__name__
 
 
+class BranchTests:
+    """Mixin for rules about what Python control flow tests: ``check_test(ctx, test, construct)`` is
+    called with the test of every ``if`` / ``elif``, ``while`` and conditional expression."""
+
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+        raise NotImplementedError
+
+    def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
+        self.check_test(ctx, node.test, "if")
+
+    def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
+        self.check_test(ctx, node.test, "while")
+
+    def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
+        self.check_test(ctx, node.test, "conditional expression")
+
+
 def tested_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
     """The operands whose truth value a test takes: ``a and not b`` tests ``a`` and ``b``."""
     if isinstance(test, cst.BooleanOperation):

@@ -16,8 +16,8 @@ import libcst as cst
 
 from mllint.analysis.names import child_nodes, dotted
 from mllint.analysis.values import Kind
-from mllint.analysis.walker import FunctionContext
-from mllint.checks.base import tested_operands
+from mllint.analysis.walker import FunctionContext, ends_with_exit
+from mllint.checks.base import BranchTests, tested_operands
 from mllint.checks.tf_scope import TFCheck, assigned_names, exported, is_tensor, possibly_a_list, tensor_loop, walk
 
 _CONCAT = frozenset({"tensorflow.concat", "keras.ops.concatenate", "keras.ops.append", "tensorflow.keras.ops.concatenate",
@@ -26,7 +26,7 @@ _CONCAT = frozenset({"tensorflow.concat", "keras.ops.concatenate", "keras.ops.ap
 _VALIDATION_PREFIXES = ("tensorflow.debugging.", "tensorflow.Assert", "tensorflow.assert_", "tensorflow.compat.v1.assert_")
 
 
-class TFUnconvertedControlFlow(TFCheck):
+class TFUnconvertedControlFlow(BranchTests, TFCheck):
     """TF109: a Python ``if``/``while``/``for`` on a tensor in code AutoGraph does not convert."""
 
     codes = ("TF109",)
@@ -40,7 +40,7 @@ class TFUnconvertedControlFlow(TFCheck):
     def _applies(self, ctx: FunctionContext) -> bool:
         return not ctx.task.autograph and exported(ctx)
 
-    def _check(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
         stack: List[cst.CSTNode] = [test]
         while stack:
             n = stack.pop()
@@ -53,18 +53,9 @@ class TFUnconvertedControlFlow(TFCheck):
             if is_tensor(ctx, operand):
                 ctx.report("TF109", operand, construct=construct, expr=ctx.code(operand))
 
-    def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
-        self._check(ctx, node.test, "if")
-
-    def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
-        self._check(ctx, node.test, "while")
-
-    def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
-        self._check(ctx, node.test, "conditional expression")
-
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
         if id(node) not in self._in_tests:
-            self._check(ctx, node.left, node.operator.__class__.__name__.lower())
+            self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
 
     def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
         if not self._applies(ctx):
@@ -122,15 +113,6 @@ def _names_loaded(nodes: Sequence[cst.CSTNode]) -> Set[str]:
             if isinstance(n, cst.Name):
                 out.add(n.value)
     return out
-
-
-def _ends_with_exit(stmts: Sequence[cst.CSTNode]) -> bool:
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if isinstance(last, cst.SimpleStatementLine) and last.body:
-        return isinstance(last.body[-1], (cst.Return, cst.Raise, cst.Continue, cst.Break))
-    return False
 
 
 def _is_list_value(node: cst.BaseExpression) -> bool:
@@ -196,8 +178,8 @@ class TFAutoGraphLimits(TFCheck):
             return
         later = self._used_after(ctx, node)
         nones = self._none.get(id(ctx), set())
-        for name, exits in ([(n, _ends_with_exit(node.body.body)) for n in sorted(body - other)]
-                            + [(n, isinstance(node.orelse, cst.Else) and _ends_with_exit(node.orelse.body.body))
+        for name, exits in ([(n, ends_with_exit(node.body.body)) for n in sorted(body - other)]
+                            + [(n, isinstance(node.orelse, cst.Else) and ends_with_exit(node.orelse.body.body))
                                for n in sorted(other - body)]):
             if exits or name not in later:
                 continue

@@ -9,7 +9,7 @@ import libcst as cst
 from mllint.analysis.names import child_nodes
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
-from mllint.checks.base import Check, tested_operands
+from mllint.checks.base import BranchTests, Check, tested_operands
 
 #: ``torch._check`` and friends: a value constrained by them lets torch.export decide a branch.
 _CHECK_CALLS = ("torch._check", "torch._check_is_size", "torch._check_with")
@@ -28,7 +28,7 @@ def _names(node: cst.CSTNode) -> Set[str]:
     return found
 
 
-class TensorBranch(Check):
+class TensorBranch(BranchTests, Check):
     """PT101: Python control flow decided by tensor data."""
 
     codes = ("PT101",)
@@ -44,7 +44,7 @@ class TensorBranch(Check):
         if ctx.qualname(node.func) in _CHECK_CALLS:
             self._checked.setdefault(id(ctx), set()).update(_names(node))
 
-    def _check(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
         stack = [test]
         while stack:  # remember the boolean structure of this test, so it is judged once
             n = stack.pop()
@@ -60,20 +60,11 @@ class TensorBranch(Check):
             ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand),
                        also_exempt=_EXPORT_TARGETS if bounded else frozenset())
 
-    def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
-        self._check(ctx, node.test, "if")
-
-    def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
-        self._check(ctx, node.test, "while")
-
-    def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
-        self._check(ctx, node.test, "conditional expression")
-
     def visit_Assert(self, ctx: FunctionContext, node: cst.Assert) -> None:
-        self._check(ctx, node.test, "assert")
+        self.check_test(ctx, node.test, "assert")
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
         # Outside a test, ``a and b`` still calls bool() on ``a`` (``b`` is only returned).
         if id(node) in self._in_tests:
             return
-        self._check(ctx, node.left, node.operator.__class__.__name__.lower())
+        self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())

@@ -15,7 +15,7 @@ import libcst as cst
 from mllint.analysis.names import dotted
 from mllint.analysis.values import Kind, Value
 from mllint.analysis.walker import FunctionContext
-from mllint.checks.base import Check, tested_operands
+from mllint.checks.base import BranchTests, Check, tested_operands
 
 #: Python built-ins that turn a symbolic size into a plain number.
 _CONVERTERS = frozenset({"int", "float", "round"})
@@ -25,7 +25,7 @@ def _dynamic_size(value: Value) -> bool:
     return value.kind == Kind.SHAPE and value.dynamic and not value.baked
 
 
-class DynamicSizeAsPython(Check):
+class DynamicSizeAsPython(BranchTests, Check):
     """PT109 a declared-dynamic size converted to a Python number; PT110 a branch on one."""
 
     codes = ("PT109", "PT110")
@@ -59,7 +59,7 @@ class DynamicSizeAsPython(Check):
                     ctx.report("PT109", node, expr=ctx.code(node), origin=value.origin or ctx.code(el.value))
                     return
 
-    def _check(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
         for operand in tested_operands(test):
             if isinstance(operand, cst.Comparison):
                 if any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in operand.comparisons):
@@ -74,15 +74,8 @@ class DynamicSizeAsPython(Check):
                     ctx.report("PT110", operand, construct=construct, expr=ctx.code(operand))
 
     def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
-        if _only_raises(node.body):
-            return  # input validation: the export fails loudly on sizes it cannot serve, as intended
-        self._check(ctx, node.test, "if")
-
-    def visit_While(self, ctx: FunctionContext, node: cst.While) -> None:
-        self._check(ctx, node.test, "while")
-
-    def visit_IfExp(self, ctx: FunctionContext, node: cst.IfExp) -> None:
-        self._check(ctx, node.test, "conditional expression")
+        if not _only_raises(node.body):  # input validation: export fails loudly on sizes it cannot serve, as intended
+            self.check_test(ctx, node.test, "if")
 
 
 def _only_raises(body: cst.BaseSuite) -> bool:

@@ -1,13 +1,17 @@
-"""Where the benchmarks' corpora come from: an installed package's sources, located without importing
-them, or its wheel fetched with ``pip download --no-deps`` and unpacked (never installed)."""
+"""What the benchmarks share: where a corpus comes from (an installed package's sources, located without
+importing them, or its wheel fetched with ``pip download --no-deps`` and unpacked, never installed), and
+how mllint is run on it."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+from typing import Tuple
 
 
 def package_dir(package: str, sub: str, scratch: Path, note: bool = False) -> Path:
@@ -30,3 +34,14 @@ def unpacked_wheel(requirement: str, scratch: Path) -> Path:
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(scratch / "site")
     return scratch / "site"
+
+
+def lint(path: Path, *options: str) -> Tuple[dict, float]:
+    """``mllint check --format json`` on ``path`` from its parent folder (the project root: base classes
+    resolve inside it); the JSON report and the wall time."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-P", "-m", "mllint", "check", str(path), "--format", "json", "--exit-zero",
+                           *options], capture_output=True, text=True, cwd=str(path.parent))
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"mllint failed on {path}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout), time.perf_counter() - start
