@@ -53,7 +53,15 @@ RV_BUDGET = 7
 #: Source bytes of parsed trees kept in memory per process (a tree takes roughly 20-30 times its text).
 #: Measured with benchmarks/speed.py on transformers/models: 2 MB instead of 6 MB cut the peak by about
 #: 100 MiB; the re-parses it costs were within the noise on timm and transformers.
-TREE_BUDGET = int(os.environ.get("MLLINT_TREE_BUDGET", 2_000_000))
+TREE_BUDGET = 2_000_000
+
+
+def configured_tree_budget() -> int:
+    """``MLLINT_TREE_BUDGET`` if set (read per run, so one process can run with several budgets)."""
+    try:
+        return max(0, int(os.environ.get("MLLINT_TREE_BUDGET", TREE_BUDGET)))
+    except ValueError:
+        return TREE_BUDGET
 #: A file can hold model code (classes, decorated functions, framework use) only if this matches.
 MODEL_HINT = re.compile(r"^[ \t]*(?:class\b|@)|torch|tensorflow|keras", re.M)
 #: Below this much source to parse, a process pool costs more than it saves (measured: benchmarks/speed.py).
@@ -188,20 +196,22 @@ def resolve_finding(raw: RawFinding, display: str, positions: Positions, spec: R
     return resolve_located(locate(raw, positions), raw.entry, display, spec, settings)
 
 
-def _choice_key(item: Tuple[LocatedRaw, Optional[str]]) -> Tuple[object, ...]:
-    """Which of several reports at one location is kept: a fixed order, whatever order they came in."""
-    raw, entry = item
+def _choice_key(item: Tuple[LocatedRaw, Optional[str], int]) -> Tuple[object, ...]:
+    """Which of several reports at one location is kept: a fixed order, whatever order they came in
+    (the shortest path from an entry point first, then the entry point's name)."""
+    raw, entry, depth = item
     edits = tuple((s.line, s.col, s.end_line, s.end_col, text) for s, text in raw.edits)
-    return (entry or "", len(raw.exempt), raw.exempt, repr(raw.fmt), edits, raw.stmt_line or 0)
+    return (depth, entry or "", len(raw.exempt), raw.exempt, repr(raw.fmt), edits, raw.stmt_line or 0)
 
 
-def assemble(display: str, items: Iterable[Tuple[LocatedRaw, Optional[str]]], errors: Iterable[Tuple[str, str]],
-             catalogue: Catalogue, settings: Settings) -> List[Finding]:
-    """One file's findings from its located reports (each with the entry point its task is credited to)."""
+def assemble(display: str, items: Iterable[Tuple[LocatedRaw, Optional[str], int]],
+             errors: Iterable[Tuple[str, str]], catalogue: Catalogue, settings: Settings) -> List[Finding]:
+    """One file's findings from its located reports (each with the entry point its task is credited
+    to and the task's depth)."""
     out: List[Finding] = []
     seen: Set[Tuple[int, int, str]] = set()
-    credited = [(raw, entry if raw.entry_from_task else raw.entry) for raw, entry in items]
-    for raw, entry in sorted(credited, key=_choice_key):
+    credited = [(raw, entry if raw.entry_from_task else raw.entry, depth) for raw, entry, depth in items]
+    for raw, entry, _depth in sorted(credited, key=_choice_key):
         spec = catalogue.by_code.get(raw.code)
         if spec is None:
             raise KeyError(f"rule code {raw.code} reported but missing from the catalogue")
@@ -263,7 +273,7 @@ def finalize(files: Sequence[ParsedFile], raw: Dict[str, List[RawFinding]], extr
         if pf is None or pf.module is None:
             continue
         positions = Positions(pf.module, pf.text)
-        items = [(locate(r, positions), r.entry) for r in raws]
+        items = [(locate(r, positions), r.entry, 0) for r in raws]
         by_display.setdefault(pf.display, []).extend(assemble(pf.display, items, (), catalogue, settings))
     texts = {f.display: f.text for f in files}
     out: List[Finding] = []
@@ -519,7 +529,7 @@ class Session:
     def __init__(self, project: Project, catalogue: Catalogue, settings: Settings, *,
                  owned: Optional[Set[str]] = None, store=None, akey: str = "",  # type: ignore[no-untyped-def]
                  checks: Optional[Sequence[Check]] = None, keep_raw: bool = False,
-                 tree_budget: int = TREE_BUDGET, preloaded: Optional[Dict[str, object]] = None) -> None:
+                 tree_budget: Optional[int] = None, preloaded: Optional[Dict[str, object]] = None) -> None:
         self.project = project
         self.catalogue = catalogue
         self.settings = settings
@@ -527,7 +537,7 @@ class Session:
         self.store = store
         self.akey = akey
         self.keep_raw = keep_raw
-        self.tree_budget = tree_budget
+        self.tree_budget = configured_tree_budget() if tree_budget is None else tree_budget
         self.preloaded = preloaded or {}
         enabled = set(settings.enabled_codes)
         all_checks = list(checks) if checks is not None else [cls.from_settings(settings) for cls in ALL_CHECKS]
@@ -645,16 +655,15 @@ class Session:
             if not st.parse_diags:
                 st.parse_diags = [_diagnostic(self.catalogue, "ML001", st.display, exc.span, detail=exc.detail)]
             return None
+        self._evict(room=st.size)  # older trees make room; the new one stays, even over the budget
         self.pool[st.name] = st.size
         self.pool_bytes += st.size
-        self._evict()
         return st.tree
 
-    def _evict(self) -> None:
-        if self.pool_bytes <= self.tree_budget:
-            return
+    def _evict(self, room: int = 0) -> None:
+        """Drop the least recently used unpinned trees until ``room`` more bytes fit the budget."""
         for name in list(self.pool):
-            if self.pool_bytes <= self.tree_budget:
+            if self.pool_bytes + room <= self.tree_budget:
                 break
             st = self.mods[name]
             if not st.pins:
@@ -803,8 +812,8 @@ class Session:
         self.stats.walked += 1
         self.stats.walked_modules.add(st.name)
         fctx = self._fctx(st)
-        if fctx is None:
-            return (), (), (), set(), []
+        if fctx is None:  # its summary came from the cache and the text no longer parses: never silent
+            return (), (), (("engine", "the file's syntax tree could not be rebuilt for analysis"),), set(), []
         errors: List[Tuple[str, str]] = []
 
         def on_error(handler: object, exc: BaseException) -> None:
@@ -1022,14 +1031,14 @@ class Session:
                 continue
             found = list(self.diagnostics(st))
             if st.error is None:
-                items: List[Tuple[LocatedRaw, Optional[str]]] = []
+                items: List[Tuple[LocatedRaw, Optional[str], int]] = []
                 errors: List[Tuple[str, str]] = []
                 for key in st.keys:
                     node = self.nodes[key]
-                    items.extend((raw, node.task.entry) for raw in node.raws)
+                    items.extend((raw, node.task.entry, node.task.depth) for raw in node.raws)
                     errors.extend(node.errors)
                 if st.file_check is not None:
-                    items.extend((raw, None) for raw in st.file_check[0])
+                    items.extend((raw, None, 0) for raw in st.file_check[0])
                     errors.extend(st.file_check[1])
                 found.extend(assemble(st.display, items, errors, self.catalogue, self.settings))
             text = self._text(st) if st.has_directives else None

@@ -9,7 +9,7 @@ walked; the rest of the tree is never visited.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 import re
 
@@ -43,6 +43,26 @@ GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
 }
 
 
+_T = TypeVar("_T")
+
+
+class Scratch:
+    """State checks keep for one walk (``FunctionContext.scratch``) or one parsed tree
+    (``FileContext.memo``). The engine creates it with the walk or the tree and drops it with them,
+    so nothing a check remembers outlives what it was computed from (no ``id()``-keyed tables)."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: Dict[Tuple[object, ...], object] = {}
+
+    def get(self, factory: Callable[[], _T], *key: object) -> _T:
+        """The value stored under ``key`` (made by ``factory`` on first use)."""
+        if key not in self._slots:
+            self._slots[key] = factory()
+        return self._slots[key]  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, **SLOTS)
 class Task:
     """Analyse one function under one calling context."""
@@ -55,10 +75,15 @@ class Task:
     entry: str  # display name of the entry point that reaches this code
     autograph: bool = False  # TF: converted by AutoGraph (inside tf.function)
     depth: int = 0
+    #: reached from an entry point export runs (not a training step): rules decide from it
+    exported: bool = True
 
     @property
     def key(self) -> Tuple[object, ...]:
-        return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph)
+        """Everything the walk reads from the task: not the entry point's name (credited afterwards),
+        and of the depth only whether this is the entry point itself (the depth limit is the engine's)."""
+        return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph,
+                self.exported, self.depth == 0)
 
 
 @dataclass
@@ -84,6 +109,8 @@ class FileContext:
     summary: ModuleSummary
     index: ProjectIndex
     findings: List[RawFinding] = field(default_factory=list)
+    #: what checks derive from this tree (dropped with it)
+    memo: Scratch = field(default_factory=Scratch)
     _functions: Optional[Dict[Tuple[Optional[str], str], Tuple[cst.FunctionDef, cst.CSTNode]]] = None
 
     def qualify(self, name: Optional[str]) -> Optional[str]:
@@ -117,8 +144,10 @@ class FunctionContext:
     """What a check sees while the walker is inside one function."""
 
     def __init__(self, file: FileContext, task: Task, node: cst.FunctionDef, top: cst.CSTNode,
-                 self_class: Optional[ClassSummary], func: FuncSummary) -> None:
+                 self_class: Optional[ClassSummary], func: FuncSummary, scratch: Optional[Scratch] = None) -> None:
         self.file = file
+        #: what checks keep during this walk (the engine's, dies with the walk)
+        self.scratch = scratch if scratch is not None else Scratch()
         self.task = task
         self.node = node
         self.top = top
@@ -221,8 +250,10 @@ class Walker:
     """Walks functions for one file; collects raw findings and follow-up tasks."""
 
     def __init__(self, file: FileContext, dispatch: Dispatch, on_error: ErrorSink, max_depth: int = 8,
-                 returns: Optional[Callable[[Task], Optional[Value]]] = None) -> None:
+                 returns: Optional[Callable[[Task], Optional[Value]]] = None,
+                 scratch: Optional[Scratch] = None) -> None:
         self.file = file
+        self.scratch = scratch
         self.dispatch = dispatch
         self.on_error = on_error
         self.max_depth = max_depth
@@ -241,7 +272,7 @@ class Walker:
                 else summary.functions[task.func.name])
         self_class = self.file.index.resolve_class(task.self_class) if task.self_class else (
             summary.classes.get(task.func.cls) if task.func.cls else None)
-        ctx = FunctionContext(self.file, task, node, top, self_class, func)
+        ctx = FunctionContext(self.file, task, node, top, self_class, func, self.scratch)
         for name, value in task.params:
             ctx.env[name] = value
         ctx.evaluator.call_result = lambda call: self._call_value(ctx, call)
@@ -611,7 +642,8 @@ class Walker:
             exempt = exempt | {"torchscript-script"}
         params = self._bind_args(ctx, callee, call, is_method)
         return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
-                    self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1)
+                    self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1,
+                    ctx.task.exported)
 
     def _callee_autograph(self, ctx: FunctionContext, callee: FuncSummary, self_cls: Optional[str],
                           via_layer_call: bool) -> bool:
@@ -780,7 +812,19 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
                                     for n, v in params[1:])
     if entry.dynamic:
         params = _with_dynamic_dims(params, entry.dynamic)
-    return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph)
+    return Task(entry.func, entry.self_class, entry.framework, params, exempt, entry.display, autograph,
+                exported=is_exported_entry(entry.display))
+
+
+#: Training-loop functions: traced, but never part of an exported artifact.
+TRAINING_NAMES = frozenset({"train_step", "test_step", "predict_step", "distributed_train_step",
+                            "distributed_test_step", "eval_step", "train_on_batch", "fit"})
+
+
+def is_exported_entry(display: str) -> bool:
+    """Whether export runs the entry point named ``display`` (not a training step)."""
+    name = display.rsplit(".", 1)[-1]
+    return name not in TRAINING_NAMES and not name.endswith(("train_step", "test_step"))
 
 
 def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
@@ -799,5 +843,5 @@ def _tensor_annotated(func: FuncSummary, name: str) -> bool:
     return param is not None and any(t in (param.annotation or "") for t in TENSOR_ANNOTATIONS)
 
 
-__all__ = ["Task", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
+__all__ = ["Task", "Scratch", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
            "TORCH_TARGETS"]

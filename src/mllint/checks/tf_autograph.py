@@ -31,21 +31,20 @@ class TFUnconvertedControlFlow(BranchTests, TFCheck):
 
     codes = ("TF109",)
 
-    def __init__(self) -> None:
-        self._in_tests: Set[int] = set()
-
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._in_tests.clear()  # node ids are only compared within one walk (trees may be freed)
+    @staticmethod
+    def _in_tests(ctx: FunctionContext) -> Set[cst.CSTNode]:
+        return ctx.scratch.get(set, "TF109.in_tests")
 
     def _applies(self, ctx: FunctionContext) -> bool:
         return not ctx.task.autograph and exported(ctx)
 
     def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
         stack: List[cst.CSTNode] = [test]
+        in_tests = self._in_tests(ctx)
         while stack:
             n = stack.pop()
             if isinstance(n, (cst.BooleanOperation, cst.UnaryOperation)):
-                self._in_tests.add(id(n))
+                in_tests.add(n)
                 stack.extend(child_nodes(n))
         if not self._applies(ctx):
             return
@@ -54,7 +53,7 @@ class TFUnconvertedControlFlow(BranchTests, TFCheck):
                 ctx.report("TF109", operand, construct=construct, expr=ctx.code(operand))
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
-        if id(node) not in self._in_tests:
+        if node not in self._in_tests(ctx):
             self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
 
     def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
@@ -74,19 +73,19 @@ class TFUnconvertedControlFlow(BranchTests, TFCheck):
 Position = Tuple[Sequence[cst.CSTNode], int, Optional[cst.CSTNode]]  # block, index, enclosing statement
 
 
-def _positions(fn: cst.FunctionDef) -> Dict[int, Position]:
+def _positions(fn: cst.FunctionDef) -> Dict[cst.CSTNode, Position]:
     """For every statement of ``fn``: its block, its index there and the statement that holds the block."""
-    table: Dict[int, Position] = {}
+    table: Dict[cst.CSTNode, Position] = {}
 
     def block(stmts: Sequence[cst.CSTNode], owner: Optional[cst.CSTNode]) -> None:
         for i, stmt in enumerate(stmts):
-            table[id(stmt)] = (stmts, i, owner)
+            table[stmt] = (stmts, i, owner)
             if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
                 continue
             if isinstance(stmt, cst.If):
                 chain: Optional[cst.CSTNode] = stmt
                 while isinstance(chain, cst.If):
-                    table[id(chain)] = (stmts, i, owner)
+                    table[chain] = (stmts, i, owner)
                     block(chain.body.body, stmt)
                     chain = chain.orelse
                 if isinstance(chain, cst.Else):
@@ -126,22 +125,23 @@ class TFAutoGraphLimits(TFCheck):
 
     codes = ("TF110", "TF111", "TF112", "TF113", "TF114", "TF115")
 
-    def __init__(self) -> None:
-        self._positions: Dict[int, Tuple[cst.CSTNode, Dict[int, Position]]] = {}
-        self._none: Dict[int, Set[str]] = {}  # per function context: names whose last assignment is None
-        self._lists: Dict[int, Set[str]] = {}  # per function context: names bound to a Python list
+    @staticmethod
+    def _none(ctx: FunctionContext) -> Set[str]:
+        """Names whose last assignment in this walk is None."""
+        return ctx.scratch.get(set, "TF112.none")
 
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._none = {id(ctx): set()}
-        self._lists = {id(ctx): set()}
+    @staticmethod
+    def _lists(ctx: FunctionContext) -> Set[str]:
+        """Names this walk binds to a Python list."""
+        return ctx.scratch.get(set, "TF113.lists")
 
     def _converted(self, ctx: FunctionContext) -> bool:
         return ctx.task.autograph and exported(ctx)
 
     # -- bookkeeping of None defaults and Python lists ------------------------------------------
     def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
-        nones = self._none.setdefault(id(ctx), set())
-        lists = self._lists.setdefault(id(ctx), set())
+        nones = self._none(ctx)
+        lists = self._lists(ctx)
         for t in node.targets:
             if isinstance(t.target, cst.Name):
                 name = t.target.value
@@ -177,7 +177,7 @@ class TFAutoGraphLimits(TFCheck):
         if not (body ^ other):
             return
         later = self._used_after(ctx, node)
-        nones = self._none.get(id(ctx), set())
+        nones = self._none(ctx)
         for name, exits in ([(n, ends_with_exit(node.body.body)) for n in sorted(body - other)]
                             + [(n, isinstance(node.orelse, cst.Else) and ends_with_exit(node.orelse.body.body))
                                for n in sorted(other - body)]):
@@ -189,16 +189,11 @@ class TFAutoGraphLimits(TFCheck):
                 ctx.report("TF111", node.test, name=name, expr=ctx.code(node.test))
 
     def _used_after(self, ctx: FunctionContext, node: cst.CSTNode) -> Set[str]:
-        cached = self._positions.get(id(ctx.node))
-        if cached is None or cached[0] is not ctx.node:
-            if len(self._positions) > 256:
-                self._positions.clear()
-            cached = self._positions[id(ctx.node)] = (ctx.node, _positions(ctx.node))
-        table = cached[1]
+        table = ctx.file.memo.get(lambda: _positions(ctx.node), "tf_autograph.positions", ctx.node)
         later: List[cst.CSTNode] = []
         current: Optional[cst.CSTNode] = node
-        while current is not None and id(current) in table:
-            stmts, i, owner = table[id(current)]
+        while current is not None and current in table:
+            stmts, i, owner = table[current]
             later.extend(stmts[i + 1:])
             if isinstance(owner, (cst.For, cst.While)):
                 later.append(owner)  # the next iteration reads it too
@@ -211,7 +206,7 @@ class TFAutoGraphLimits(TFCheck):
         if not (isinstance(func, cst.Attribute) and func.attr.value == "append" and isinstance(func.value, cst.Name)):
             return
         name = func.value.value
-        if name not in self._lists.get(id(ctx), set()) or not self._converted(ctx):
+        if name not in self._lists(ctx) or not self._converted(ctx):
             return
         for loop in reversed(ctx.loops):
             if tensor_loop(ctx, loop) and name not in assigned_names(loop.body):  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ mutation of module-level containers, TF107 Python state kept on ``self``, TF108 
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, Tuple
+from typing import Dict, FrozenSet, Iterator, Set, Tuple
 
 import libcst as cst
 
@@ -31,40 +31,36 @@ _CONTAINER_CALLS = frozenset({"list", "dict", "set", "collections.defaultdict", 
                               "collections.deque", "collections.Counter"})
 
 
-def _module_containers(fctx: FileContext, cache: Dict[int, Tuple[cst.Module, FrozenSet[str]]]) -> FrozenSet[str]:
+def _module_containers(fctx: FileContext) -> FrozenSet[str]:
     """Module-level names bound to a list, dict or set (``LOG = []``, ``CACHE = dict()``)."""
-    key = id(fctx.module)
-    cached = cache.get(key)
-    if cached is None or cached[0] is not fctx.module:
-        cache.clear()  # one module at a time: do not pin trees
-        names = set()
-        for stmt in fctx.module.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
+    return fctx.memo.get(lambda: _find_containers(fctx), "tf_effects.containers")
+
+
+def _find_containers(fctx: FileContext) -> FrozenSet[str]:
+    names: Set[str] = set()
+    for stmt in fctx.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign):
+                targets, value = [t.target for t in small.targets], small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets, value = [small.target], small.value
+            else:
                 continue
-            for small in stmt.body:
-                if isinstance(small, cst.Assign):
-                    targets, value = [t.target for t in small.targets], small.value
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    targets, value = [small.target], small.value
-                else:
-                    continue
-                container = isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp))
-                if isinstance(value, cst.Call):
-                    q = fctx.qualify(dotted(value.func)) or dotted(value.func)
-                    container = q in _CONTAINER_CALLS
-                if container:
-                    names.update(t.value for t in targets if isinstance(t, cst.Name))
-        cached = cache[key] = (fctx.module, frozenset(names))
-    return cached[1]
+            container = isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp))
+            if isinstance(value, cst.Call):
+                q = fctx.qualify(dotted(value.func)) or dotted(value.func)
+                container = q in _CONTAINER_CALLS
+            if container:
+                names.update(t.value for t in targets if isinstance(t, cst.Name))
+    return frozenset(names)
 
 
 class TFTraceTimeEffects(TFCheck):
     """TF104-TF106: effects that happen at trace time only."""
 
     codes = ("TF104", "TF105", "TF106")
-
-    def __init__(self) -> None:
-        self._containers: Dict[int, Tuple[cst.Module, FrozenSet[str]]] = {}
 
     def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
         if not exported(ctx):
@@ -80,7 +76,7 @@ class TFTraceTimeEffects(TFCheck):
             return
         if isinstance(func, cst.Attribute) and func.attr.value in _MUTATORS and isinstance(func.value, cst.Name):
             target = func.value.value
-            if target not in ctx.env and target in _module_containers(ctx.file, self._containers):
+            if target not in ctx.env and target in _module_containers(ctx.file):
                 ctx.report("TF106", node, expr=ctx.code(node))
 
     def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
@@ -90,7 +86,7 @@ class TFTraceTimeEffects(TFCheck):
             target = t.target
             if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
                 base = target.value.value
-                if base not in ctx.env and base in _module_containers(ctx.file, self._containers):
+                if base not in ctx.env and base in _module_containers(ctx.file):
                     ctx.report("TF106", target, expr=ctx.code(target))
 
     def visit_Global(self, ctx: FunctionContext, node: cst.Global) -> None:

@@ -21,19 +21,19 @@ class TFLeavingTheGraph(TFCheck):
 
     codes = ("TF101", "TF102", "TF103")
 
-    def __init__(self) -> None:
-        self._not_tensors: Dict[int, Set[str]] = {}  # node id -> names an earlier ``isinstance`` ruled out
-
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._not_tensors.clear()  # node ids are only compared within one walk (trees may be freed)
+    @staticmethod
+    def _not_tensors(ctx: FunctionContext) -> Dict[cst.CSTNode, Set[str]]:
+        """Node -> names an earlier ``isinstance`` in this walk ruled out."""
+        return ctx.scratch.get(dict, "TF102.not_tensors")
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
         """``isinstance(x, tuple) and len(x) == 1``: ``x`` is not a tensor right of the ``and``."""
         if isinstance(node.operator, cst.And):
             names = narrowed_away(ctx, node.left)
             if names:
+                not_tensors = self._not_tensors(ctx)
                 for n in [node.right, *walk(node.right)]:
-                    self._not_tensors.setdefault(id(n), set()).update(names)
+                    not_tensors.setdefault(n, set()).update(names)
 
     def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
         if not exported(ctx):
@@ -47,7 +47,7 @@ class TFLeavingTheGraph(TFCheck):
         if name in ("bool", "int", "float", "len") and len(node.args) == 1 and not node.args[0].star:
             # AutoGraph overloads int()/float()/len() (they become casts and tf.shape); bool() it cannot.
             arg = node.args[0].value
-            if isinstance(arg, cst.Name) and arg.value in self._not_tensors.get(id(node), ()):
+            if isinstance(arg, cst.Name) and arg.value in self._not_tensors(ctx).get(node, ()):
                 return
             if is_tensor(ctx, arg) and (name == "bool" or not ctx.task.autograph):
                 ctx.report("TF102", node, expr=ctx.code(node), conversion=name)

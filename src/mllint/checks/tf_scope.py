@@ -17,9 +17,6 @@ from mllint.analysis.values import Kind, Value
 from mllint.analysis.walker import FunctionContext
 from mllint.checks.base import Check
 
-#: Training-loop functions: traced, but never part of an exported artifact.
-_TRAINING_NAMES = frozenset({"train_step", "test_step", "predict_step", "distributed_train_step",
-                             "distributed_test_step", "eval_step", "train_on_batch", "fit"})
 TENSOR_ANNOTATION_HINTS = ("Tensor", "tensorflow.", "keras.KerasTensor")
 
 
@@ -30,9 +27,11 @@ class TFCheck(Check):
 
 
 def exported(ctx: FunctionContext) -> bool:
-    """Whether the walked code is reached from an entry point that export runs (not a training step)."""
-    name = ctx.task.entry.rsplit(".", 1)[-1]
-    return name not in _TRAINING_NAMES and not name.endswith(("train_step", "test_step"))
+    """Whether the walked code is reached from an entry point that export runs (not a training step).
+
+    Part of the task's key (``Task.exported``), never read from the entry point's name: the name a
+    task is credited to is the first of several, and the walk must not depend on which."""
+    return ctx.task.exported
 
 
 def walk(node: cst.CSTNode, into_functions: bool = False) -> Iterator[cst.CSTNode]:
@@ -110,9 +109,6 @@ def _target_names(target: cst.BaseExpression) -> List[str]:
     return out
 
 
-_BINDINGS: Dict[int, Tuple[cst.CSTNode, Set[str], Dict[str, List[cst.BaseExpression]]]] = {}  # the node pins the id
-
-
 def possibly_a_list(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int = 0) -> bool:
     """An unannotated parameter that the function never rebinds (or an item of it, or a loop
     variable over it): Keras passes lists and dicts of tensors as ``inputs`` too, so iterating it
@@ -121,12 +117,7 @@ def possibly_a_list(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int 
         expr = expr.value
     if not isinstance(expr, cst.Name) or _depth > 4:
         return False
-    cached = _BINDINGS.get(id(ctx.node))
-    if cached is None or cached[0] is not ctx.node:
-        if len(_BINDINGS) > 256:
-            _BINDINGS.clear()
-        cached = _BINDINGS[id(ctx.node)] = (ctx.node, *_bindings(ctx.node))
-    _, other, loops = cached
+    other, loops = ctx.file.memo.get(lambda: _bindings(ctx.node), "tf_scope.bindings", ctx.node)
     if expr.value in loops and any(possibly_a_list(ctx, it, _depth + 1) for it in loops[expr.value]):
         return True  # ``for level in inputs`` / ``[... for level in inputs]``: an item of a possible list
     if expr.value in other:

@@ -41,31 +41,34 @@ class TFStaticShape(TFCheck):
 
     codes = ("TF301",)
 
-    def __init__(self) -> None:
-        self._done: Dict[int, Set[Tuple[int, str]]] = {}
-        self._guards: Dict[int, Set[str]] = {}  # node id -> sizes checked ``is not None`` earlier in an ``and``
+    @staticmethod
+    def _guards(ctx: FunctionContext) -> Dict[cst.CSTNode, Set[str]]:
+        """Node -> sizes this walk checked ``is not None`` earlier in an ``and``."""
+        return ctx.scratch.get(dict, "TF301.guards")
+
+    @staticmethod
+    def _done(ctx: FunctionContext) -> Set[Tuple[Optional[cst.CSTNode], str]]:
+        """(statement, size) pairs this walk already reported."""
+        return ctx.scratch.get(set, "TF301.done")
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
         if not isinstance(node.operator, cst.And):
             return
         checked = _not_none_texts(ctx, node.left)
         if checked:
+            guards = self._guards(ctx)
             for n in [node.right, *walk(node.right)]:
-                self._guards.setdefault(id(n), set()).update(checked)
-
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._done = {id(ctx): set()}  # node ids are only compared within one walk (trees may be freed)
-        self._guards.clear()
+                guards.setdefault(n, set()).update(checked)
 
     def _report(self, ctx: FunctionContext, node: cst.BaseExpression, use: str, whole: bool = False) -> bool:
         value = ctx.value(node)
         if not may_be_none(ctx, value, whole_shape_ok=whole):
             return False
         texts = {ctx.code(node), value.origin or ""}
-        if texts & self._guards.get(id(node), set()) or _tested_not_none(ctx, texts):
+        if texts & self._guards(ctx).get(node, set()) or _tested_not_none(ctx, texts):
             return False
-        key = (id(ctx.stmt), value.origin or "")
-        done = self._done.setdefault(id(ctx), set())
+        key = (ctx.stmt, value.origin or "")
+        done = self._done(ctx)
         if key in done:
             return True
         done.add(key)

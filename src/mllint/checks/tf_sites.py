@@ -61,19 +61,9 @@ class FileSites:
         return any(s.api == api for s in self.sites)
 
 
-_CACHE: Dict[int, Tuple[cst.Module, FileSites]] = {}
-
-
 def file_sites(fctx: FileContext) -> FileSites:
-    """The sites of ``fctx`` (computed once per parsed module)."""
-    cached = _CACHE.get(id(fctx.module))
-    if cached is not None and cached[0] is fctx.module:
-        return cached[1]
-    if len(_CACHE) > 4:  # the checks of one file ask in a row; do not pin many trees
-        _CACHE.clear()
-    result = _Scanner(fctx).scan()
-    _CACHE[id(fctx.module)] = (fctx.module, result)
-    return result
+    """The sites of ``fctx`` (computed once per parsed module, kept with its tree)."""
+    return fctx.memo.get(lambda: _Scanner(fctx).scan(), "tf_sites.sites")
 
 
 def _keyword(call: cst.Call, name: str, position: Optional[int] = None) -> Optional[cst.BaseExpression]:
@@ -158,19 +148,19 @@ class _Scanner:
         for small, top in stmts:
             nodes = [small, *walk(small, into_functions=True)]
             found = []
-            passive: Set[int] = set()
+            passive: Set[cst.CSTNode] = set()
             for call in (n for n in nodes if isinstance(n, cst.Call)):
                 classified = self._classify(call, bindings, top, small)
                 if classified is not None:
                     found.append(classified)
                     if classified[1] is not None:
-                        passive.add(id(classified[1]))
+                        passive.add(classified[1])
                 self._concrete(call, bindings)
                 func = call.func
                 if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in _PASSIVE_METHODS:
-                    passive.add(id(func.value))
+                    passive.add(func.value)
             for node in nodes:
-                if isinstance(node, cst.Name) and node.value in bindings and id(node) not in passive:
+                if isinstance(node, cst.Name) and node.value in bindings and node not in passive:
                     if not self._is_binding_target(small, node):
                         bindings[node.value].used = True
                 elif self._is_select(node):

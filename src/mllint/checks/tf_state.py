@@ -34,11 +34,10 @@ class TFStateInTrace(TFCheck):
 
     codes = ("TF201", "TF202", "TF203")
 
-    def __init__(self) -> None:
-        self._assigned_to_self: Set[int] = set()
-
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._assigned_to_self.clear()  # node ids are only compared within one walk (trees may be freed)
+    @staticmethod
+    def _assigned_to_self(ctx: FunctionContext) -> Set[cst.CSTNode]:
+        """Layer constructions this walk assigns to ``self.<name>`` (TF203, not TF202)."""
+        return ctx.scratch.get(set, "TF203.assigned_to_self")
 
     def _weighted_layer(self, ctx: FunctionContext, call: cst.Call) -> Optional[str]:
         """The class name when ``call`` constructs a Keras layer that owns variables."""
@@ -69,7 +68,7 @@ class TFStateInTrace(TFCheck):
             if name.startswith("self.") and name.count(".") == 1:
                 layer = self._weighted_layer(ctx, node.value)
                 if layer is not None:
-                    self._assigned_to_self.add(id(node.value))
+                    self._assigned_to_self(ctx).add(node.value)
                     ctx.report("TF203", node.value, expr=ctx.code(node.value), what=f"a new `{layer}` sub-layer")
                     return
 
@@ -85,7 +84,7 @@ class TFStateInTrace(TFCheck):
             if not lazy_guarded(ctx):
                 ctx.report("TF201", node, expr=ctx.code(node))
             return
-        if id(node) in self._assigned_to_self:
+        if node in self._assigned_to_self(ctx):
             return
         layer = self._weighted_layer(ctx, node) if name else None
         if layer is not None:

@@ -8,7 +8,6 @@ they freeze Python-side behaviour instead: PT209-PT215. Severities and effects p
 
 from __future__ import annotations
 
-import weakref
 from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -56,23 +55,24 @@ def _and_operands(test: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
         yield test
 
 
-_PRUNED: "weakref.WeakKeyDictionary[FunctionContext, Set[int]]" = weakref.WeakKeyDictionary()
 
 
-def _pruned_after_exit(ctx: FunctionContext) -> Set[int]:
+def _pruned_after_exit(ctx: FunctionContext) -> Set[cst.CSTNode]:
     """Statements after ``if torch.jit.is_scripting(): return/raise`` in the same block (not compiled)."""
-    found = _PRUNED.get(ctx)
-    if found is None:
-        found = _PRUNED[ctx] = set()
-        body = ctx.node.body
-        _scan_block(ctx, body.body if isinstance(body, cst.IndentedBlock) else [], False, found)
+    return ctx.scratch.get(lambda: _pruned_statements(ctx), "PT201.pruned")
+
+
+def _pruned_statements(ctx: FunctionContext) -> Set[cst.CSTNode]:
+    found: Set[cst.CSTNode] = set()
+    body = ctx.node.body
+    _scan_block(ctx, body.body if isinstance(body, cst.IndentedBlock) else [], False, found)
     return found
 
 
-def _scan_block(ctx: FunctionContext, stmts: Sequence[cst.CSTNode], pruned: bool, out: Set[int]) -> None:
+def _scan_block(ctx: FunctionContext, stmts: Sequence[cst.CSTNode], pruned: bool, out: Set[cst.CSTNode]) -> None:
     for stmt in stmts:
         if pruned:
-            out.add(id(stmt))
+            out.add(stmt)
         for block in _child_blocks(stmt):
             _scan_block(ctx, block, pruned, out)
         if not pruned and isinstance(stmt, cst.If):
@@ -115,7 +115,7 @@ def script_exempt(ctx: FunctionContext, level: str) -> FrozenSet[str]:
     exempt = set(ctx.exempt)
     exempt.discard(SCRIPT)
     if SCRIPT in ctx.task.exempt or (level == EMITTER and (
-            _not_taken_when_scripting(ctx) or id(ctx.stmt) in _pruned_after_exit(ctx))):
+            _not_taken_when_scripting(ctx) or ctx.stmt in _pruned_after_exit(ctx))):
         exempt.add(SCRIPT)
     return frozenset(exempt)
 
@@ -545,7 +545,7 @@ class _AttrEvents:
     def __init__(self, fn: cst.FunctionDef) -> None:
         self.first_read: Dict[str, int] = {}
         self.read_anywhere: Set[str] = set()
-        self.write_at: Dict[int, int] = {}
+        self.write_at: Dict[cst.CSTNode, int] = {}
         self._n = 0
         self._visit(fn.body)
 
@@ -582,7 +582,7 @@ class _AttrEvents:
         """A store (or in-place update) into ``target``: its indices are reads, ``self.<attr>`` is written."""
         while True:
             if _self_attr_name(target) is not None:
-                self.write_at[id(target)] = self._tick()
+                self.write_at[target] = self._tick()
                 return
             if isinstance(target, cst.Subscript):
                 for el in target.slice:
@@ -600,7 +600,7 @@ class _AttrEvents:
 
     def read_before(self, attr: str, target: cst.CSTNode) -> bool:
         first = self.first_read.get(attr)
-        return first is not None and first < self.write_at.get(id(target), 0)
+        return first is not None and first < self.write_at.get(target, 0)
 
 
 class GraphStateAndInternals(Check):
@@ -608,20 +608,15 @@ class GraphStateAndInternals(Check):
 
     codes = ("PT209", "PT210", "PT211", "PT212", "PT213", "PT214", "PT215")
 
-    def __init__(self) -> None:
-        self._state: "weakref.WeakKeyDictionary[FunctionContext, _MutationState]" = weakref.WeakKeyDictionary()
-
     def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
         inputs: Dict[str, str] = {}
         if ctx.task.depth == 0 and not building_block(ctx):
             inputs = {name: name for name, value in ctx.task.params if value.kind == Kind.TENSOR}
-        self._state[ctx] = _MutationState(inputs)
+        ctx.scratch.get(lambda: _MutationState(inputs), "PT212.state")
 
     def _st(self, ctx: FunctionContext) -> _MutationState:
-        st = self._state.get(ctx)
-        if st is None:
-            st = self._state[ctx] = _MutationState({})
-        return st
+        """This walk's record of input and attribute mutations."""
+        return ctx.scratch.get(lambda: _MutationState({}), "PT212.state")
 
     def _events(self, ctx: FunctionContext) -> _AttrEvents:
         st = self._st(ctx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Set
+from typing import FrozenSet, Set
 
 import libcst as cst
 
@@ -33,25 +33,29 @@ class TensorBranch(BranchTests, Check):
 
     codes = ("PT101",)
 
-    def __init__(self) -> None:
-        self._in_tests: Set[int] = set()  # boolean operations already judged as part of a test
-        self._checked: Dict[int, Set[str]] = {}  # per function context: names bounded by torch._check
+    @staticmethod
+    def _in_tests(ctx: FunctionContext) -> Set[cst.CSTNode]:
+        """Boolean operations of this walk already judged as part of a test."""
+        return ctx.scratch.get(set, "PT101.in_tests")
 
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._checked[id(ctx)] = set()
+    @staticmethod
+    def _checked(ctx: FunctionContext) -> Set[str]:
+        """Names this walk bounds by ``torch._check``."""
+        return ctx.scratch.get(set, "PT101.checked")
 
     def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
         if ctx.qualname(node.func) in _CHECK_CALLS:
-            self._checked.setdefault(id(ctx), set()).update(_names(node))
+            self._checked(ctx).update(_names(node))
 
     def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
         stack = [test]
+        in_tests = self._in_tests(ctx)
         while stack:  # remember the boolean structure of this test, so it is judged once
             n = stack.pop()
             if isinstance(n, (cst.BooleanOperation, cst.UnaryOperation)):
-                self._in_tests.add(id(n))
+                in_tests.add(n)
                 stack.extend(child_nodes(n))
-        checked = self._checked.get(id(ctx), set())
+        checked = self._checked(ctx)
         for operand in tested_operands(test):
             if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
                 continue
@@ -65,6 +69,6 @@ class TensorBranch(BranchTests, Check):
 
     def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
         # Outside a test, ``a and b`` still calls bool() on ``a`` (``b`` is only returned).
-        if id(node) in self._in_tests:
+        if node in self._in_tests(ctx):
             return
         self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())

@@ -8,7 +8,7 @@ flow compares it with a fixed value.
 
 from __future__ import annotations
 
-from typing import Dict, Set
+from typing import Set
 
 import libcst as cst
 
@@ -30,19 +30,18 @@ class DynamicSizeAsPython(BranchTests, Check):
 
     codes = ("PT109", "PT110")
 
-    def __init__(self) -> None:
-        self._loop_counts: Dict[int, Set[int]] = {}  # per context: ``range(...)`` arguments PT107 judges
-
-    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        self._loop_counts[id(ctx)] = set()
+    @staticmethod
+    def _loop_counts(ctx: FunctionContext) -> Set[cst.CSTNode]:
+        """``range(...)`` arguments of this walk that PT107 judges."""
+        return ctx.scratch.get(set, "PT109.loop_counts")
 
     def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
         it = node.iter
         if isinstance(it, cst.Call) and dotted(it.func) == "range":
-            self._loop_counts.setdefault(id(ctx), set()).update(id(a.value) for a in it.args)
+            self._loop_counts(ctx).update(a.value for a in it.args)
 
     def visit_Call(self, ctx: FunctionContext, node: cst.Call) -> None:
-        if id(node) in self._loop_counts.get(id(ctx), ()):
+        if node in self._loop_counts(ctx):
             return  # ``for i in range(int(x.shape[0]))``: the loop is the hazard (PT107)
         name = dotted(node.func)
         qual = ctx.qualname(node.func) or ""
