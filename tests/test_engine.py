@@ -14,7 +14,8 @@ from mllint.catalogue import load_catalogue
 from mllint.checks.base import Check
 from mllint.checks.torch_control_flow import TensorBranch
 from mllint.config import load_settings
-from mllint.engine import Analysis, finalize, parse_file
+from mllint.project import build_project
+from mllint.session import Session
 from mllint.positions import Positions
 
 CODE = textwrap.dedent(
@@ -45,10 +46,10 @@ def test_crashing_rule_becomes_ML004_and_other_findings_survive(tmp_path: Path) 
     (tmp_path / "b.py").write_text(CODE)
     catalogue = load_catalogue()
     settings = load_settings(tmp_path, catalogue)
-    files = [parse_file(tmp_path / n, n, catalogue) for n in ("a.py", "b.py")]
-    analysis = Analysis(files, catalogue, settings, checks=[Exploding(), TensorBranch()])
-    raw = analysis.run()
-    findings = finalize(files, raw, analysis.internal_errors, catalogue, settings, False)
+    project = build_project([str(tmp_path)], settings, None, None, False)
+    session = Session(project, catalogue, settings, checks=[Exploding(), TensorBranch()])
+    session.process(project.order)
+    findings = session.findings(report_unused_ignores=False)
     got = sorted((f.path, f.code, f.line) for f in findings)
     assert ("a.py", "PT101", 8) in got and ("b.py", "PT101", 8) in got
     errors = [f for f in findings if f.code == "ML004"]

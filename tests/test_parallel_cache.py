@@ -16,7 +16,9 @@ from mllint import cache as mcache
 from mllint.analysis.index import ProjectIndex
 from mllint.catalogue import load_catalogue
 from mllint.config import load_settings
-from mllint.engine import Session, TrackingIndex, build_project, last_stats, run_check
+from mllint.engine import build_project, last_stats, run_check
+from mllint.session import Session
+from mllint.tracking import TrackingIndex
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -250,7 +252,7 @@ def test_tracking_index_knows_every_memo_table_of_the_project_index() -> None:
     memos = {name for name, value in vars(index).items() if isinstance(value, (dict, set)) and name != "summaries"}
     assert memos <= TrackingIndex.KNOWN_MEMOS, (
         f"ProjectIndex has new memo tables {memos - TrackingIndex.KNOWN_MEMOS}: teach TrackingIndex to record "
-        "what their answers read (see engine.TrackingIndex._tracked)")
+        "what their answers read (see tracking.TrackingIndex._tracked)")
 
 
 def test_cache_entries_are_plain_data_only() -> None:

@@ -290,3 +290,35 @@ def test_in_process_output_is_identical_across_orders_and_budgets(tmp_path: Path
             cache_dir = tmp_path / f"c-{budget}-{order is subset}"
             assert run(order, cache_dir) == reference  # cold
             assert run(order, cache_dir) == reference  # warm
+
+
+def test_message_names_the_entry_point_the_engine_credits(tmp_path: Path) -> None:
+    """A helper reached from two models is credited to the shortest path (ties: the name), and the
+    message says so whichever model was walked first."""
+    text = """\
+        import torch
+        from torch import nn
+
+
+        def gate(x):
+            if x.sum() > 0:
+                return x
+            return -x
+
+
+        class Deep(nn.Module):
+            def forward(self, x):
+                return self.inner(x)
+
+            def inner(self, x):
+                return gate(x)
+
+
+        class Shallow(nn.Module):
+            def forward(self, x):
+                return gate(x)
+        """
+    root = _project(tmp_path / "p", {"m.py": text})
+    got = [(line, message) for _, line, code, message in _findings(root) if code == "PT101"]
+    assert len(got) == 1 and got[0][0] == 6
+    assert "Shallow.forward" in got[0][1] and "Deep" not in got[0][1]

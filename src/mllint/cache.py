@@ -199,7 +199,7 @@ def merge_analyses(into: Analyses, other: Analyses) -> None:
 
 # -- safe (de)serialisation -----------------------------------------------------------------
 _ALLOWED_MODULES = (
-    "mllint.analysis.", "mllint.findings", "mllint.targets", "mllint.engine", "mllint.cache",
+    "mllint.analysis.", "mllint.findings", "mllint.targets", "mllint.assembly", "mllint.cache",
 )
 _ALLOWED_BUILTINS = {"frozenset", "set", "complex"}
 

@@ -10,7 +10,7 @@ import fnmatch
 import os
 import subprocess
 from pathlib import Path, PurePosixPath
-from typing import Iterable, List, Optional, Sequence, Set
+from typing import List, Optional, Sequence, Set
 
 STDIN = "-"
 
@@ -140,7 +140,3 @@ def display_path(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix() if path.is_absolute() else path.as_posix()
-
-
-def iter_python_files(paths: Iterable[Path]) -> Iterable[Path]:
-    return (p for p in paths if p.suffix == ".py" or str(p) == STDIN)

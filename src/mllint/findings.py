@@ -7,9 +7,6 @@ from typing import Dict, List, Optional, Tuple
 
 from mllint.targets import Severity
 
-#: Values of ``Finding.confirmation[target]`` after ``--confirm``.
-CONFIRMATION_STATES = ("confirmed", "not-reproduced", "not-run")
-
 
 @dataclass(frozen=True)
 class Span:
@@ -65,9 +62,6 @@ class Finding:
     def with_(self, **changes: object) -> "Finding":
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    def confirmation_map(self) -> Dict[str, str]:
-        return dict(self.confirmation)
-
 
 @dataclass
 class RunResult:
@@ -82,8 +76,3 @@ class RunResult:
     @property
     def active(self) -> List[Finding]:
         return [f for f in self.findings if f.suppressed is None]
-
-    @property
-    def tool_errors(self) -> List[Finding]:
-        """Diagnostics that mean mllint could not fully analyse something."""
-        return [f for f in self.findings if f.code.startswith("ML0")]

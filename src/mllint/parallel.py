@@ -1,6 +1,6 @@
 """``--jobs N``: the named files split across N long-lived worker processes.
 
-Each worker owns a contiguous share of the files (in ``engine.order_for`` order, balanced by
+Each worker owns a contiguous share of the files (in ``project.order_for`` order, balanced by
 size) and runs a ``Session`` over it: parse, summaries, entry points, walks. Syntax trees never
 leave the worker that parsed them; what crosses processes is plain data (tasks, findings, cache
 records). A walk that reaches a function in another worker's file is done locally too (its
@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
 from mllint.config import Settings
-from mllint.engine import Project, RunStats, Session, order_for
+from mllint.project import Project, order_for
+from mllint.session import RunStats, Session
 from mllint.findings import Finding
 
 

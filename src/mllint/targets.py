@@ -59,7 +59,3 @@ class Severity(str, Enum):
 
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
-
-
-def most_severe(values: "list[Severity]") -> Severity:
-    return max(values, key=lambda s: s.rank)

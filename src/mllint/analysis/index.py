@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from mllint._compat import SLOTS
 from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
@@ -227,15 +227,6 @@ class ProjectIndex:
         return cls.qualname.rsplit(".", 1)[0] if "." in cls.qualname else ""
 
     # -- entry points ----------------------------------------------------------------------
-    def entry_points(self) -> List[EntryPoint]:
-        entries: List[EntryPoint] = []
-        for modname in sorted(self.summaries):
-            entries.extend(self.module_entry_points(modname, self.summaries[modname]))
-        unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
-        for e in entries:
-            unique.setdefault((e.func.qualname, e.self_class, e.framework, e.dynamic), e)
-        return list(unique.values())
-
     def module_entry_points(self, modname: str, summary: "ModuleSummary") -> List[EntryPoint]:
         """Where export starts in one module: model classes, decorated functions, export call sites."""
         entries: List[EntryPoint] = []
@@ -307,30 +298,3 @@ class ProjectIndex:
                 cls_name = res_cls.name
                 mod = self.module_of_class(res_cls)
             yield EntryPoint(FunctionRef(mod, cls_name, fn.name), None, fw, "compiled", fn.name)
-
-    def module_for_file_summary(self, module: str) -> Optional[ModuleSummary]:
-        return self.summaries.get(module)
-
-    def dependencies(self, module: str) -> Set[str]:
-        """Project modules whose summaries can change this module's findings (import closure)."""
-        out: Set[str] = set()
-        todo = [module]
-        while todo:
-            mod = todo.pop()
-            summary = self.summaries.get(mod)
-            if summary is None:
-                continue
-            for target in summary.aliases.values():
-                parts = target.split(".")
-                for cut in range(len(parts), 0, -1):
-                    cand = ".".join(parts[:cut])
-                    if cand in self.summaries:
-                        if cand not in out and cand != module:
-                            out.add(cand)
-                            todo.append(cand)
-                        break
-        return out
-
-
-def sorted_unique(items: Sequence[str]) -> List[str]:
-    return sorted(set(items))

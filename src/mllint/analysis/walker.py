@@ -191,10 +191,9 @@ class FunctionContext:
 
     def report(self, code: str, node: cst.CSTNode, edits: Tuple[Tuple[cst.CSTNode, str], ...] = (),
                also_exempt: FrozenSet[str] = frozenset(), **fmt: object) -> None:
-        """Report ``code`` at ``node``; ``also_exempt`` names targets this occurrence does not break."""
-        fmt.setdefault("entry", self.task.entry)
-        self.file.report(code, node, self.top, self.stmt, exempt=self.exempt | also_exempt,
-                         entry_point=self.task.entry, edits=edits, **fmt)
+        """Report ``code`` at ``node``; ``also_exempt`` names targets this occurrence does not break.
+        A message's ``{entry}`` is the engine's: the entry point the task is finally credited to."""
+        self.file.report(code, node, self.top, self.stmt, exempt=self.exempt | also_exempt, edits=edits, **fmt)
 
     def _self_attr(self, attr: str) -> Value:
         if self.self_class is None:

@@ -8,7 +8,7 @@ mutation of module-level containers, TF107 Python state kept on ``self``, TF108 
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, Set, Tuple
+from typing import FrozenSet, Iterator, Set
 
 import libcst as cst
 

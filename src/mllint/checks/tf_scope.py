@@ -222,10 +222,6 @@ def _len_dynamic(ctx: FunctionContext, expr: cst.BaseExpression) -> bool:
     return dims is None or (len(dims) > 0 and dims[0] is None)
 
 
-def enclosing_loops(ctx: FunctionContext) -> Iterator[cst.CSTNode]:
-    return reversed(ctx.loops)
-
-
 def lazy_guarded(ctx: FunctionContext, attr: Optional[str] = None) -> bool:
     """Inside ``if self.x is None:`` (or ``if not hasattr(self, "x")`` / ``if not self.built``):
     code that runs once, on the first trace (the documented lazy-creation pattern)."""

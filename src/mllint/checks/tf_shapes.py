@@ -7,7 +7,7 @@ then fail, or the size traced on the first call is baked into the artifact.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, Optional, Set, Tuple
 
 import libcst as cst
 

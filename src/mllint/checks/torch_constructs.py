@@ -124,9 +124,7 @@ def report(ctx: FunctionContext, code: str, node: cst.CSTNode, level: str = PLAI
            also_exempt: FrozenSet[str] = frozenset(), stmt: Optional[cst.CSTNode] = None, **fmt: object) -> None:
     """Report ``code``; ``level`` says how TorchScript guards apply (PLAIN: the walker's exemptions)."""
     exempt = ctx.exempt if level == PLAIN else script_exempt(ctx, level)
-    fmt.setdefault("entry", ctx.task.entry)
-    ctx.file.report(code, node, ctx.top, ctx.stmt if stmt is None else stmt, exempt=exempt | also_exempt,
-                    entry_point=ctx.task.entry, **fmt)
+    ctx.file.report(code, node, ctx.top, ctx.stmt if stmt is None else stmt, exempt=exempt | also_exempt, **fmt)
 
 
 # -- small syntax helpers ---------------------------------------------------------------------------
@@ -418,8 +416,7 @@ class ScriptConstructs(Check):
 
     @staticmethod
     def _entry(ctx: FunctionContext, code: str, node: cst.CSTNode, **fmt: object) -> None:
-        fmt.setdefault("entry", ctx.task.entry)
-        ctx.file.report(code, node, ctx.top, None, exempt=ctx.task.exempt, entry_point=ctx.task.entry, **fmt)
+        ctx.file.report(code, node, ctx.top, None, exempt=ctx.task.exempt, **fmt)
 
     # PT203 / PT204 / PT205 (call sites) / PT208 ----------------------------------------------------------
     def visit_Subscript(self, ctx: FunctionContext, node: cst.Subscript) -> None:

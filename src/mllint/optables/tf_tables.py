@@ -64,10 +64,6 @@ class TFOpTables:
         self.python: Dict[str, Dict[str, Any]] = dict(data.get("python", {}))
 
     # -- op level ------------------------------------------------------------------------------
-    def tflite_status(self, op: str) -> Optional[str]:
-        """builtin / flex / unsupported / conditional / context, or None when never measured."""
-        return self.tflite_ops.get(op)
-
     def tfjs_rejects(self, op: str) -> Optional[bool]:
         """Whether the TF.js converter rejects op type ``op`` (None: no TF.js table, or not judged)."""
         if self.tfjs_supported is None or _TFJS_NOT_JUDGED.search(op):

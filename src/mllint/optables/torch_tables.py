@@ -108,7 +108,3 @@ def load_torch_tables(path: Optional[str] = None) -> TorchOpTables:
 def unsupported_for(python_name: str, target: str, opset: int = DEFAULT_OPSET) -> Optional[str]:
     """Module-level shortcut over the committed tables (see ``TorchOpTables.unsupported_for``)."""
     return load_torch_tables().unsupported_for(python_name, target, opset)
-
-
-def aten_op_for(python_name: str) -> Optional[str]:
-    return load_torch_tables().aten_op(python_name)
