@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from mllint.targets import ALL_TARGETS, EFFECTS, FAMILIES, Severity
+from mllint.targets import EFFECTS, FAMILIES, Severity, target_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,7 +72,7 @@ class RuleSpec:
 
     @property
     def targets(self) -> Tuple[str, ...]:
-        return tuple(t for t in ALL_TARGETS if t in self.impacts)
+        return tuple(t for t in target_names() if t in self.impacts)
 
     @property
     def default_severity(self) -> Severity:
@@ -138,7 +138,7 @@ def _parse_rule(path: Path) -> RuleSpec:
         raise CatalogueError(f"{path}: unknown family {family!r}")
     impacts: Dict[str, TargetImpact] = {}
     for target, spec in meta.get("targets", {}).items():
-        if target not in ALL_TARGETS:
+        if target not in target_names():
             raise CatalogueError(f"{path}: unknown target {target!r}")
         effect = spec.get("effect", "")
         if effect not in EFFECTS:
@@ -151,7 +151,7 @@ def _parse_rule(path: Path) -> RuleSpec:
     for fix in meta.get("fix", []):
         works_on = tuple(fix.get("works-on", ()))
         for t in works_on:
-            if t not in ALL_TARGETS:
+            if t not in target_names():
                 raise CatalogueError(f"{path}: fix names unknown target {t!r}")
         fixes.append(FixSpec(fix["text"], works_on))
     example_config = tuple(sorted(meta.get("example-config", {}).items()))

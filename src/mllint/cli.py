@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, List, NoReturn, Optional, Sequence
 
 from mllint import __version__
+from mllint.targets import target_names
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", action="append", help="rule codes, names or prefixes to disable")
     check.add_argument("--extend-select", action="append", help="rules to enable on top of the configured ones")
     check.add_argument("--target", "--targets", dest="targets", action="append",
-                       help="export targets you ship to (comma-separated; default: configured, else all)")
+                       help="export targets you ship to (comma-separated; default: configured, else all; "
+                            f"known: {', '.join(target_names())})")
     check.add_argument("--severity", action="append", metavar="CODE=LEVEL", help="override a rule's severity")
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")
@@ -69,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
 
     rules = sub.add_parser("rules", help="list the rules")
-    rules.add_argument("--target", action="append", help="only rules that affect these targets")
+    rules.add_argument("--target", action="append",
+                       help=f"only rules that affect these targets (known: {', '.join(target_names())})")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
     explain = sub.add_parser("explain", help="show a rule's documentation")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
-from mllint.targets import ALL_TARGETS, Severity
+from mllint.targets import Severity, target_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,7 +53,7 @@ class Settings:
     ignore: Tuple[str, ...] = ()
     extend_select: Tuple[str, ...] = ()
     per_file_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
-    targets: Tuple[str, ...] = ALL_TARGETS
+    targets: Tuple[str, ...] = field(default_factory=target_names)
     severity: Dict[str, Severity] = field(default_factory=dict)
     exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: Tuple[str, ...] = ()
@@ -94,13 +94,14 @@ def _check_codes(codes: Sequence[str], key: str, where: str, catalogue: Catalogu
 
 
 def _check_targets(values: Sequence[str], key: str, where: str) -> Tuple[str, ...]:
+    known = target_names()
     for t in values:
-        if t not in ALL_TARGETS:
+        if t not in known:
             raise ConfigError(
-                f"{where}: '{key}' has unknown target '{t}'{_suggest(t, ALL_TARGETS)}; "
-                f"known targets: {', '.join(ALL_TARGETS)}"
+                f"{where}: '{key}' has unknown target '{t}'{_suggest(t, known)}; "
+                f"known targets: {', '.join(known)}"
             )
-    return tuple(t for t in ALL_TARGETS if t in values)
+    return tuple(t for t in known if t in values)
 
 
 def _parse_models(value: Any, where: str) -> List[ModelSpec]:

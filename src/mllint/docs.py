@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Iterable
 
 from mllint.catalogue import RuleSpec
-from mllint.targets import ALL_TARGETS
+from mllint.targets import target, target_names
 
 
 def explain_text(rule: RuleSpec) -> str:
     lines = [f"# {rule.code} {rule.name}", "", rule.summary + ".", ""]
     if rule.impacts:
         lines += ["| target | severity | what happens |", "|---|---|---|"]
-        for t in ALL_TARGETS:
+        for t in target_names():
             impact = rule.impacts.get(t)
             if impact:
                 lines.append(f"| {t} | {impact.severity.value} | {impact.effect} |")
-        others = [t for t in ALL_TARGETS if t not in rule.impacts and (
-            rule.framework == "any" or (rule.framework == "torch") == (t in ALL_TARGETS[:5]))]
+        others = [t for t in target_names() if t not in rule.impacts and (
+            rule.framework == "any" or target(t).framework == rule.framework)]
         if others:
             lines.append("")
             lines.append("Not a hazard for: " + ", ".join(others) + ".")

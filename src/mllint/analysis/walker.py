@@ -24,7 +24,7 @@ from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
 from mllint.analysis.values import (
     STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of, merge,
 )
-from mllint.targets import ALL_TARGETS, TORCH_TARGETS
+from mllint.targets import ALL_TARGETS, INEXACT_GUARDS, TORCH_TARGETS, guard_targets
 
 TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.FloatTensor", "torch.LongTensor")
 #: Guards that decide which targets run a branch: name -> targets that take the ``if`` body.
@@ -32,15 +32,7 @@ TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.Floa
 #: are called without them, so code under ``if labels is not None:`` (the loss) is not in the artifact.
 LABEL_PARAM = re.compile(r"(^|_)(labels?|targets?)$|^(start|end)_positions$")
 
-GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
-    "torch.jit.is_scripting": frozenset({"torchscript-script"}),
-    "torch.jit.is_tracing": frozenset({"torchscript-trace", "onnx-legacy"}),
-    "torch._C._get_tracing_state": frozenset({"torchscript-trace", "onnx-legacy"}),
-    "torch.onnx.is_in_onnx_export": frozenset({"onnx-legacy", "onnx-dynamo"}),
-    "torch.compiler.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-    "torch.compiler.is_dynamo_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-    "torch._dynamo.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-}
+GUARD_TARGETS: Dict[str, FrozenSet[str]] = guard_targets()  # from the target table
 
 
 _T = TypeVar("_T")
@@ -426,7 +418,7 @@ class Walker:
             return frozenset(), frozenset()
         others = frozenset(ALL_TARGETS) - takes_body
         body_exempt, else_exempt = others, takes_body
-        if name in ("torch.onnx.is_in_onnx_export",) or name.startswith(("torch.compiler", "torch._dynamo")):
+        if name in INEXACT_GUARDS:
             else_exempt = frozenset()  # the other targets may also report True; be conservative
         return (else_exempt, body_exempt) if negate else (body_exempt, else_exempt)
 

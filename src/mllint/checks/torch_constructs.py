@@ -18,9 +18,10 @@ from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value
 from mllint.analysis.walker import FunctionContext, scripting_exits
 from mllint.checks.base import Check
 from mllint.optables.torch_tables import load_torch_tables
+from mllint.targets import TORCH_TARGETS, targets_where
 
-SCRIPT = "torchscript-script"
-_EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
+SCRIPT = next(iter(targets_where(capture="script")))
+_EXPORT_TARGETS: FrozenSet[str] = targets_where(capture="dynamo")
 
 #: How TorchScript's ``is_scripting()`` pruning applies to a construct (see ``report``).
 FRONTEND, EMITTER, PLAIN = "frontend", "emitter", "plain"
@@ -765,7 +766,7 @@ class GraphStateAndInternals(Check):
         registered = not local or _registered_pytree(ctx, cls.name)
         exempt = _EXPORT_TARGETS if registered else frozenset()
         if building_block(ctx):  # an intermediate value of the model that builds this one
-            exempt = frozenset({"torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"})
+            exempt = frozenset(TORCH_TARGETS) - {SCRIPT}
         ctx.report("PT209", node.value, also_exempt=exempt, cls=cls.name)
 
 

@@ -10,10 +10,11 @@ from mllint.analysis.names import child_nodes
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext
 from mllint.checks.base import BranchTests, Check, tested_operands
+from mllint.targets import targets_where
 
 #: ``torch._check`` and friends: a value constrained by them lets torch.export decide a branch.
 _CHECK_CALLS = ("torch._check", "torch._check_is_size", "torch._check_with")
-_EXPORT_TARGETS: FrozenSet[str] = frozenset({"torch-export", "onnx-dynamo"})
+_EXPORT_TARGETS: FrozenSet[str] = targets_where(capture="dynamo")
 
 
 def _names(node: cst.CSTNode) -> Set[str]:

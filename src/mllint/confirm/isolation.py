@@ -30,7 +30,7 @@ from mllint.confirm.devices import child_environment, resolve_device
 from mllint.confirm.locate import UserFiles, faulthandler_frames
 from mllint.confirm.results import ExportResult
 from mllint.confirm.session import START_MARKER, Job
-from mllint.targets import ALL_TARGETS
+from mllint.targets import target_names
 
 DEFAULT_TIMEOUT = 300.0
 Progress = Callable[[ExportResult], None]
@@ -300,7 +300,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def model_targets(spec: ModelSpec, targets: Sequence[str]) -> List[str]:
     """The run's targets this model takes part in (its own ``targets`` narrow them), in canonical order."""
     wanted = set(targets) & set(spec.targets) if spec.targets else set(targets)
-    return [t for t in ALL_TARGETS if t in wanted]
+    return [t for t in target_names() if t in wanted]
 
 
 def run_confirm(models: List[ModelSpec], root: Path, targets: Tuple[str, ...], device: str, jobs: int,
@@ -313,7 +313,7 @@ def run_confirm(models: List[ModelSpec], root: Path, targets: Tuple[str, ...], d
     ``ValueError``. ``timeout`` (a model's own wins; default 300 s) bounds each step: building the model,
     and each target. ``progress(result)`` is called (from worker threads, serialised) as results arrive.
     """
-    unknown = [t for t in targets if t not in ALL_TARGETS]
+    unknown = [t for t in targets if t not in target_names()]
     if unknown:
         raise ValueError(f"unknown target(s): {', '.join(unknown)}")
     root = Path(root).resolve()

@@ -27,7 +27,7 @@ from mllint.confirm.locate import Located, UserFiles, locate_text
 from mllint.confirm.results import first_lines
 from mllint.confirm.session import Job, Outcome, Session
 from mllint.confirm.spec import ExportSpec
-from mllint.targets import TF_TARGETS
+from mllint.targets import TF_TARGETS, runner_of
 
 Probe = Tuple[str, Tuple[Any, ...], Dict[str, Any]]
 
@@ -246,7 +246,7 @@ class TFSession(Session):
         if target == "keras-file" and not (self.framework == "keras" and hasattr(self.model, "save")):
             raise Outcome("skipped", "not a Keras model (.keras files hold Keras models only)")
         with tf.device(self.device):
-            return getattr(self, "_run_" + target.replace("-", "_"))(target)
+            return getattr(self, runner_of(target))(target)
 
     def _run_savedmodel(self, target: str) -> Optional[str]:
         path = self.artifact_path(target, "")

@@ -23,7 +23,7 @@ from mllint.confirm.compare import DEFAULT_TOLERANCE, array_leaves, derive_probe
 from mllint.confirm.locate import Located, UserFiles, iter_user_frames, user_warnings
 from mllint.confirm.session import Job, Outcome, Session
 from mllint.confirm.spec import ExportSpec
-from mllint.targets import TORCH_TARGETS
+from mllint.targets import TORCH_TARGETS, runner_of
 
 Probe = Tuple[str, Tuple[Any, ...], Dict[str, Any]]
 
@@ -207,7 +207,7 @@ class TorchSession(Session):
 
     # -- targets ------------------------------------------------------------------------------
     def run_target(self, target: str) -> Optional[str]:
-        return getattr(self, "_run_" + target.replace("-", "_"))(target)
+        return getattr(self, runner_of(target))(target)
 
     def _run_torchscript_script(self, target: str) -> Optional[str]:
         scripted = self.timed_export(lambda: torch.jit.script(_fresh(self.pristine)))

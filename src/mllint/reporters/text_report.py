@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mllint.findings import Finding
 from mllint.reporters import ReportContext
+from mllint.targets import target
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _EFFECT_STYLE = {"fails": "red", "silent": "magenta", "run-fails": "red", "crashes": "red", "degrades": "yellow"}
@@ -51,10 +52,16 @@ def render(ctx: ReportContext) -> str:
     return buf.getvalue()
 
 
-_SHORT = {"torchscript-script": "script", "torchscript-trace": "trace", "torch-export": "export",
-          "onnx-dynamo": "dynamo", "onnx-legacy": "legacy", "savedmodel": "saved", "keras-file": "keras"}
 _STATUS_STYLE = {"ok": "green", "failed": "red", "mismatch": "magenta", "crashed": "bold red",
                  "timeout": "red", "error": "red", "skipped": "dim"}
+
+
+def _short(name: str) -> str:
+    """A target's column heading (the table's ``short``)."""
+    try:
+        return target(name).short
+    except KeyError:
+        return name
 
 
 def _print_exports(console: Console, ctx: ReportContext) -> None:
@@ -72,10 +79,10 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
     if not rows:
         return
     table = Table(title="Exports (--confirm): status and seconds per model and target", title_justify="left",
-                  show_edge=False, expand=False, caption=", ".join(f"{_SHORT.get(t, t)} = {t}" for t in targets), caption_justify="left")
+                  show_edge=False, expand=False, caption=", ".join(f"{_short(t)} = {t}" for t in targets), caption_justify="left")
     table.add_column("model", no_wrap=True)
     for t in targets:
-        table.add_column(_SHORT.get(t, t), no_wrap=True)
+        table.add_column(_short(t), no_wrap=True)
     for model, by_target in rows.items():
         cells = []
         for t in targets:
