@@ -26,8 +26,12 @@ def _imports() -> Dict[str, Set[str]]:
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         deps: Set[str] = set()
-        typing_only = {id(n) for top in ast.walk(tree) if isinstance(top, ast.If)
-                       and "TYPE_CHECKING" in ast.unparse(top.test) for n in ast.walk(top)}
+        typing_only = {
+            id(n)
+            for top in ast.walk(tree)
+            if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test)
+            for n in ast.walk(top)
+        }
         for node in ast.walk(tree):
             if id(node) in typing_only:
                 continue
@@ -35,7 +39,7 @@ def _imports() -> Dict[str, Set[str]]:
                 base = node.module
                 if node.level:
                     pkg = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-                    base = ".".join(pkg[:len(pkg) - node.level + 1] + [node.module])
+                    base = ".".join(pkg[: len(pkg) - node.level + 1] + [node.module])
                 for alias in node.names:
                     full = f"{base}.{alias.name}"
                     deps.add(full if full in modules else base)
@@ -54,7 +58,7 @@ def test_no_import_cycle() -> None:
         state[node] = 1
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep] if dep in stack else [node, dep])
+                cycles.append(stack[stack.index(dep) :] + [dep] if dep in stack else [node, dep])
             elif dep not in state:
                 visit(dep, stack + [dep])
         state[node] = 2

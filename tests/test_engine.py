@@ -105,7 +105,7 @@ def test_lazy_positions_match_libcst_position_provider(with_text: bool) -> None:
 
         class Collect(cst.CSTVisitor):
             def on_visit(self, node: cst.CSTNode) -> bool:
-                nodes.append(node)
+                nodes.append(node)  # noqa: B023 - used within this iteration only
                 return True
 
         top.visit(Collect())

@@ -31,13 +31,16 @@ def toy_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     shutil.copytree(REPO / "rules", rules)
     card = rules / "control-flow" / "PT101-tensor-dependent-branch.md"
     text = card.read_text(encoding="utf-8")
-    card.write_text(text.replace("[targets]\n", '[targets]\ntoy-runtime = { severity = "warning", effect = "silent" }\n', 1),
-                    encoding="utf-8")
+    card.write_text(
+        text.replace("[targets]\n", '[targets]\ntoy-runtime = { severity = "warning", effect = "silent" }\n', 1),
+        encoding="utf-8",
+    )
     monkeypatch.setattr(catalogue_mod, "_catalogue_root", lambda: rules)
     project = tmp_path / "proj"
     project.mkdir()
     (project / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
-    (project / "net.py").write_text(textwrap.dedent("""\
+    (project / "net.py").write_text(
+        textwrap.dedent("""\
         import torch
         from torch import nn
 
@@ -47,7 +50,9 @@ def toy_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
                 if x.sum() > 0:
                     return x
                 return -x
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     monkeypatch.chdir(project)
     catalogue_mod.load_catalogue.cache_clear()  # loaded once per process: load this copy instead
     yield project
@@ -78,8 +83,9 @@ def test_new_target_reaches_rules_explain_sarif_and_cli(toy_target: Path, capsys
     assert "toy-runtime" in "".join(help_text.split())  # argparse may wrap at the hyphen
 
 
-def test_unknown_target_is_a_usage_error_naming_the_table(capsys: pytest.CaptureFixture[str],
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_target_is_a_usage_error_naming_the_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert main(["check", "--target", "toy-runtime", "."]) == 2

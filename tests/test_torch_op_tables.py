@@ -11,11 +11,9 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-import mllint.checks.torch_ops as torch_ops_check
 from mllint.catalogue import catalogue_dir, load_catalogue
 from mllint.optables.torch_tables import load_torch_tables, unsupported_for
 from mllint.optables.torch_tables import data_path

@@ -56,8 +56,13 @@ def _findings(root: Path, paths: Sequence[str] = (".",)) -> List[Tuple[str, int,
 def _cli_findings(root: Path, budget: str, paths: Sequence[str] = (".",)) -> List[Tuple[str, int, str, str]]:
     """The CLI in a fresh process (the tree budget is read from the environment there)."""
     env = dict(os.environ, MLLINT_TREE_BUDGET=budget, PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.run([sys.executable, "-m", "mllint", "check", "--no-cache", "--format", "json", *paths],
-                          cwd=str(root), capture_output=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mllint", "check", "--no-cache", "--format", "json", *paths],
+        cwd=str(root),
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr.decode()
     report = json.loads(proc.stdout)
     return [(f["path"], f["line"], f["code"], f["message"]) for f in report["findings"]]
@@ -147,8 +152,9 @@ def test_every_copy_reports_its_finding_under_a_small_tree_budget(tmp_path: Path
 @pytest.mark.parametrize("budget", ["0", "2000000"])
 def test_file_over_the_tree_budget_is_analysed(tmp_path: Path, budget: str) -> None:
     padding = "    # padding\n" * 210_000  # 2.1 MB after dedent: over the default budget too
-    root = _project(tmp_path / "p", {"big.py": PT101_FILE.format(n=0) + "\n" + padding,
-                                     "small.py": PT101_FILE.format(n=1)})
+    root = _project(
+        tmp_path / "p", {"big.py": PT101_FILE.format(n=0) + "\n" + padding, "small.py": PT101_FILE.format(n=1)}
+    )
     got = [(path, line, code) for path, line, code, _ in _cli_findings(root, budget)]
     assert [(line, code) for path, line, code in got if path == "big.py"] == [(9, "PT101")]
     assert [(line, code) for path, line, code in got if path == "small.py"] == [(9, "PT101")]
@@ -169,7 +175,8 @@ def test_tree_in_use_is_pinned_while_other_files_are_parsed(tmp_path: Path) -> N
     imports = "\n".join(f"from pkg.h{i} import helper{i}" for i in range(6))
     files["pkg/model.py"] = (
         "import torch\nfrom torch import nn\n" + imports + "\n\n\nclass Net(nn.Module):\n"
-        "    def forward(self, x):\n" + calls + "\n        if x.sum() > 0:\n            x = x * 2\n        return x\n")
+        "    def forward(self, x):\n" + calls + "\n        if x.sum() > 0:\n            x = x * 2\n        return x\n"
+    )
     root = _project(tmp_path / "p", files)
     tiny = _cli_findings(root, "1", ["pkg/model.py"])
     assert tiny == _cli_findings(root, "100000000", ["pkg/model.py"])
@@ -207,10 +214,16 @@ def test_checks_keep_no_state_between_walks() -> None:
     settings = load_settings(FIXTURES, catalogue)
     checks = [cls.from_settings(settings) for cls in ALL_CHECKS]
     before_checks = [copy.deepcopy(vars(c)) for c in checks]
-    globals_before = {k: copy.copy(v) for k, v in _mutable_globals().items()
-                      if not isinstance(v, (weakref.WeakKeyDictionary, weakref.WeakValueDictionary))}
-    weak = [k for k, v in _mutable_globals().items()
-            if isinstance(v, (weakref.WeakKeyDictionary, weakref.WeakValueDictionary))]
+    globals_before = {
+        k: copy.copy(v)
+        for k, v in _mutable_globals().items()
+        if not isinstance(v, (weakref.WeakKeyDictionary, weakref.WeakValueDictionary))
+    }
+    weak = [
+        k
+        for k, v in _mutable_globals().items()
+        if isinstance(v, (weakref.WeakKeyDictionary, weakref.WeakValueDictionary))
+    ]
     assert weak == [], "weak tables of walk state belong in ctx.scratch"
     for folder in ("torch", "tensorflow", "torch_constructs"):
         project = build_project([str(FIXTURES / folder)], settings, None, None, False)
@@ -232,8 +245,13 @@ def _fixture_project(root: Path) -> List[str]:
 
 
 def _cli(root: Path, paths: Sequence[str], jobs: int, cache: bool, budget: str, cache_home: Path) -> bytes:
-    env = dict(os.environ, MLLINT_TREE_BUDGET=budget, MLLINT_POOL_MIN_BYTES="0", XDG_CACHE_HOME=str(cache_home),
-               PYTHONPATH=str(REPO / "src"))
+    env = dict(
+        os.environ,
+        MLLINT_TREE_BUDGET=budget,
+        MLLINT_POOL_MIN_BYTES="0",
+        XDG_CACHE_HOME=str(cache_home),
+        PYTHONPATH=str(REPO / "src"),
+    )
     args = [sys.executable, "-m", "mllint", "check", "--format", "json", "--jobs", str(jobs), *paths]
     if not cache:
         args.insert(4, "--no-cache")
@@ -269,8 +287,9 @@ def test_output_is_byte_identical_across_orders_jobs_cache_and_budget(tmp_path: 
     assert runs == 18
 
 
-def test_in_process_output_is_identical_across_orders_and_budgets(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_output_is_identical_across_orders_and_budgets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fast-loop version: one process, ``--jobs 1``, every order and budget, cold and warm cache."""
     root = tmp_path / "proj"
     files = _fixture_project(root)

@@ -24,8 +24,12 @@ from mllint.suppressions import Suppressions
 def diagnostic(catalogue: Catalogue, code: str, display: str, span: Span, **fmt: object) -> Finding:
     spec = catalogue.by_code[code]
     return Finding(
-        path=display, span=span, code=code, name=spec.name,
-        message=spec.message.format_map(_Defaults(fmt)), severity=spec.default_severity,
+        path=display,
+        span=span,
+        code=code,
+        name=spec.name,
+        message=spec.message.format_map(_Defaults(fmt)),
+        severity=spec.default_severity,
     )
 
 
@@ -74,8 +78,9 @@ def locate(raw: RawFinding, positions: Positions) -> LocatedRaw:
     return LocatedRaw(raw.code, span, stmt_line, fmt, tuple(sorted(raw.exempt)), raw.entry, edits)
 
 
-def resolve_located(raw: LocatedRaw, entry: Optional[str], display: str, spec: RuleSpec,
-                    settings: Settings) -> Optional[Finding]:
+def resolve_located(
+    raw: LocatedRaw, entry: Optional[str], display: str, spec: RuleSpec, settings: Settings
+) -> Optional[Finding]:
     """A Finding for the user's targets, or None if the report breaks none of them."""
     if spec.impacts:
         targets = tuple(t for t in spec.targets if t in settings.targets and t not in raw.exempt)
@@ -90,10 +95,17 @@ def resolve_located(raw: LocatedRaw, entry: Optional[str], display: str, spec: R
     if entry is not None:
         fmt.setdefault("entry", entry)
     return Finding(
-        path=display, span=raw.span, code=spec.code, name=spec.name,
-        message=spec.message.format_map(_Defaults(fmt)), severity=severity, targets=targets,
-        effects=tuple((t, spec.impacts[t].effect) for t in targets), fix=spec.choose_fix(targets),
-        edits=tuple(Edit(s, text) for s, text in raw.edits), stmt_line=raw.stmt_line,
+        path=display,
+        span=raw.span,
+        code=spec.code,
+        name=spec.name,
+        message=spec.message.format_map(_Defaults(fmt)),
+        severity=severity,
+        targets=targets,
+        effects=tuple((t, spec.impacts[t].effect) for t in targets),
+        fix=spec.choose_fix(targets),
+        edits=tuple(Edit(s, text) for s, text in raw.edits),
+        stmt_line=raw.stmt_line,
     )
 
 
@@ -105,8 +117,13 @@ def _choice_key(item: Tuple[LocatedRaw, Optional[str], int]) -> Tuple[object, ..
     return (depth, entry or "", len(raw.exempt), raw.exempt, repr(raw.fmt), edits, raw.stmt_line or 0)
 
 
-def assemble(display: str, items: Iterable[Tuple[LocatedRaw, Optional[str], int]],
-             errors: Iterable[Tuple[str, str]], catalogue: Catalogue, settings: Settings) -> List[Finding]:
+def assemble(
+    display: str,
+    items: Iterable[Tuple[LocatedRaw, Optional[str], int]],
+    errors: Iterable[Tuple[str, str]],
+    catalogue: Catalogue,
+    settings: Settings,
+) -> List[Finding]:
     """One file's findings from its located reports (each with the entry point its task is credited
     to and the task's depth)."""
     out: List[Finding] = []
@@ -141,8 +158,14 @@ def _per_file_ignored(display: str, code: str, settings: Settings, catalogue: Ca
     return False
 
 
-def finish_file(display: str, text: Optional[str], findings: Sequence[Finding], catalogue: Catalogue,
-                settings: Settings, report_unused_ignores: bool) -> List[Finding]:
+def finish_file(
+    display: str,
+    text: Optional[str],
+    findings: Sequence[Finding],
+    catalogue: Catalogue,
+    settings: Settings,
+    report_unused_ignores: bool,
+) -> List[Finding]:
     """Configuration filters and suppressions for one file's findings."""
     enabled = set(settings.enabled_codes)
     findings = [f for f in findings if f.code in enabled or f.code == "ML004"]
@@ -155,8 +178,13 @@ def finish_file(display: str, text: Optional[str], findings: Sequence[Finding], 
     if report_unused_ignores and "ML005" in enabled:
         for directive, stale in sup.unused():
             detail = "" if stale == ("*",) else f" of {', '.join(stale)}"
-            out.append(diagnostic(catalogue, "ML005", display,
-                                   Span(directive.line, directive.col, directive.line, directive.col + 1), detail=detail))
+            out.append(
+                diagnostic(
+                    catalogue,
+                    "ML005",
+                    display,
+                    Span(directive.line, directive.col, directive.line, directive.col + 1),
+                    detail=detail,
+                )
+            )
     return out
-
-

@@ -150,7 +150,7 @@ class Analyses:
         if index is None:
             index = len(self.deps)
             self.deps.append(pair)
-            self._lookup[pair] = index
+            self._index()[pair] = index
         return index
 
     def _index(self) -> Dict[Tuple[str, str], int]:
@@ -207,7 +207,7 @@ _ALLOWED_BUILTINS = {"frozenset", "set", "complex"}
 class _SafeUnpickler(pickle.Unpickler):
     """Builds only mllint data classes and enums (no functions, no other classes)."""
 
-    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+    def find_class(self, module: str, name: str):
         if module == "builtins" and name in _ALLOWED_BUILTINS:
             return getattr(__import__("builtins"), name)
         if module.startswith(_ALLOWED_MODULES) and module in sys.modules:

@@ -195,7 +195,7 @@ class Catalogue:
     def get(self, key: str) -> Optional[RuleSpec]:
         return self.by_code.get(key.upper()) or self.by_name.get(key.lower())
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.rules)
 
     def codes_matching(self, selector: str) -> List[str]:

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from mllint import __version__
 from mllint.targets import target_names
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _use_color(choice: str, stream) -> bool:  # type: ignore[no-untyped-def]
+def _use_color(choice: str, stream) -> bool:
     if choice == "always":
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
@@ -140,7 +140,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{p}: no such file or directory")
         overrides = _overrides(args)
         if args.report_unused_ignores:
-            overrides["extend-select"] = list(overrides.get("extend-select") or []) + ["ML005"]  # type: ignore[arg-type]
+            overrides["extend-select"] = (_csv(args.extend_select) or []) + ["ML005"]
         settings = load_settings(start if start.exists() else Path("."), catalogue, args.config, overrides)
     except ConfigError as exc:
         sys.stderr.write(f"mllint: configuration error: {exc}\n")
@@ -172,7 +172,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.active) else EXIT_OK
 
 
-def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[int]:  # type: ignore[no-untyped-def]
+def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[int]:
     """Run --confirm and merge its results into ``result``; an exit code on a usage error."""
     try:
         from mllint.confirm import merge, run_confirm
@@ -207,14 +207,14 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
 class _confirm_progress:
     """A rich progress bar over models x targets on stderr while exports run (only on a terminal)."""
 
-    def __init__(self, models, targets) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, models, targets) -> None:
         from mllint.confirm import model_targets
 
         self.total = sum(len(model_targets(m, targets)) for m in models)
-        self.bar = None
-        self.task = None
+        self.bar: Optional[Any] = None  # rich.progress.Progress, imported only on a terminal
+        self.task: Optional[Any] = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self):
         if not sys.stderr.isatty() or self.total == 0:
             return None
         from rich.console import Console
@@ -226,7 +226,7 @@ class _confirm_progress:
         self.task = self.bar.add_task("", total=self.total)
         return self.update
 
-    def update(self, result) -> None:  # type: ignore[no-untyped-def]
+    def update(self, result) -> None:
         if self.bar is not None:
             self.bar.update(self.task, advance=1, description=f"{result.model} {result.target}: {result.status}")
 

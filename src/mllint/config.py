@@ -288,7 +288,7 @@ def load_settings(
         if not config_file.is_file():
             raise ConfigError(f"{config_file}: configuration file not found")
         path: Optional[Path] = config_file.resolve()
-        root = path.parent
+        root = config_file.resolve().parent
     else:
         path, root = find_config(start)
     settings = Settings(root=root, config_file=path)

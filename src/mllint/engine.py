@@ -42,10 +42,19 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_check(paths: Sequence[str], settings: Settings, catalogue: Catalogue, *, stdin_data: Optional[bytes] = None,
-              stdin_filename: Optional[str] = None, force_exclude: bool = False,
-              report_unused_ignores: bool = False, jobs: int = 1, cache: bool = False,
-              cache_dir: Optional[Path] = None) -> RunResult:
+def run_check(
+    paths: Sequence[str],
+    settings: Settings,
+    catalogue: Catalogue,
+    *,
+    stdin_data: Optional[bytes] = None,
+    stdin_filename: Optional[str] = None,
+    force_exclude: bool = False,
+    report_unused_ignores: bool = False,
+    jobs: int = 1,
+    cache: bool = False,
+    cache_dir: Optional[Path] = None,
+) -> RunResult:
     """Check ``paths``. ``jobs``: worker processes (1: in-process); ``cache``: read and write the
     persistent cache (in ``cache_dir``; default: the project's ``.mllint_cache/`` or the user cache)."""
     global _LAST_STATS
@@ -72,18 +81,20 @@ def run_check(paths: Sequence[str], settings: Settings, catalogue: Catalogue, *,
         else:
             from mllint.parallel import run_parallel
 
-            findings, stats = run_parallel(project, catalogue, settings, store, akey, workers, preloaded,
-                                           report_unused_ignores)
+            findings, stats = run_parallel(
+                project, catalogue, settings, store, akey, workers, preloaded, report_unused_ignores
+            )
         stats.files = len(project.order)
         stats.jobs = workers
         _LAST_STATS = stats
-        return RunResult(findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order),
-                         root=str(settings.root))
+        return RunResult(
+            findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order), root=str(settings.root)
+        )
     finally:
         gc.set_threshold(*thresholds)
 
 
-def _plan(project: Project, store, jobs: int) -> Tuple[int, Dict[str, object]]:  # type: ignore[no-untyped-def]
+def _plan(project: Project, store, jobs: int) -> Tuple[int, Dict[str, object]]:
     """How many processes: one, unless there is enough source to parse (cache misses) to pay for a pool."""
     if jobs <= 1 or len(project.order) < 2:
         return 1, {}
@@ -105,7 +116,7 @@ def _plan(project: Project, store, jobs: int) -> Tuple[int, Dict[str, object]]: 
     return (min(jobs, len(project.order)) if work >= threshold else 1), preloaded
 
 
-def _unchanged(record, source: SourceFile) -> bool:  # type: ignore[no-untyped-def]
+def _unchanged(record, source: SourceFile) -> bool:
     """The file still has the content its record was made from (its walks will likely replay)."""
     if source.path is None or source.data is not None:
         return False
@@ -114,5 +125,3 @@ def _unchanged(record, source: SourceFile) -> bool:  # type: ignore[no-untyped-d
     except OSError:
         return False
     return hashlib.blake2b(data, digest_size=16).hexdigest() == record.digest
-
-

@@ -16,8 +16,9 @@ import gc
 import multiprocessing
 import traceback
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkContext, SpawnContext
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mllint.catalogue import Catalogue
 from mllint.config import Settings
@@ -51,13 +52,14 @@ def shard(project: Project, workers: int) -> List[List[str]]:
     return [s for s in shards if s]
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
+def _context() -> Union[ForkContext, SpawnContext]:
     # fork: workers start in milliseconds with everything already imported
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
-def run_parallel(project: Project, catalogue: Catalogue, settings: Settings, store, akey: str,  # type: ignore[no-untyped-def]
+def run_parallel(project: Project, catalogue: Catalogue, settings: Settings, store, akey: str,
                  workers: int, preloaded: Dict[str, object],
                  report_unused_ignores: bool) -> Tuple[List[Finding], RunStats]:
     shards = shard(project, workers)
@@ -118,7 +120,7 @@ def run_parallel(project: Project, catalogue: Catalogue, settings: Settings, sto
                 proc.terminate()
 
 
-def _merge(into, other) -> None:  # type: ignore[no-untyped-def]
+def _merge(into, other) -> None:
     """Two workers' records of one shared (not named) file: the union of their walks."""
     from mllint.cache import merge_analyses
 
@@ -131,7 +133,7 @@ def _merge(into, other) -> None:  # type: ignore[no-untyped-def]
             into.analyses[key] = analyses
 
 
-def _receive(conn: Connection):  # type: ignore[no-untyped-def]
+def _receive(conn: Connection):
     while True:
         ready = wait([conn], timeout=60)
         if ready:

@@ -181,7 +181,7 @@ class Positions:
             cls = self.module.body[top_index]
             if isinstance(cls, cst.ClassDef) and isinstance(cls.body, cst.IndentedBlock):
                 for i, stmt in enumerate(cls.body.body):
-                    stack = [stmt]
+                    stack: List[cst.CSTNode] = [stmt]
                     while stack:
                         n = stack.pop()
                         members[id(n)] = i

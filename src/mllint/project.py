@@ -47,14 +47,23 @@ class Project:
         result = None
         if name and all(name.split(".")) and not name.startswith("<"):
             path = _find_module_file(name, self.root, self.near)
-            if path is not None and path.resolve() not in self._named_paths and _inside_project(path, self.root, self.exclude):
+            if (
+                path is not None
+                and path.resolve() not in self._named_paths
+                and _inside_project(path, self.root, self.exclude)
+            ):
                 result = SourceFile(name, name, path.name == "__init__.py", path, display_path(path, self.root), False)
         self._context[name] = result
         return result
 
 
-def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional[bytes], stdin_filename: Optional[str],
-                  force_exclude: bool) -> Project:
+def build_project(
+    paths: Sequence[str],
+    settings: Settings,
+    stdin_data: Optional[bytes],
+    stdin_filename: Optional[str],
+    force_exclude: bool,
+) -> Project:
     root = settings.root
     exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
     named: List[SourceFile] = []
@@ -76,7 +85,6 @@ def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional
     return Project(root, exclude, named, near)
 
 
-
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)
 
 
@@ -90,7 +98,7 @@ def imported_named(project: Project, name: str, text: str) -> List[str]:
         if target.startswith("."):
             level = len(target) - len(target.lstrip("."))
             rest = target.lstrip(".")
-            prefix = base[:len(base) - (level - 1)] if level > 1 else base
+            prefix = base[: len(base) - (level - 1)] if level > 1 else base
             target = ".".join(prefix + ([rest] if rest else []))
         parts = target.split(".")
         for cut in range(len(parts), 0, -1):

@@ -17,7 +17,7 @@ import pickle
 import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
-from typing import Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -34,6 +34,9 @@ from mllint.positions import Positions
 from mllint.project import Project, SourceFile
 from mllint.source import ParseFailure, SourceText, _python_syntax_error, decode, parse, read
 from mllint.tracking import Recorder, TrackingIndex
+
+if TYPE_CHECKING:
+    from mllint.cache import Analyses
 
 #: Upper bound on distinct tasks per process (a safety valve: reaching it truncates the analysis).
 MAX_TASKS = 200_000
@@ -58,13 +61,13 @@ def configured_tree_budget() -> int:
         return TREE_BUDGET
 
 
-def _summarize(module: cst.Module, name: str, is_package: bool, text: str) -> Tuple[Optional[ModuleSummary], Optional[str]]:
+def _summarize(
+    module: cst.Module, name: str, is_package: bool, text: str
+) -> Tuple[Optional[ModuleSummary], Optional[str]]:
     try:
         return summarize(module, name, is_package, text), None
     except Exception as exc:  # never lose a file to a bug in the summary pass
         return None, short_error(exc)
-
-
 
 
 @dataclass
@@ -85,8 +88,17 @@ class RunStats:
     truncated: int = 0
 
     def add(self, other: "RunStats") -> None:
-        for name in ("parsed", "prefiltered", "summaries_cached", "tasks", "walked", "replayed", "cache_reads",
-                     "cache_writes", "truncated"):
+        for name in (
+            "parsed",
+            "prefiltered",
+            "summaries_cached",
+            "tasks",
+            "walked",
+            "replayed",
+            "cache_reads",
+            "cache_writes",
+            "truncated",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.walked_modules |= other.walked_modules
 
@@ -114,8 +126,9 @@ class _Mod:
         self.positions: Optional[Positions] = None
         self.pins = 0
         self.size = 0
-        self.analyses = None  # cache.Analyses for this run's analysis key (records to replay, new ones)
-        self.other_analyses: Dict[str, object] = {}
+        #: walk records for this run's analysis key (records to replay, new ones)
+        self.analyses: Optional[Analyses] = None
+        self.other_analyses: Dict[str, Analyses] = {}
         self.dirty = False
         self.keys: Set[Tuple[object, ...]] = set()  # keys of the tasks walked in this file
         self.file_check: Optional[Tuple[Tuple[LocatedRaw, ...], Tuple[Tuple[str, str], ...]]] = None
@@ -151,10 +164,19 @@ class Session:
     and handed to their owner through ``exports``.
     """
 
-    def __init__(self, project: Project, catalogue: Catalogue, settings: Settings, *,
-                 owned: Optional[Set[str]] = None, store=None, akey: str = "",  # type: ignore[no-untyped-def]
-                 checks: Optional[Sequence[Check]] = None,
-                 tree_budget: Optional[int] = None, preloaded: Optional[Dict[str, object]] = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        catalogue: Catalogue,
+        settings: Settings,
+        *,
+        owned: Optional[Set[str]] = None,
+        store=None,
+        akey: str = "",
+        checks: Optional[Sequence[Check]] = None,
+        tree_budget: Optional[int] = None,
+        preloaded: Optional[Dict[str, object]] = None,
+    ) -> None:
         self.project = project
         self.catalogue = catalogue
         self.settings = settings
@@ -214,13 +236,16 @@ class Session:
         if record is not None and record.digest == st.digest and st.error is None:
             from mllint.cache import summary_key
 
-            if record.summary_key == summary_key() and record.summary_name == source.summary_name and \
-                    record.is_package == source.is_package:
+            if (
+                record.summary_key == summary_key()
+                and record.summary_name == source.summary_name
+                and record.is_package == source.is_package
+            ):
                 st.prefiltered = record.prefiltered
                 st.ast_diags = record.ast_diags
                 if record.parsed:
                     st.parsed = True
-                    st.summary = record.summary  # type: ignore[assignment]
+                    st.summary = record.summary
                     st.shash = record.shash
                     st.parse_diags = list(record.parse_diags)
                     if st.summary is not None:
@@ -233,7 +258,7 @@ class Session:
                     st.text = None  # read again only if a walk needs the tree
         return st
 
-    def _record(self, source: SourceFile):  # type: ignore[no-untyped-def]
+    def _record(self, source: SourceFile):
         if self.store is None:
             return None
         if source.name in self.preloaded:
@@ -254,8 +279,9 @@ class Session:
         text = self._text(st) or ""
         st.summary, error = _summarize(tree, st.source.summary_name, st.source.is_package, text)
         if error is not None:
-            st.parse_diags.append(diagnostic(self.catalogue, "ML004", st.display, Span(1, 0, 1, 0),
-                                              rule="index", detail=error))
+            st.parse_diags.append(
+                diagnostic(self.catalogue, "ML004", st.display, Span(1, 0, 1, 0), rule="index", detail=error)
+            )
         if st.summary is not None:
             st.shash = hashlib.blake2b(pickle.dumps(st.summary, protocol=4), digest_size=16).hexdigest()
             st.summary.module = st.name
@@ -322,8 +348,11 @@ class Session:
         if st.prefiltered:
             if st.ast_diags is None:
                 failure = _python_syntax_error(self._text(st) or "")
-                st.ast_diags = [] if failure is None else [
-                    diagnostic(self.catalogue, "ML001", st.display, failure.span, detail=failure.detail)]
+                st.ast_diags = (
+                    []
+                    if failure is None
+                    else [diagnostic(self.catalogue, "ML001", st.display, failure.span, detail=failure.detail)]
+                )
                 st.dirty = True
             return st.ast_diags
         return st.parse_diags
@@ -432,8 +461,9 @@ class Session:
         for child in children:
             self.arrive(replace(child, depth=task.depth + 1, entry=task.entry))
 
-    def _live(self, st: _Mod, task: Task) -> Tuple[Tuple[Task, ...], Tuple[LocatedRaw, ...],
-                                                   Tuple[Tuple[str, str], ...], Set[str]]:
+    def _live(
+        self, st: _Mod, task: Task
+    ) -> Tuple[Tuple[Task, ...], Tuple[LocatedRaw, ...], Tuple[Tuple[str, str], ...], Set[str]]:
         """Walk ``task`` now: follow-up tasks, located reports, rule errors, what it read elsewhere."""
         self.stats.walked += 1
         self.stats.walked_modules.add(st.name)
@@ -469,8 +499,9 @@ class Session:
             st.pins -= 1
         return tuple(walker.new_tasks), located, tuple(errors), names
 
-    def _locate_all(self, st: _Mod, raws: Sequence[RawFinding],
-                    errors: List[Tuple[str, str]]) -> Tuple[LocatedRaw, ...]:
+    def _locate_all(
+        self, st: _Mod, raws: Sequence[RawFinding], errors: List[Tuple[str, str]]
+    ) -> Tuple[LocatedRaw, ...]:
         if not raws:
             return ()
         if st.positions is None:
@@ -578,7 +609,7 @@ class Session:
         self._remember(st, wkey, (), located, tuple(errors), names)
 
     # -- cache ------------------------------------------------------------------------------
-    def _replay(self, st: _Mod, wkey: Tuple[object, ...]):  # type: ignore[no-untyped-def]
+    def _replay(self, st: _Mod, wkey: Tuple[object, ...]):
         analyses = st.analyses
         if analyses is None:
             return None
@@ -591,7 +622,7 @@ class Session:
                 return None
         return record
 
-    def _remember(self, st: _Mod, wkey, children, raws, errors, names: Set[str]) -> None:  # type: ignore[no-untyped-def]
+    def _remember(self, st: _Mod, wkey, children, raws, errors, names: Set[str]) -> None:
         if self.store is None:
             return
         from mllint.cache import Analyses, WalkRecord
@@ -607,17 +638,26 @@ class Session:
             st.analyses.walks[wkey] = record
         st.dirty = True
 
-    def source_record(self, st: _Mod):  # type: ignore[no-untyped-def]
+    def source_record(self, st: _Mod):
         from mllint.cache import KEEP_ANALYSES, SourceRecord, summary_key
 
-        analyses = dict(list(st.other_analyses.items())[-(KEEP_ANALYSES - 1):]) if KEEP_ANALYSES > 1 else {}
+        analyses = dict(list(st.other_analyses.items())[-(KEEP_ANALYSES - 1) :]) if KEEP_ANALYSES > 1 else {}
         if st.analyses is not None:
             analyses[self.akey] = st.analyses
         return SourceRecord(
-            display=st.display, module=st.name, digest=st.digest, summary_key=summary_key(),
-            summary_name=st.source.summary_name, is_package=st.source.is_package, prefiltered=st.prefiltered,
-            parsed=st.parsed, summary=st.summary, shash=st.shash, parse_diags=list(st.parse_diags),
-            ast_diags=st.ast_diags, analyses=analyses,
+            display=st.display,
+            module=st.name,
+            digest=st.digest,
+            summary_key=summary_key(),
+            summary_name=st.source.summary_name,
+            is_package=st.source.is_package,
+            prefiltered=st.prefiltered,
+            parsed=st.parsed,
+            summary=st.summary,
+            shash=st.shash,
+            parse_diags=list(st.parse_diags),
+            ast_diags=st.ast_diags,
+            analyses=analyses,
         )
 
     def dirty_records(self, modules: Optional[Iterable[str]] = None) -> Iterator[object]:
@@ -630,7 +670,7 @@ class Session:
         if self.store is None:
             return
         for record in self.dirty_records(modules):
-            self.store.save(record)  # type: ignore[arg-type]
+            self.store.save(record)
         self.stats.cache_writes = self.store.writes
         self.stats.cache_reads = self.store.reads
 
@@ -671,5 +711,3 @@ class Session:
             out.extend(finish_file(st.display, text, found, self.catalogue, self.settings, report_unused_ignores))
         self.stats.tasks = len(self.nodes)
         return out
-
-

@@ -53,7 +53,7 @@ class Suppressions:
                 codes: Tuple[str, ...] = (ALL,)
             else:
                 codes = tuple(
-                    (catalogue.get(c.strip()).code if catalogue.get(c.strip()) else c.strip().upper())
+                    _canonical(catalogue, c.strip())
                     for c in m.group(2).split(",") if c.strip()
                 )
             found.append(Directive(tok.start[0], tok.start[1] + m.start(), codes, m.group(1).lower() == "ignore-file"))
@@ -91,3 +91,9 @@ def _hit(d: Directive, code: str) -> Optional[str]:
     if ALL in d.codes:
         return ALL
     return code if code in d.codes else None
+
+
+def _canonical(catalogue: Catalogue, selector: str) -> str:
+    """A directive's code as the catalogue spells it (a rule name becomes its code)."""
+    rule = catalogue.get(selector)
+    return rule.code if rule is not None else selector.upper()

@@ -36,35 +36,101 @@ class Target:
 
 
 TARGETS: Tuple[Target, ...] = (
-    Target("torchscript-script", "torch", "script", "script", "torch.jit.script: TorchScript compiled from the source",
-           "script", guards=("torch.jit.is_scripting",), runner="_run_torchscript_script"),
-    Target("torchscript-trace", "torch", "trace", "jit-trace", "torch.jit.trace: TorchScript recorded from one run",
-           "trace", guards=("torch.jit.is_tracing", "torch._C._get_tracing_state"), runner="_run_torchscript_trace"),
-    Target("torch-export", "torch", "export", "dynamo", "torch.export.export: an ExportedProgram (dynamo capture)",
-           "export", guards=("torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling",
-                             "torch._dynamo.is_compiling"), runner="_run_torch_export"),
-    Target("onnx-dynamo", "torch", "onnx", "dynamo", "torch.onnx.export(dynamo=True): ONNX from torch.export",
-           "dynamo", guards=("torch.onnx.is_in_onnx_export", "torch.compiler.is_compiling",
-                             "torch.compiler.is_dynamo_compiling", "torch._dynamo.is_compiling"),
-           runner="_run_onnx_dynamo"),
-    Target("onnx-legacy", "torch", "onnx", "jit-trace", "torch.onnx.export(dynamo=False): ONNX from the TorchScript tracer",
-           "legacy", guards=("torch.onnx.is_in_onnx_export", "torch.jit.is_tracing", "torch._C._get_tracing_state"),
-           runner="_run_onnx_legacy"),
-    Target("savedmodel", "tensorflow", "tf-graph", "tf-function", "tf.saved_model.save: a SavedModel of traced tf.functions",
-           "saved", runner="_run_savedmodel"),
-    Target("keras-file", "tensorflow", "keras-file", "tf-function", "model.save('m.keras'): a Keras 3 archive",
-           "keras", runner="_run_keras_file"),
-    Target("tflite", "tensorflow", "tflite", "tf-function", "tf.lite.TFLiteConverter: a TFLite / LiteRT flatbuffer",
-           "tflite", runner="_run_tflite"),
+    Target(
+        "torchscript-script",
+        "torch",
+        "script",
+        "script",
+        "torch.jit.script: TorchScript compiled from the source",
+        "script",
+        guards=("torch.jit.is_scripting",),
+        runner="_run_torchscript_script",
+    ),
+    Target(
+        "torchscript-trace",
+        "torch",
+        "trace",
+        "jit-trace",
+        "torch.jit.trace: TorchScript recorded from one run",
+        "trace",
+        guards=("torch.jit.is_tracing", "torch._C._get_tracing_state"),
+        runner="_run_torchscript_trace",
+    ),
+    Target(
+        "torch-export",
+        "torch",
+        "export",
+        "dynamo",
+        "torch.export.export: an ExportedProgram (dynamo capture)",
+        "export",
+        guards=("torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling", "torch._dynamo.is_compiling"),
+        runner="_run_torch_export",
+    ),
+    Target(
+        "onnx-dynamo",
+        "torch",
+        "onnx",
+        "dynamo",
+        "torch.onnx.export(dynamo=True): ONNX from torch.export",
+        "dynamo",
+        guards=(
+            "torch.onnx.is_in_onnx_export",
+            "torch.compiler.is_compiling",
+            "torch.compiler.is_dynamo_compiling",
+            "torch._dynamo.is_compiling",
+        ),
+        runner="_run_onnx_dynamo",
+    ),
+    Target(
+        "onnx-legacy",
+        "torch",
+        "onnx",
+        "jit-trace",
+        "torch.onnx.export(dynamo=False): ONNX from the TorchScript tracer",
+        "legacy",
+        guards=("torch.onnx.is_in_onnx_export", "torch.jit.is_tracing", "torch._C._get_tracing_state"),
+        runner="_run_onnx_legacy",
+    ),
+    Target(
+        "savedmodel",
+        "tensorflow",
+        "tf-graph",
+        "tf-function",
+        "tf.saved_model.save: a SavedModel of traced tf.functions",
+        "saved",
+        runner="_run_savedmodel",
+    ),
+    Target(
+        "keras-file",
+        "tensorflow",
+        "keras-file",
+        "tf-function",
+        "model.save('m.keras'): a Keras 3 archive",
+        "keras",
+        runner="_run_keras_file",
+    ),
+    Target(
+        "tflite",
+        "tensorflow",
+        "tflite",
+        "tf-function",
+        "tf.lite.TFLiteConverter: a TFLite / LiteRT flatbuffer",
+        "tflite",
+        runner="_run_tflite",
+    ),
     Target("tfjs", "tensorflow", "tfjs", "tf-function", "tensorflowjs converter: a TF.js graph model", "tfjs"),
 )
 
 #: Guards that may also be True outside the targets that name them (``torch.compiler.is_compiling``
 #: under torch.compile, ``is_in_onnx_export`` under either ONNX exporter): the else branch is not exempt.
-INEXACT_GUARDS: FrozenSet[str] = frozenset({
-    "torch.onnx.is_in_onnx_export", "torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling",
-    "torch._dynamo.is_compiling",
-})
+INEXACT_GUARDS: FrozenSet[str] = frozenset(
+    {
+        "torch.onnx.is_in_onnx_export",
+        "torch.compiler.is_compiling",
+        "torch.compiler.is_dynamo_compiling",
+        "torch._dynamo.is_compiling",
+    }
+)
 
 
 def target_names(framework: Optional[str] = None) -> Tuple[str, ...]:
@@ -142,9 +208,7 @@ class Severity(str, Enum):
         try:
             return cls(value.lower())
         except ValueError:
-            raise ValueError(
-                f"unknown severity {value!r} (expected one of: error, warning, info)"
-            ) from None
+            raise ValueError(f"unknown severity {value!r} (expected one of: error, warning, info)") from None
 
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}

@@ -48,15 +48,15 @@ class _RecordingDict(dict):
         super().__init__()
         self.recorder = recorder
 
-    def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+    def get(self, key, default=None):
         self.recorder.add(key)
         return dict.get(self, key, default)
 
-    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+    def __getitem__(self, key):
         self.recorder.add(key)
         return dict.__getitem__(self, key)
 
-    def __contains__(self, key) -> bool:  # type: ignore[no-untyped-def, override]
+    def __contains__(self, key) -> bool:
         self.recorder.add(key)
         return dict.__contains__(self, key)
 
@@ -72,7 +72,7 @@ class TrackingIndex(ProjectIndex):
         self.recorder = recorder
         self._read_by: Dict[Tuple[str, str], Tuple[object, Set[str]]] = {}
 
-    def _tracked(self, what: str, cls, compute):  # type: ignore[no-untyped-def]
+    def _tracked(self, what: str, cls, compute):
         known = self._read_by.get((what, cls.qualname))
         if known is not None and known[0] is cls:
             self.recorder.extend(known[1])
@@ -85,10 +85,8 @@ class TrackingIndex(ProjectIndex):
         self._read_by[(what, cls.qualname)] = (cls, names)
         return out
 
-    def mro(self, cls):  # type: ignore[no-untyped-def, override]
+    def mro(self, cls):
         return self._tracked("mro", cls, super().mro)
 
-    def framework_of(self, cls):  # type: ignore[no-untyped-def, override]
+    def framework_of(self, cls):
         return self._tracked("framework", cls, super().framework_of)
-
-

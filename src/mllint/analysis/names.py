@@ -7,7 +7,7 @@ that covers how model code imports frameworks and project modules.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -25,8 +25,8 @@ _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 #: Concrete classes seen in node fields, by whether they are syntax nodes. ``isinstance`` against
 #: ``cst.CSTNode`` (an ABC) is several times slower than a set look-up of the exact type.
-_NODE_TYPES: set = set()
-_OTHER_TYPES: set = {str, type(None), bool, int, float}
+_NODE_TYPES: Set[type] = set()
+_OTHER_TYPES: Set[type] = {str, type(None), bool, int, float}
 
 
 def _is_node_type(t: type) -> bool:
@@ -48,7 +48,7 @@ def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     names = _CHILD_FIELDS.get(cls)
     if names is None:
         names = tuple(
-            f.name for f in dataclasses.fields(node)  # type: ignore[arg-type]
+            f.name for f in dataclasses.fields(node)
             if not f.name.startswith(_SKIP_FIELDS)
         )
         _CHILD_FIELDS[cls] = names

@@ -400,7 +400,7 @@ class Walker:
             held = self._guard_exemptions(ctx, ctx.guards[test.value])
             return (held[1], held[0]) if negate else held
         if _tests_label_given(ctx, test):
-            body, other = frozenset(ALL_TARGETS), frozenset()
+            body, other = frozenset(ALL_TARGETS), frozenset[str]()
             return (other, body) if negate else (body, other)
         if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
             # Models are exported in eval mode: training-only code is not in the artifact.
@@ -507,7 +507,7 @@ class Walker:
         if isinstance(func, cst.Attribute) and ctx.kind(func.value) == Kind.TENSOR:
             return returns_sequence(func.attr.value, call)
         q = ctx.qualname(func)
-        return bool(q) and q.startswith(("torch.", "tensorflow.")) and returns_sequence(q, call)
+        return q is not None and q.startswith(("torch.", "tensorflow.")) and returns_sequence(q, call)
 
     def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
         value = ctx.value(it)
@@ -615,10 +615,10 @@ class Walker:
             q = ctx.qualname(func)
             if q is None and "." not in name and name in self.file.summary.functions:
                 q = f"{self.file.summary.module}.{name}" if self.file.summary.module else name
-            found = index.resolve(q) if q else None
-            if found is not None and found[0] == "function":
-                fn: FuncSummary = found[1]  # type: ignore[assignment]
-                mod = found[2]
+            resolved = index.resolve(q) if q else None
+            if resolved is not None and resolved[0] == "function":
+                fn: FuncSummary = resolved[1]  # type: ignore[assignment]
+                mod = resolved[2]
                 summary = index.summaries.get(mod)
                 if summary is not None and fn.name in summary.functions and summary.functions[fn.name] is fn:
                     target = (FunctionRef(mod, None, fn.name), None, False)

@@ -49,7 +49,7 @@ def assigned_names(node: cst.CSTNode) -> Set[str]:
     """Names bound by assignments, augmented assignments, for targets and ``with ... as`` in ``node``."""
     out: Set[str] = set()
     for n in walk(node):
-        targets = []
+        targets: List[cst.BaseExpression] = []
         if isinstance(n, cst.Assign):
             targets = [t.target for t in n.targets]
         elif isinstance(n, (cst.AugAssign, cst.AnnAssign)):
@@ -61,7 +61,7 @@ def assigned_names(node: cst.CSTNode) -> Set[str]:
         elif isinstance(n, cst.NamedExpr):
             targets = [n.target]
         for t in targets:
-            stack = [t]
+            stack: List[cst.BaseExpression] = [t]
             while stack:
                 e = stack.pop()
                 if isinstance(e, cst.Name):
@@ -82,6 +82,7 @@ def _bindings(fn: cst.FunctionDef) -> Tuple[Set[str], Dict[str, List[cst.BaseExp
                 loops.setdefault(name, []).append(n.iter)
     other: Set[str] = set()
     for n in walk(fn.body):
+        targets: List[cst.BaseExpression]
         if isinstance(n, cst.Assign):
             targets = [t.target for t in n.targets]
         elif isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr)):
@@ -144,7 +145,7 @@ _STATIC_SHAPE = re.compile(
 )
 
 
-def static_shape_origin(value: Value) -> Optional[re.Match]:
+def static_shape_origin(value: Value) -> Optional["re.Match[str]"]:
     """``x.shape[i]``, ``x.get_shape()[i]``, ``x.shape.as_list()[i]`` or a whole static shape."""
     if value.kind != Kind.SHAPE or not value.origin:
         return None

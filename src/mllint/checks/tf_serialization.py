@@ -194,7 +194,7 @@ def _config_keys(fn: cst.FunctionDef) -> Optional[Tuple[Dict[str, cst.CSTNode], 
             elif isinstance(el, cst.StarredDictElement):
                 v = el.value
                 if _is_super_config(v) or (isinstance(v, cst.Name) and v.value in base_names | config_names):
-                    from_super[0] = from_super[0] or _is_super_config(v) or v.value in base_names  # type: ignore[union-attr]
+                    from_super[0] = from_super[0] or _is_super_config(v) or (isinstance(v, cst.Name) and v.value in base_names)
                     continue
                 complete = False
         return True
@@ -237,6 +237,8 @@ def _config_keys(fn: cst.FunctionDef) -> Optional[Tuple[Dict[str, cst.CSTNode], 
                         else:
                             return None
             elif isinstance(small, cst.Return):
+                if small.value is None:
+                    return None
                 value = small.value
                 if isinstance(value, cst.Dict):
                     if not add_dict(value):

@@ -8,7 +8,7 @@ after load); at each export of a subclassed Keras model: TF404 the model was nev
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Set
 
 from mllint.analysis.summary import ClassSummary, FuncSummary
 from mllint.analysis.walker import FileContext
@@ -52,7 +52,7 @@ class TFSavedSignatures(Check):
                 fctx.report("TF404", site.call, site.top, site.stmt, cls=obj.cls.name if obj.cls else "model",
                             call=_shown(site.api))
 
-    def _tf_module(self, fctx: FileContext, site: Site, cls: ClassSummary, concrete: set) -> None:
+    def _tf_module(self, fctx: FileContext, site: Site, cls: ClassSummary, concrete: Set[str]) -> None:
         if "signatures" in site.keywords or len(site.call.args) >= 3 and site.call.args[2].keyword is None:
             return  # explicit signatures
         methods = _module_methods(fctx, cls)

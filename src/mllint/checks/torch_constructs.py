@@ -179,9 +179,9 @@ def _callee(ctx: FunctionContext, call: cst.Call) -> Optional[Tuple[FuncSummary,
         q = ctx.qualname(func)
         if q is None and isinstance(func, cst.Name) and func.value in ctx.file.summary.functions:
             return ctx.file.summary.functions[func.value], None, False
-        found = ctx.index.resolve(q) if q else None
-        if found is not None and found[0] == "function":
-            fn: FuncSummary = found[1]  # type: ignore[assignment]
+        resolved = ctx.index.resolve(q) if q else None
+        if resolved is not None and resolved[0] == "function":
+            fn: FuncSummary = resolved[1]  # type: ignore[assignment]
             parts = (q or "").split(".")
             cls = ctx.index.resolve_class(".".join(parts[:-1])) if len(parts) > 1 else None
             return fn, cls if cls is not None and fn.name in cls.methods else None, False

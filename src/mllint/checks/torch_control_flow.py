@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import FrozenSet, Set
+from typing import FrozenSet, List, Set
 
 import libcst as cst
 
@@ -49,7 +49,7 @@ class TensorBranch(BranchTests, Check):
             self._checked(ctx).update(_names(node))
 
     def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
-        stack = [test]
+        stack: List[cst.CSTNode] = [test]
         in_tests = self._in_tests(ctx)
         while stack:  # remember the boolean structure of this test, so it is judged once
             n = stack.pop()

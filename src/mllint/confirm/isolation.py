@@ -203,12 +203,12 @@ class _ModelRun:
                     if kind == "ready":
                         ready = True
                         self.framework = event.get("framework", "")
-                        self.reached = tuple(tuple(r) for r in event.get("reached", ()))  # type: ignore[misc]
+                        self.reached = tuple(tuple(r) for r in event.get("reached", ()))
                         self.setup_seconds = event.get("setup_seconds")
                         self.notes = list(event.get("notes") or [])
                         self.entry = event.get("entry")
                     elif kind == "setup-error":
-                        self.reached = tuple(tuple(r) for r in event.get("reached", ()))  # type: ignore[misc]
+                        self.reached = tuple(tuple(r) for r in event.get("reached", ()))
                         loc = event.get("location")
                         self._fail_all(targets, event.get("status", "error"), event.get("message", "the model could not be built"),
                                        float(event.get("setup_seconds") or 0.0), tuple(loc) if loc else None,

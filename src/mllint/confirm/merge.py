@@ -184,7 +184,7 @@ def _new_findings(results: Sequence[ExportResult], explained: Set[int], root: Pa
             "detail": _shorten(" / ".join(ln.strip() for ln in first.message.splitlines() if ln.strip())),
             "seconds": f"{first.seconds:.0f}",
         }
-        rule = catalogue.get(code) if hasattr(catalogue, "get") else None  # type: ignore[attr-defined]
+        rule = catalogue.get(code) if hasattr(catalogue, "get") else None
         if rule is not None:
             message, name, severity = rule.message.format(**fields), rule.name, rule.default_severity
             fix = rule.choose_fix(targets)

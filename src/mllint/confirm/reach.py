@@ -44,7 +44,7 @@ class ReachRecorder:
 
     def __exit__(self, *exc: object) -> None:
         sys.setprofile(self._previous)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
 
     def ranges(self) -> List[Tuple[str, int, int]]:
         return sorted(set(self._user.values()))

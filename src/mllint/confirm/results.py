@@ -84,8 +84,8 @@ class ExportResult:
             status=data["status"],
             seconds=float(data.get("seconds", 0.0)),
             message=data.get("message", ""),
-            location=tuple(loc) if loc else None,  # type: ignore[arg-type]
-            locations=tuple(tuple(x) for x in data.get("locations", ())),  # type: ignore[misc]
+            location=tuple(loc) if loc else None,
+            locations=tuple(tuple(x) for x in data.get("locations", ())),
             export_seconds=data.get("export_seconds"),
             framework=data.get("framework", ""),
             details=dict(data.get("details") or {}),

@@ -126,7 +126,7 @@ class TFSession(Session):
         return [_spec_from_array(a) for a in self.args]
 
     def _arg_names(self) -> List[str]:
-        fn = getattr(self.model, "__call__", None)
+        fn = getattr(self.model, "__call__", None)  # noqa: B004 - the bound method itself, not a test
         target = getattr(fn, "python_function", fn)
         try:
             params = [p.name for p in inspect.signature(target).parameters.values() if p.name != "self"]
@@ -153,7 +153,7 @@ class TFSession(Session):
             self.timed_export(export_layer)
             return
         signatures = None
-        call = getattr(self.model, "__call__", None)
+        call = getattr(self.model, "__call__", None)  # noqa: B004 - the bound method itself, not a test
         if self.signature is not None and hasattr(call, "get_concrete_function"):
             signatures = call.get_concrete_function(*self.signature)
         self.timed_export(lambda: tf.saved_model.save(self.model, str(path), signatures=signatures))

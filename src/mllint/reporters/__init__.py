@@ -35,4 +35,4 @@ def render(fmt: str, ctx: ReportContext) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     module = importlib.import_module(f"mllint.reporters.{fmt}_report")
-    return module.render(ctx)  # type: ignore[no-any-return]
+    return module.render(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from rich.console import Console
 from rich.text import Text
@@ -68,7 +68,7 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
     """The --confirm table: models x targets, status and time."""
     from rich.table import Table
 
-    rows: Dict[str, Dict[str, dict]] = {}
+    rows: Dict[str, Dict[str, Dict[str, Any]]] = {}
     targets: List[str] = []
     for r in ctx.result.confirm_results:
         if r.get("applicable") is False:
@@ -86,12 +86,12 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
     for model, by_target in rows.items():
         cells = []
         for t in targets:
-            r = by_target.get(t)
-            if r is None:
+            res = by_target.get(t)
+            if res is None:
                 cells.append(Text("-", style="dim"))
             else:
-                cells.append(Text(f"{r['status']} {float(r.get('seconds') or 0):.1f}s",
-                                  style=_STATUS_STYLE.get(str(r["status"]), "")))
+                cells.append(Text(f"{res['status']} {float(res.get('seconds') or 0):.1f}s",
+                                  style=_STATUS_STYLE.get(str(res["status"]), "")))
         table.add_row(model, *cells)
     console.print()
     console.print(table)
