@@ -69,6 +69,8 @@ class RuleSpec:
     default_enabled: bool = True
     tool_severity: Optional[Severity] = None  # for diagnostics not tied to targets
     examples: Tuple[Example, ...] = field(default=())
+    #: the check class (in ``mllint.checks.ALL_CHECKS``) or the module that reports this code
+    implemented_by: str = ""
 
     @property
     def targets(self) -> Tuple[str, ...]:
@@ -121,7 +123,7 @@ def _parse_rule(path: Path) -> RuleSpec:
     meta, body = _split_front_matter(path.read_text(encoding="utf-8"), path)
     allowed = {
         "code", "name", "family", "framework", "summary", "message", "targets", "fix",
-        "precision", "default-enabled", "severity", "example-config",
+        "precision", "default-enabled", "severity", "example-config", "implemented-by",
     }
     unknown = set(meta) - allowed
     if unknown:
@@ -176,6 +178,7 @@ def _parse_rule(path: Path) -> RuleSpec:
         default_enabled=meta.get("default-enabled", True),
         tool_severity=tool_severity,
         examples=examples,
+        implemented_by=meta.get("implemented-by", ""),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from mllint import __version__
+from mllint.reporters import FORMATS
 from mllint.targets import target_names
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")
     check.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
-    check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--output", "-o", type=Path, help="write the report to FILE (atomically) instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
