@@ -185,7 +185,9 @@ def test_tree_in_use_is_pinned_while_other_files_are_parsed(tmp_path: Path) -> N
 
 # -- no check keeps state between walks ----------------------------------------------------------------
 def _check_modules() -> List[object]:
-    return [importlib.import_module(f"mllint.checks.{m.name}") for m in pkgutil.iter_modules(mllint.checks.__path__)]
+    return [
+        importlib.import_module(m.name) for m in pkgutil.walk_packages(mllint.checks.__path__, prefix="mllint.checks.")
+    ]
 
 
 def test_checks_do_not_call_id() -> None:
