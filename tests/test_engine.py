@@ -12,7 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from mllint.catalogue import load_catalogue
 from mllint.checks.base import Check
-from mllint.checks.torch_control_flow import TensorBranch
+from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.config import load_settings
 from mllint.project import build_project
 from mllint.session import Session

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mllint.catalogue import load_catalogue
-from mllint.checks.torch_constructs import SCRIPT_UNSUPPORTED_TENSOR_METHODS, STORAGE_METHODS
+from mllint.checks.unsupported.torch_constructs import SCRIPT_UNSUPPORTED_TENSOR_METHODS, STORAGE_METHODS
 from mllint.optables.torch_tables import load_torch_tables
 
 pytest.importorskip("torch")

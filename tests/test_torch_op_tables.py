@@ -46,7 +46,7 @@ def test_tables_parse_and_record_versions() -> None:
 def test_tables_never_import_torch() -> None:
     code = ("import sys; from mllint.optables.torch_tables import unsupported_for; "
             "unsupported_for('torch.bincount', 'onnx-legacy', 18); "
-            "import mllint.checks.torch_ops; "
+            "import mllint.checks.unsupported.torch_ops; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

@@ -10,22 +10,22 @@ from __future__ import annotations
 from typing import List, Type
 
 from mllint.checks.base import Check
-from mllint.checks.torch_constructs import GraphStateAndInternals, ScriptConstructs
-from mllint.checks.torch_control_flow import TensorBranch
-from mllint.checks.torch_shapes import DynamicSizeAsPython
-from mllint.checks.torch_signatures import TorchExportSignatures
-from mllint.checks.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
-from mllint.checks.torch_ops import TorchOpSupport
-from mllint.checks.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
-from mllint.checks.tf_conversion import TFLiteConversionPaths
-from mllint.checks.tf_effects import TFPythonState, TFTraceTimeEffects
-from mllint.checks.tf_graph import TFLeavingTheGraph
-from mllint.checks.tf_ops import TFOpSupport
-from mllint.checks.tf_portability import TFPortability
-from mllint.checks.tf_serialization import TFKerasSerialization
-from mllint.checks.tf_shapes import TFStaticShape
-from mllint.checks.tf_signatures import TFSavedSignatures
-from mllint.checks.tf_state import TFStateInTrace
+from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, ScriptConstructs
+from mllint.checks.control_flow.torch_control_flow import TensorBranch
+from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
+from mllint.checks.signature.torch_signatures import TorchExportSignatures
+from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
+from mllint.checks.unsupported.torch_ops import TorchOpSupport
+from mllint.checks.control_flow.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
+from mllint.checks.unsupported.tf_conversion import TFLiteConversionPaths
+from mllint.checks.control_flow.tf_effects import TFPythonState, TFTraceTimeEffects
+from mllint.checks.control_flow.tf_graph import TFLeavingTheGraph
+from mllint.checks.unsupported.tf_ops import TFOpSupport
+from mllint.checks.unsupported.tf_portability import TFPortability
+from mllint.checks.signature.tf_serialization import TFKerasSerialization
+from mllint.checks.dynamic_shape.tf_shapes import TFStaticShape
+from mllint.checks.signature.tf_signatures import TFSavedSignatures
+from mllint.checks.unsupported.tf_state import TFStateInTrace
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,

@@ -1,0 +1,1 @@
+"""Checks of the rules in ``rules/dynamic-shape/`` (PyTorch: ``torch_*``, TensorFlow/Keras: ``tf_*``)."""
