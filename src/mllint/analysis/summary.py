@@ -14,6 +14,7 @@ import libcst as cst
 
 from mllint._compat import SLOTS
 from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
+from mllint.analysis.guards import GuardSets, returned_guard
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
@@ -38,6 +39,7 @@ class ParamSummary:
     annotation: Optional[str]  # dotted, qualified where possible (e.g. "torch.Tensor", "int")
     default: Optional[str]  # "none", "literal", "other" or None when there is no default
     star: str = ""  # "", "*", "**", or "kwonly"
+    literal: Optional[str] = None  # a literal default's source text (``False``, ``'np'``, ``0.5``)
 
 
 #: Static shape of one ``tf.TensorSpec`` (None entries are dynamic dimensions).
@@ -62,6 +64,8 @@ class FuncSummary:
     returns: Optional[str]
     is_async: bool = False
     tf_function: Optional[TFFunctionInfo] = None  # set when decorated with tf.function
+    #: a guard helper (``return torch.jit.is_tracing() or ...``): (never-true, never-false) targets
+    guard: Optional[GuardSets] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -123,7 +127,12 @@ def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Opti
     ann = node.annotation
     if isinstance(ann, cst.SimpleString):
         text = ann.evaluated_value if isinstance(ann.evaluated_value, str) else None
-        return qualify(text, aliases) or text
+        if text is None:
+            return None
+        try:  # a string (forward-reference) annotation: read the expression inside
+            return _annotation(cst.Annotation(cst.parse_expression(text.strip())), aliases)
+        except (cst.ParserSyntaxError, RecursionError):
+            return qualify(text, aliases) or text
     if isinstance(ann, cst.Subscript):
         head = dotted(ann.value)
         inner = [
@@ -161,6 +170,18 @@ def _default_kind(node: Optional[cst.BaseExpression]) -> Optional[str]:
     return "other"
 
 
+def _default_literal(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    """Source text of a scalar literal default (``None``, ``False``, ``0.5``, ``'pt'``), else None."""
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return node.value
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return node.value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(
+            node.expression, (cst.Integer, cst.Float)):
+        return "-" + node.expression.value
+    return None
+
+
 def decorator_name(dec: cst.Decorator, aliases: Dict[str, str]) -> str:
     expr = dec.decorator
     if isinstance(expr, cst.Call):
@@ -174,11 +195,13 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str],
     p = fn.params
     params: List[ParamSummary] = []
     for param in list(p.posonly_params) + list(p.params):
-        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default)))
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default),
+                                   literal=_default_literal(param.default)))
     if isinstance(p.star_arg, cst.Param):
         params.append(ParamSummary(p.star_arg.name.value, _annotation(p.star_arg.annotation, aliases), None, "*"))
     for param in p.kwonly_params:
-        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default), "kwonly"))
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default),
+                                   "kwonly", _default_literal(param.default)))
     if p.star_kwarg is not None:
         params.append(ParamSummary(p.star_kwarg.name.value, _annotation(p.star_kwarg.annotation, aliases), None, "**"))
     tf_info = None
@@ -192,6 +215,7 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str],
         returns=_annotation(fn.returns, aliases),
         is_async=fn.asynchronous is not None,
         tf_function=tf_info,
+        guard=returned_guard(fn, lambda name: qualify(name, aliases)),
     )
 
 

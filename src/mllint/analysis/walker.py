@@ -16,32 +16,24 @@ import re
 import libcst as cst
 
 from mllint._compat import SLOTS
+from mllint.analysis.guards import TRAINING, GuardSets, call_guard, guard_sets
 from mllint.analysis.index import (
     TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
 )
 from mllint.analysis.names import child_nodes, dotted, qualify
-from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
+from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary, ParamSummary
 from mllint.analysis.values import (
-    STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of, merge,
+    STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, annotation_kind, code_of, merge,
 )
 from mllint.targets import ALL_TARGETS, TORCH_TARGETS
 
-TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.FloatTensor", "torch.LongTensor")
-#: Guards that decide which targets run a branch: name -> targets that take the ``if`` body.
+ALL_TARGETS_SET: FrozenSet[str] = frozenset(ALL_TARGETS)
+
 #: Optional parameters that carry training targets (``labels``, ``start_positions``): exported models
 #: are called without them, so code under ``if labels is not None:`` (the loss) is not in the artifact.
+#: ``@torch.jit.script_if_tracing``: the targets that script the function instead of tracing it.
+SCRIPTED_UNDER_TRACE: FrozenSet[str] = frozenset({"torchscript-trace", "onnx-legacy"})
 LABEL_PARAM = re.compile(r"(^|_)(labels?|targets?)$|^(start|end)_positions$")
-
-GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
-    "torch.jit.is_scripting": frozenset({"torchscript-script"}),
-    "torch.jit.is_tracing": frozenset({"torchscript-trace", "onnx-legacy"}),
-    "torch._C._get_tracing_state": frozenset({"torchscript-trace", "onnx-legacy"}),
-    "torch.onnx.is_in_onnx_export": frozenset({"onnx-legacy", "onnx-dynamo"}),
-    "torch.compiler.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-    "torch.compiler.is_dynamo_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-    "torch._dynamo.is_compiling": frozenset({"torch-export", "onnx-dynamo"}),
-}
-
 
 @dataclass(frozen=True, **SLOTS)
 class Task:
@@ -194,26 +186,36 @@ _EXPR_CHILD = (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.St
 ErrorSink = Callable[[object, BaseException], None]
 
 
-def param_values(func: FuncSummary, is_method: bool, entry: bool) -> Tuple[Tuple[str, Value], ...]:
-    """Values of an entry point's parameters: tensors unless annotated or defaulted otherwise."""
+def declared_value(p: ParamSummary) -> Optional[Value]:
+    """The value a parameter's annotation gives it (authoritative), or None when it says nothing."""
+    kind = annotation_kind(p.annotation)
+    if kind is None:
+        return None
+    return Value(kind, literal=p.literal) if kind == Kind.STATIC else Value(kind)
+
+
+def param_values(func: FuncSummary, is_method: bool, entry: bool, part: bool = False) -> Tuple[Tuple[str, Value], ...]:
+    """Values of an entry point's parameters: tensors unless annotated or defaulted otherwise.
+
+    ``part``: the class is also built inside other models, whose calls bind its parameters
+    precisely; as an entry only its first input is assumed a tensor (``forward(self, x, H, W)``)."""
     out = []
     params = func.params[1:] if is_method and func.params else func.params
-    for p in params:
+    for i, p in enumerate(params):
         if p.star in ("*", "**"):
             out.append((p.name, UNKNOWN))
             continue
-        ann = p.annotation or ""
-        if ann:
-            if any(t in ann for t in TENSOR_ANNOTATIONS):
-                out.append((p.name, TENSOR))
-            else:
-                out.append((p.name, STATIC if entry else UNKNOWN))
+        declared = declared_value(p)
+        if declared is not None:
+            out.append((p.name, declared))
+        elif p.annotation:
+            out.append((p.name, STATIC if entry else UNKNOWN))
         elif p.default in ("none", "literal"):
-            out.append((p.name, STATIC))
+            out.append((p.name, Value(Kind.STATIC, literal=p.literal)))
         elif p.default == "other":
             out.append((p.name, UNKNOWN))
         else:
-            out.append((p.name, TENSOR if entry else UNKNOWN))
+            out.append((p.name, TENSOR if entry and (i == 0 or not part) else UNKNOWN))
     return tuple(out)
 
 
@@ -351,9 +353,10 @@ class Walker:
         ctx.exempt = saved_exempt
         body_returns = ends_with_exit(stmt.body.body)
         else_returns = isinstance(stmt.orelse, cst.Else) and ends_with_exit(stmt.orelse.body.body)
-        if scripting_exits(ctx, stmt.test, body_returns, else_returns):
-            # ``if torch.jit.is_scripting(): return ...``: TorchScript does not compile the rest of the block.
-            ctx.exempt = saved_exempt | {"torchscript-script"}
+        if body_returns != else_returns:
+            # ``if not self.training: return self.inference(x)``, ``if torch.jit.is_scripting(): return``:
+            # the rest of the block runs only where the test took the other branch.
+            ctx.exempt = saved_exempt | (else_exempt if body_returns else body_exempt)
         if body_returns and not else_returns:
             return  # only the else path continues
         if else_returns and not body_returns:
@@ -370,35 +373,38 @@ class Walker:
         ctx.evaluator.invalidate()
 
     def _guard_exemptions(self, ctx: FunctionContext, test: cst.BaseExpression) -> Tuple[FrozenSet[str], FrozenSet[str]]:
-        negate = False
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            negate = not negate
-            test = test.expression
-        if isinstance(test, cst.Name) and test.value in ctx.guards:
-            held = self._guard_exemptions(ctx, ctx.guards[test.value])
-            return (held[1], held[0]) if negate else held
-        if _tests_label_given(ctx, test):
-            body, other = frozenset(ALL_TARGETS), frozenset()
-            return (other, body) if negate else (body, other)
-        if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
-            # Models are exported in eval mode: training-only code is not in the artifact.
-            body, other = frozenset(ALL_TARGETS), frozenset()
-            return (other, body) if negate else (body, other)
-        if not negate and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-            # ``a and not torch.jit.is_scripting()``: the body runs only where every operand holds.
-            body = frozenset().union(*(self._guard_exemptions(ctx, o)[0] for o in (test.left, test.right)))
-            return body, frozenset()
-        if not isinstance(test, cst.Call):
-            return frozenset(), frozenset()
-        name = ctx.qualname(test.func)
-        takes_body = GUARD_TARGETS.get(name or "")
-        if takes_body is None:
-            return frozenset(), frozenset()
-        others = frozenset(ALL_TARGETS) - takes_body
-        body_exempt, else_exempt = others, takes_body
-        if name in ("torch.onnx.is_in_onnx_export",) or name.startswith(("torch.compiler", "torch._dynamo")):
-            else_exempt = frozenset()  # the other targets may also report True; be conservative
-        return (else_exempt, body_exempt) if negate else (body_exempt, else_exempt)
+        """(targets that never run the body, targets that never run the else branch) of ``test``."""
+        return guard_sets(test, lambda node: self._guard_leaf(ctx, node))
+
+    def _guard_leaf(self, ctx: FunctionContext, node: cst.BaseExpression) -> Optional[GuardSets]:
+        if isinstance(node, cst.Name) and node.value in ctx.guards:
+            return guard_sets(ctx.guards[node.value], lambda n: self._guard_leaf(ctx, n))
+        if _tests_label_given(ctx, node):
+            return TRAINING  # the loss under ``if labels is not None:`` is not in the artifact
+        if dotted(node) == "self.training":
+            return TRAINING
+        if not isinstance(node, cst.Call):
+            return None
+        found = call_guard(ctx.qualname(node.func))
+        if found is not None:
+            return found
+        callee = self._guard_callee(ctx, node)
+        return callee.guard if callee is not None else None
+
+    def _guard_callee(self, ctx: FunctionContext, call: cst.Call) -> Optional[FuncSummary]:
+        """The project function or method a test calls (``is_tracing()``, ``self._exporting()``)."""
+        name = dotted(call.func)
+        if not name:
+            return None
+        if name.startswith("self.") and name.count(".") == 1 and ctx.self_class is not None:
+            found = self.file.index.find_method(ctx.self_class, name[5:])
+            return found[1] if found is not None else None
+        if "." not in name and name in self.file.summary.functions:
+            return self.file.summary.functions[name]
+        resolved = self.file.index.resolve(ctx.qualname(call.func))
+        if resolved is not None and resolved[0] == "function":
+            return resolved[1]  # type: ignore[return-value]
+        return None
 
     def _merge_into(self, ctx: FunctionContext, before: Dict[str, Value]) -> None:
         for name in set(before) | set(ctx.env):
@@ -411,10 +417,14 @@ class Walker:
             for t in small.targets:
                 self._target_exprs(ctx, t.target)
             value = ctx.value(small.value)
+            never_true, never_false = self._guard_exemptions(ctx, small.value)
+            if never_true >= ALL_TARGETS_SET or never_false >= ALL_TARGETS_SET:
+                # ``skip = self.training and r < p``: False on every target (``and`` short-circuits)
+                value = Value(Kind.STATIC, literal="False" if never_true >= ALL_TARGETS_SET else "True")
             for t in small.targets:
                 self._bind(ctx, t.target, value, small.value)
                 if isinstance(t.target, cst.Name):
-                    if any(self._guard_exemptions(ctx, small.value)):
+                    if never_true or never_false:
                         ctx.guards[t.target.value] = small.value
                     else:
                         ctx.guards.pop(t.target.value, None)
@@ -490,7 +500,7 @@ class Walker:
     def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
         value = ctx.value(it)
         elem = UNKNOWN
-        if value.kind == Kind.TENSOR:
+        if value.kind in (Kind.TENSOR, Kind.TENSOR_LIST):
             elem = TENSOR
         elif value.kind == Kind.MODULE_LIST:
             elem = Value(Kind.MODULE, None, value.cls)
@@ -504,7 +514,7 @@ class Walker:
             elif name == "enumerate" and it.args:
                 inner = ctx.value(it.args[0].value)
                 inner_elem = Value(Kind.MODULE, None, inner.cls) if inner.kind == Kind.MODULE_LIST else (
-                    TENSOR if inner.kind == Kind.TENSOR else UNKNOWN)
+                    TENSOR if inner.kind in (Kind.TENSOR, Kind.TENSOR_LIST) else UNKNOWN)
                 if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
                     self._bind(ctx, target.elements[0].value, STATIC, None)
                     self._bind(ctx, target.elements[1].value, inner_elem, None)
@@ -609,6 +619,8 @@ class Walker:
         exempt = ctx.exempt
         if any(d in TORCH_EXEMPT_DECORATORS for d in callee.decorators):
             exempt = exempt | {"torchscript-script"}
+        if "torch.jit.script_if_tracing" in callee.decorators:
+            exempt = exempt | SCRIPTED_UNDER_TRACE  # tracing scripts it: its branches are kept, not baked
         params = self._bind_args(ctx, callee, call, is_method)
         return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
                     self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1)
@@ -664,15 +676,18 @@ class Walker:
                 i += 1
         out = []
         for p in params:
+            declared = declared_value(p)
             if p.name in values:
                 v = values[p.name]
-                out.append((p.name, Value(v.kind, v.origin, v.cls)))
+                if declared is not None and (v.kind == Kind.UNKNOWN or v.kind == Kind.TENSOR and declared.kind != Kind.TENSOR):
+                    v = declared  # the annotation is authoritative where the call site says less
+                out.append((p.name, Value(v.kind, v.origin, v.cls, literal=v.literal)))
             elif p.star:
                 out.append((p.name, UNKNOWN))
             elif p.default in ("none", "literal"):
-                out.append((p.name, STATIC))
+                out.append((p.name, Value(Kind.STATIC, literal=p.literal)))
             else:
-                out.append((p.name, UNKNOWN))
+                out.append((p.name, declared or UNKNOWN))
         return tuple(out)
 
 
@@ -707,13 +722,6 @@ def narrowed_away(ctx: FunctionContext, test: cst.BaseExpression) -> List[str]:
 
 
 _BUILTIN_TYPES = frozenset({"list", "tuple", "dict", "set", "int", "float", "bool", "str", "bytes", "type"})
-
-
-def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
-    """``self.training and self.layerdrop > 0``: the body runs only when ``name`` is true."""
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _and_operands_include(test.left, name) or _and_operands_include(test.right, name)
-    return dotted(test) == name
 
 
 def _tests_label_given(ctx: "FunctionContext", test: cst.BaseExpression) -> bool:
@@ -762,17 +770,19 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
     exempt: FrozenSet[str] = frozenset()
     if any(d in TORCH_EXEMPT_DECORATORS for d in func.decorators):
         exempt = frozenset({"torchscript-script"})
+    if "torch.jit.script_if_tracing" in func.decorators:
+        exempt = exempt | SCRIPTED_UNDER_TRACE
+    owner = index.resolve_class(entry.self_class) if entry.self_class else None
     autograph = entry.framework == "tensorflow" and (
         entry.kind == "tf-function" or any(d == "tensorflow.function" for d in func.decorators)
         or entry.kind == "compiled")
     if func.tf_function is not None and not func.tf_function.autograph:
         autograph = False  # @tf.function(autograph=False)
     elif entry.framework == "tensorflow" and entry.kind == "keras-call":
-        self_cls = index.resolve_class(entry.self_class) if entry.self_class else None
-        flavor = index.keras_flavor_of(self_cls) if self_cls is not None else summary.keras_flavor
+        flavor = index.keras_flavor_of(owner) if owner is not None else summary.keras_flavor
         if flavor == "tf_keras":
             autograph = True  # tf_keras' Layer.__call__ converts call()
-    params = param_values(func, entry.func.cls is not None, entry=True)
+    params = param_values(func, entry.func.cls is not None, entry=True, part=owner is not None and owner.used_as_part)
     if entry.kind == "keras-call" and len(params) > 1:
         # Keras passes the inputs first; further call() arguments are as often Python values
         # (sizes, flags) as tensors, and project callers bind them precisely when they call the layer.
@@ -796,7 +806,7 @@ def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
 
 def _tensor_annotated(func: FuncSummary, name: str) -> bool:
     param = next((p for p in func.params if p.name == name), None)
-    return param is not None and any(t in (param.annotation or "") for t in TENSOR_ANNOTATIONS)
+    return param is not None and annotation_kind(param.annotation) == Kind.TENSOR
 
 
 __all__ = ["Task", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
