@@ -72,6 +72,10 @@ class FuncSummary:
 class AttrInfo:
     kind: str  # "module", "module_list", "tensor", "static", "unknown"
     cls: Optional[str] = None  # qualified class constructed (module / module_list element)
+    literal: Optional[str] = None  # static: ``self.x = False`` (the literal's text)
+    param: Optional[str] = None  # static: ``self.x = x``, a constructor parameter copied
+    #: module: the constructor call's arguments (keyword name or ``#<position>``, literal text or "")
+    args: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(**SLOTS)
@@ -322,13 +326,16 @@ class _AttrCollector:
                     return AttrInfo("unknown")
                 return AttrInfo("tensor")
             if callee:
-                return AttrInfo("module", callee)
+                return AttrInfo("module", callee, args=_call_args(value))
             return AttrInfo("unknown")
-        if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
-            return AttrInfo("static")
+        if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString, cst.UnaryOperation)) or (
+                isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
+            literal = _default_literal(value)
+            if literal is not None or not isinstance(value, cst.UnaryOperation):
+                return AttrInfo("static", literal=literal)
         if isinstance(value, cst.Name):
-            if value.value in ("True", "False", "None") or value.value in self.init_params:
-                return AttrInfo("static")
+            if value.value in self.init_params:
+                return AttrInfo("static", param=value.value)
         if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
             names = _names_in(value)
             if names and names <= (self.init_params | {"True", "False", "None"}):
@@ -367,6 +374,8 @@ class _AttrCollector:
                     old = self.attrs.get(attr)
                     if old is None or old == info or old.kind == "unknown":
                         self.attrs[attr] = info
+                    elif old.kind == info.kind and old.cls == info.cls:
+                        self.attrs[attr] = AttrInfo(info.kind, info.cls)  # assigned twice: no one constant
                     elif info.kind != "unknown":
                         self.attrs[attr] = AttrInfo("unknown")
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
@@ -376,6 +385,22 @@ class _AttrCollector:
                 first = call.args[0].value
                 if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
                     self.attrs[first.evaluated_value] = AttrInfo("tensor")
+
+
+def _call_args(call: cst.Call) -> Tuple[Tuple[str, str], ...]:
+    """A constructor call's arguments: (keyword or ``#<position>``, literal text or "")."""
+    out: List[Tuple[str, str]] = []
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return (("*", ""),)
+        literal = _default_literal(arg.value) or ""
+        if arg.keyword is not None:
+            out.append((arg.keyword.value, literal))
+        else:
+            out.append((f"#{position}", literal))
+            position += 1
+    return tuple(out)
 
 
 def _names_in(node: cst.CSTNode) -> set:

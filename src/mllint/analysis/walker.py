@@ -8,6 +8,8 @@ walked; the rest of the tree is never visited.
 
 from __future__ import annotations
 
+import ast
+import operator
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
@@ -21,7 +23,7 @@ from mllint.analysis.index import (
     TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
 )
 from mllint.analysis.names import child_nodes, dotted, qualify
-from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary, ParamSummary
+from mllint.analysis.summary import AttrInfo, ClassSummary, FuncSummary, ModuleSummary, ParamSummary
 from mllint.analysis.values import (
     STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, annotation_kind, code_of, merge,
 )
@@ -47,10 +49,13 @@ class Task:
     entry: str  # display name of the entry point that reaches this code
     autograph: bool = False  # TF: converted by AutoGraph (inside tf.function)
     depth: int = 0
+    #: how the parent built ``self``: constructor arguments (name, literal text or ""); None: unknown
+    ctor: Optional[Tuple[Tuple[str, str], ...]] = None
 
     @property
     def key(self) -> Tuple[object, ...]:
-        return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph)
+        return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph,
+                self.ctor)
 
 
 @dataclass
@@ -176,8 +181,23 @@ class FunctionContext:
         if info.kind == "tensor":
             return TENSOR
         if info.kind == "static":
-            return STATIC
+            return Value(Kind.STATIC, literal=self._attr_literal(attr, info))
         return UNKNOWN
+
+    def _attr_literal(self, attr: str, info: AttrInfo) -> Optional[str]:
+        """The constant ``self.<attr>`` holds: a literal, or the constructor argument the parent passed
+        (its default when not passed); None when unknown or when another method reassigns it."""
+        assert self.self_class is not None
+        if any(a == attr for c in self.file.index.mro(self.self_class) for a, _ in c.mutated_attrs):
+            return None
+        if info.literal is not None or info.param is None or self.task.ctor is None:
+            return info.literal
+        passed = dict(self.task.ctor)
+        if info.param in passed:
+            return passed[info.param] or None
+        init = self.file.index.find_method(self.self_class, "__init__")
+        param = next((p for p in init[1].params if p.name == info.param), None) if init else None
+        return param.literal if param is not None and param.default is not None else None
 
 
 Dispatch = Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]
@@ -205,13 +225,14 @@ def param_values(func: FuncSummary, is_method: bool, entry: bool, part: bool = F
         if p.star in ("*", "**"):
             out.append((p.name, UNKNOWN))
             continue
+        # An entry's caller is the user: a default is not the value it is called with (no literal).
         declared = declared_value(p)
         if declared is not None:
-            out.append((p.name, declared))
+            out.append((p.name, replace(declared, literal=None)))
         elif p.annotation:
             out.append((p.name, STATIC if entry else UNKNOWN))
         elif p.default in ("none", "literal"):
-            out.append((p.name, Value(Kind.STATIC, literal=p.literal)))
+            out.append((p.name, STATIC))
         elif p.default == "other":
             out.append((p.name, UNKNOWN))
         else:
@@ -324,6 +345,17 @@ class Walker:
 
     def _if(self, ctx: FunctionContext, stmt: cst.If) -> None:
         self._expr(ctx, stmt.test)
+        truth = static_truth(ctx, stmt.test)
+        if truth is not None:  # constants decide it: only the branch taken is in the artifact
+            if truth:
+                self._block(ctx, stmt.body.body)
+            elif isinstance(stmt.orelse, cst.If):
+                ctx.stmt = stmt.orelse
+                self._emit(ctx, stmt.orelse)
+                self._if(ctx, stmt.orelse)
+            elif isinstance(stmt.orelse, cst.Else):
+                self._block(ctx, stmt.orelse.body.body)
+            return
         before = dict(ctx.env)
         saved_exempt = ctx.exempt
         body_exempt, else_exempt = self._guard_exemptions(ctx, stmt.test)
@@ -533,6 +565,12 @@ class Walker:
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             self._comprehension(ctx, node)
             return
+        if isinstance(node, cst.IfExp):
+            truth = static_truth(ctx, node.test)
+            if truth is not None:  # ``x.sigmoid_() if self.inplace else x.sigmoid()`` with inplace=False
+                self._expr(ctx, node.test)
+                self._expr(ctx, node.body if truth else node.orelse)
+                return
         for child in child_nodes(node):
             if isinstance(child, _EXPR_CHILD):
                 self._expr(ctx, child)
@@ -574,6 +612,7 @@ class Walker:
             return None
         index = self.file.index
         target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)
+        ctor = ctx.task.ctor  # a method of the same object keeps how it was built
         via_layer_call = False  # reached through a submodule's __call__ (not a direct method call)
         func = call.func
         name = dotted(func)
@@ -596,10 +635,13 @@ class Walker:
                 value = ctx.value(func)
                 target = self._module_call_target(value)
                 via_layer_call = target is not None
+                ctor = self._ctor_of(ctx.self_class, attr) if target is not None else None
         elif isinstance(func, cst.Name) and func.value in ctx.env:
             target = self._module_call_target(ctx.env[func.value])
             via_layer_call = target is not None
+            ctor = None
         elif name:
+            ctor = None
             q = ctx.qualname(func)
             if q is None and "." not in name and name in self.file.summary.functions:
                 q = f"{self.file.summary.module}.{name}" if self.file.summary.module else name
@@ -623,7 +665,25 @@ class Walker:
             exempt = exempt | SCRIPTED_UNDER_TRACE  # tracing scripts it: its branches are kept, not baked
         params = self._bind_args(ctx, callee, call, is_method)
         return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
-                    self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1)
+                    self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1, ctor)
+
+    def _ctor_of(self, owner: ClassSummary, attr: str) -> Optional[Tuple[Tuple[str, str], ...]]:
+        """How ``self.<attr> = Child(...)`` built the child: its arguments by ``__init__`` parameter name."""
+        info = self.file.index.attr_of(owner, attr)
+        cls = self.file.index.resolve_class(info.cls) if info is not None and info.kind == "module" and info.cls else None
+        init = self.file.index.find_method(cls, "__init__") if cls is not None else None
+        if info is None or init is None or any(k == "*" for k, _ in info.args):
+            return None
+        positional = [p.name for p in init[1].params[1:] if p.star == ""]
+        out = []
+        for key, literal in info.args:
+            if key.startswith("#"):
+                i = int(key[1:])
+                if i >= len(positional):
+                    return None
+                key = positional[i]
+            out.append((key, literal))
+        return tuple(sorted(out))
 
     def _callee_autograph(self, ctx: FunctionContext, callee: FuncSummary, self_cls: Optional[str],
                           via_layer_call: bool) -> bool:
@@ -734,6 +794,46 @@ def _tests_label_given(ctx: "FunctionContext", test: cst.BaseExpression) -> bool
         return False
     param = next((p for p in ctx.func.params if p.name == left.value), None)
     return param is not None and param.default == "none" and bool(LABEL_PARAM.search(left.value))
+
+
+_COMPARE = {cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+            cst.GreaterThan: operator.gt, cst.LessThanEqual: operator.le, cst.GreaterThanEqual: operator.ge,
+            cst.Is: operator.eq, cst.IsNot: operator.ne}
+
+
+def _literal(ctx: "FunctionContext", node: cst.BaseExpression) -> Tuple[bool, object]:
+    """(known, value) of an expression whose value is a literal constant (``'pt'``, ``self.inplace``)."""
+    text = ctx.value(node).literal
+    if text is None:
+        return False, None
+    try:
+        return True, ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+def static_truth(ctx: "FunctionContext", test: cst.BaseExpression) -> Optional[bool]:
+    """The truth of a test that constants decide (``output_type == "np"`` with ``output_type="pt"``)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = static_truth(ctx, test.expression)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        a, b = static_truth(ctx, test.left), static_truth(ctx, test.right)
+        if isinstance(test.operator, cst.And):
+            return False if a is False or b is False else (True if a and b else None)
+        return True if a is True or b is True else (False if a is False and b is False else None)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op = _COMPARE.get(type(test.comparisons[0].operator))
+        known_a, a = _literal(ctx, test.left)
+        known_b, b = _literal(ctx, test.comparisons[0].comparator)
+        if op is None or not (known_a and known_b):
+            return None
+        try:
+            return bool(op(a, b))
+        except TypeError:
+            return None
+    known, value = _literal(ctx, test)
+    return bool(value) if known else None
 
 
 def scripting_exits(ctx: "FunctionContext", test: cst.BaseExpression, body_exits: bool, else_exits: bool) -> bool:
