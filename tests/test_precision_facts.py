@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mllint.analysis.guards import call_guard
+from mllint.catalogue import load_catalogue
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -36,6 +37,9 @@ def test_truth_of_optional_fails_scripting_only(facts: dict) -> None:
     for case in ("OptionalDictOr", "OptionalIntTruth"):
         assert facts[case]["torchscript-script"].startswith("FAIL"), facts[case]
         assert all(facts[case][t] == "OK" for t in GRAPH_TARGETS), facts[case]
+    # PT216 claims exactly that: a scripting failure, no other target.
+    impacts = load_catalogue().by_code["PT216"].impacts
+    assert set(impacts) == {"torchscript-script"} and impacts["torchscript-script"].effect == "fails"
 
 
 @pytest.mark.export

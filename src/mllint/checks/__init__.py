@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import List, Type
 
 from mllint.checks.base import Check
-from mllint.checks.torch_constructs import GraphStateAndInternals, ScriptConstructs
+from mllint.checks.torch_constructs import GraphStateAndInternals, ScriptConstructs, ScriptOptionalTruth
 from mllint.checks.torch_control_flow import TensorBranch
 from mllint.checks.torch_shapes import DynamicSizeAsPython
 from mllint.checks.torch_signatures import TorchExportSignatures
@@ -34,6 +34,7 @@ ALL_CHECKS: List[Type[Check]] = [
     HardCodedDevice,
     DynamicSizeAsPython,
     ScriptConstructs,
+    ScriptOptionalTruth,
     GraphStateAndInternals,
     TorchExportSignatures,
     TorchOpSupport,

@@ -15,9 +15,9 @@ import libcst as cst
 
 from mllint.analysis.names import child_nodes, dotted
 from mllint.analysis.summary import ClassSummary, FuncSummary
-from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value
+from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value, annotation_kind, is_optional_annotation
 from mllint.analysis.walker import FunctionContext, scripting_exits
-from mllint.checks.base import Check
+from mllint.checks.base import BranchTests, Check, tested_operands
 from mllint.optables.torch_tables import load_torch_tables
 
 SCRIPT = "torchscript-script"
@@ -862,4 +862,97 @@ def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
         if isinstance(node, cst.FunctionDef):
             continue
         stack.extend(child_nodes(node))
+    return False
+
+
+# -- PT216: the truth value of an Optional -----------------------------------------------------------
+class _OptionalParams:
+    """Per function: the parameters annotated ``Optional[<non-tensor>]`` still holding the argument."""
+
+    def __init__(self, params: Dict[str, str]) -> None:
+        self.params = params  # name -> annotation as written
+        self.rebound: Dict[str, cst.CSTNode] = {}  # name -> the statement that rebinds it
+
+
+_OPTIONALS: "weakref.WeakKeyDictionary[FunctionContext, _OptionalParams]" = weakref.WeakKeyDictionary()
+
+
+def _none_tested(test: cst.BaseExpression, name: str) -> bool:
+    """``name is None`` / ``is not None`` anywhere in the test (TorchScript refines the Optional)."""
+    stack: List[cst.CSTNode] = [test]
+    while stack:
+        n = stack.pop()
+        if (isinstance(n, cst.Comparison) and isinstance(n.left, cst.Name) and n.left.value == name
+                and any(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in n.comparisons)):
+            return True
+        stack.extend(child_nodes(n))
+    return False
+
+
+class ScriptOptionalTruth(BranchTests, Check):
+    """PT216: ``cache = cache or {}`` / ``if k:`` on an ``Optional[...]`` parameter fails scripting only."""
+
+    codes = ("PT216",)
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        found: Dict[str, str] = {}
+        if SCRIPT not in ctx.task.exempt:
+            for p in ctx.func.params:
+                if p.star or not is_optional_annotation(p.annotation) or annotation_kind(p.annotation) == Kind.TENSOR:
+                    continue
+                param = next((q for q in _params(node) if q.name.value == p.name), None)
+                if param is not None and param.annotation is not None:
+                    found[p.name] = ctx.code(param.annotation.annotation)
+        _OPTIONALS[ctx] = _OptionalParams(found)
+
+    def _rebind(self, ctx: FunctionContext, target: cst.CSTNode) -> None:
+        state = _OPTIONALS.get(ctx)
+        if state is None or not state.params:
+            return
+        stack = [target]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Name) and n.value in state.params:
+                state.rebound.setdefault(n.value, ctx.stmt or n)
+            elif isinstance(n, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
+                stack.extend(child_nodes(n))
+
+    def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._rebind(ctx, t.target)
+
+    def visit_AugAssign(self, ctx: FunctionContext, node: cst.AugAssign) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_AnnAssign(self, ctx: FunctionContext, node: cst.AnnAssign) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
+        if not isinstance(ctx.stmt, (cst.If, cst.While)) or not _within(node, ctx.stmt.test):
+            self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
+
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+        state = _OPTIONALS.get(ctx)
+        if state is None or not state.params:
+            return
+        for operand in tested_operands(test):
+            if not isinstance(operand, cst.Name) or operand.value not in state.params:
+                continue
+            name = operand.value
+            if state.rebound.get(name, ctx.stmt) is not ctx.stmt or _none_tested(test, name):
+                continue
+            report(ctx, "PT216", operand, EMITTER, construct=construct, param=name,
+                   annotation=state.params[name])
+
+
+def _within(node: cst.CSTNode, root: cst.CSTNode) -> bool:
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n is node:
+            return True
+        stack.extend(child_nodes(n))
     return False
