@@ -8,6 +8,7 @@ they freeze Python-side behaviour instead: PT209-PT215. Severities and effects p
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -462,28 +463,37 @@ class ScriptConstructs(Check):
         self._literal_args(ctx, node, fn, is_method)
 
     def _python_only(self, ctx: FunctionContext, node: cst.Call) -> Optional[str]:
+        """Why TorchScript cannot compile the call, and what to write instead, for this call only."""
         func = node.func
         if _logger_call(ctx, func):
-            return "logging calls are Python objects TorchScript cannot compile"
+            return ("logging calls are Python objects TorchScript cannot compile; move it out of `forward` or "
+                    "under `if not torch.jit.is_scripting():`")
         q = ctx.qualname(func) or ""
         if q.startswith("functools."):
-            return f"`{q}` is a Python builtin TorchScript does not support"
+            return f"`{q}` is a Python builtin TorchScript does not support; write the loop or the call out"
         if q.startswith("numpy.") and not q.startswith("numpy.random."):
             if not any(ctx.kind(a.value) in (Kind.TENSOR, Kind.DATA) for a in node.args):  # tensor data: PT105
-                return f"NumPy (`{q}`) is not supported by TorchScript"
+                last = q.split(".")[-1]
+                numbers = node.args and all(ctx.kind(a.value) in (Kind.STATIC, Kind.SHAPE) for a in node.args)
+                instead = (f"use `math.{last}` on Python numbers" if numbers and hasattr(math, last)
+                           else f"use the torch function (`torch.{last}` where it exists)")
+                return f"NumPy (`{q}`) is not supported by TorchScript; {instead}"
         fn = _autograd_function(ctx, func)
         if fn:
             return (f"`{fn}.apply` (a `torch.autograd.Function`) cannot be scripted: compiling fails, or the "
-                    "scripted model cannot be saved")
+                    "scripted model cannot be saved; call its ops directly, or register a custom op (`torch.library`)")
         if isinstance(func, cst.Attribute) and func.attr.value in SCRIPT_UNSUPPORTED_TENSOR_METHODS:
             if ctx.kind(func.value) == Kind.TENSOR:
-                return f"TorchScript has no Tensor method `{func.attr.value}`"
+                method, recv = func.attr.value, ctx.code(func.value)
+                instead = _METHOD_INSTEAD.get(method, "use the `torch.` function that does the same").format(x=recv)
+                return f"TorchScript has no Tensor method `{method}`; {instead}"
         if isinstance(func, cst.Name) and func.value == "sum" and node.args and func.value not in ctx.env:
             if _element_kind(ctx, node.args[0].value) == Kind.TENSOR:
-                return "the builtin `sum` only adds numbers in TorchScript, not tensors"
+                return ("the builtin `sum` only adds numbers in TorchScript, not tensors; add them in a loop or "
+                        "with `torch.stack(...).sum(0)`")
         if (isinstance(func, cst.Name) and func.value == "tuple" and func.value not in ctx.env and len(node.args) == 1
                 and isinstance(node.args[0].value, (cst.GeneratorExp, cst.ListComp))):
-            return "TorchScript cannot infer the length of a tuple built from a comprehension"
+            return "TorchScript cannot infer the length of a tuple built from a comprehension; build a list instead"
         return None
 
     def _literal_args(self, ctx: FunctionContext, node: cst.Call, fn: FuncSummary, is_method: bool) -> None:
@@ -863,6 +873,16 @@ def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
             continue
         stack.extend(child_nodes(node))
     return False
+
+
+#: PT204: what to write instead of a Tensor method TorchScript does not bind (``{x}``: the receiver).
+_METHOD_INSTEAD = {
+    "bool": "use `{x}.to(torch.bool)`", "unique": "use `torch.unique({x})`", "nelement": "use `{x}.numel()`",
+    "ndimension": "use `{x}.dim()`", "bfloat16": "use `{x}.to(torch.bfloat16)`", "half": "use `{x}.to(torch.float16)`",
+    "new_tensor": "use `torch.tensor(..., dtype={x}.dtype, device={x}.device)`",
+    "register_hook": "register hooks outside `forward`", "is_shared": "remove it from `forward`",
+    "share_memory_": "remove it from `forward`", "pin_memory": "remove it from `forward`",
+}
 
 
 # -- PT216: the truth value of an Optional -----------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Set
+from typing import Dict, FrozenSet, Iterator, Set, Tuple
 
 import libcst as cst
 
@@ -26,6 +26,23 @@ def _names(node: cst.CSTNode) -> Set[str]:
         else:
             stack.extend(child_nodes(n))
     return found
+
+
+def _conditional_operands(ctx: FunctionContext, test: cst.BaseExpression,
+                          condition: Tuple[str, ...]) -> Iterator[Tuple[cst.BaseExpression, Tuple[str, ...]]]:
+    """The tested operands, each with the static tests that must hold for it to run at all:
+    ``h.dtype == torch.float16 and not torch.isfinite(h).all()`` tests the tensor only for fp16 models."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from _conditional_operands(ctx, test.expression, condition)
+    elif isinstance(test, cst.BooleanOperation):
+        yield from _conditional_operands(ctx, test.left, condition)
+        left = test.left
+        if not any(ctx.kind(o) in (Kind.TENSOR, Kind.DATA) for o in tested_operands(left)):
+            text = ctx.code(left)
+            condition = condition + ((text,) if isinstance(test.operator, cst.And) else (f"not ({text})",))
+        yield from _conditional_operands(ctx, test.right, condition)
+    else:
+        yield test, condition
 
 
 class TensorBranch(BranchTests, Check):
@@ -52,12 +69,13 @@ class TensorBranch(BranchTests, Check):
                 self._in_tests.add(id(n))
                 stack.extend(child_nodes(n))
         checked = self._checked.get(id(ctx), set())
-        for operand in tested_operands(test):
+        for operand, condition in _conditional_operands(ctx, test, ()):
             if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
                 continue
             data_names = {n for n in _names(operand) if ctx.env.get(n) is not None and ctx.env[n].kind == Kind.DATA}
             bounded = bool(data_names) and data_names <= checked and ctx.kind(operand) == Kind.DATA
-            ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand),
+            when = " only when " + " and ".join(f"`{c}`" for c in condition) if condition else ""
+            ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand), condition=when,
                        also_exempt=_EXPORT_TARGETS if bounded else frozenset())
 
     def visit_Assert(self, ctx: FunctionContext, node: cst.Assert) -> None:
