@@ -129,6 +129,8 @@ class FunctionContext:
         self.tests: List[Tuple[cst.BaseExpression, bool]] = []  # enclosing if/while tests, polarity
         #: ``ckpt = self.grad_checkpointing and not torch.jit.is_scripting()``: names holding a guard test
         self.guards: Dict[str, cst.BaseExpression] = {}
+        #: (targets where a test is never true, never false): set by the walker (guards.py)
+        self.guard_sets: Callable[[cst.BaseExpression], GuardSets] = lambda test: (frozenset(), frozenset())
         self.evaluator = Evaluator(self.env, self.file.qualify, self._self_attr)
 
     # -- queries for checks ---------------------------------------------------------------
@@ -268,6 +270,7 @@ class Walker:
         for name, value in task.params:
             ctx.env[name] = value
         ctx.evaluator.call_result = lambda call: self._call_value(ctx, call)
+        ctx.guard_sets = lambda test: self._guard_exemptions(ctx, test)
         self._emit(ctx, node, "FunctionEntry")
         self._block(ctx, node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
 
