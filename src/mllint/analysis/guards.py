@@ -81,8 +81,7 @@ def plain_leaf(qualify: Callable[[Optional[str]], Optional[str]]) -> Callable[[c
 
 def returned_guard(fn: cst.FunctionDef, qualify: Callable[[Optional[str]], Optional[str]]) -> Optional[GuardSets]:
     """A helper whose body is ``return <guard expression>`` (after a docstring): its guard sets."""
-    body = [s for s in fn.body.body if isinstance(fn.body, cst.IndentedBlock)] if isinstance(
-        fn.body, cst.IndentedBlock) else []
+    body = fn.body.body if isinstance(fn.body, cst.IndentedBlock) else []
     stmts = [s for s in body if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
                                      and isinstance(s.body[0], cst.Expr)
                                      and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
