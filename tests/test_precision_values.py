@@ -74,7 +74,7 @@ CTOR = (
 )
 
 
-def _numpy_calls_reached_from_parent(arg: str) -> int:
+def _numpy_calls_reached_from_parent(arg: str, text: Optional[str] = None) -> int:
     """Walk Parent.forward and the Out.forward task it emits; count the ``.numpy()`` calls visited."""
     import libcst as cst
 
@@ -82,7 +82,7 @@ def _numpy_calls_reached_from_parent(arg: str) -> int:
     from mllint.analysis.summary import summarize
     from mllint.analysis.walker import FileContext, Walker, entry_task
 
-    text = CTOR.replace("ARG", arg)
+    text = (text or CTOR).replace("ARG", arg)
     module = cst.parse_module(text)
     summary = summarize(module, "m", False, text)
     index = ProjectIndex({"m": summary})
@@ -127,3 +127,13 @@ def test_call_site_constant_prunes_helper_branch() -> None:
     )
     assert not [f for f in lint_source(code) if f.code == "PT105"]
     assert [f for f in lint_source(code.replace("kind='pt'", "kind='np'")) if f.code == "PT105"]
+
+
+def test_constructor_argument_through_a_base_init_is_not_trusted() -> None:
+    # ``super().__init__(not fast)`` forwards a different value: the base's attribute stays unknown.
+    text = CTOR.replace("class Parent(", (
+        "class Sub(Out):\n"
+        "    def __init__(self, as_numpy: bool = False):\n"
+        "        super().__init__(not as_numpy)\n"
+        "class Parent(")).replace("self.out = Out(ARG)", "self.out = Sub(as_numpy=False)")
+    assert _numpy_calls_reached_from_parent("", text=text) == 1

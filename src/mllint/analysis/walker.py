@@ -194,11 +194,14 @@ class FunctionContext:
             return None
         if info.literal is not None or info.param is None or self.task.ctor is None:
             return info.literal
+        init = self.file.index.find_method(self.self_class, "__init__")
+        owner = next((c for c in self.file.index.mro(self.self_class) if attr in c.attrs), None)
+        if init is None or owner is None or init[0] is not owner:
+            return None  # stored by a base class's __init__: the arguments may be forwarded changed
         passed = dict(self.task.ctor)
         if info.param in passed:
             return passed[info.param] or None
-        init = self.file.index.find_method(self.self_class, "__init__")
-        param = next((p for p in init[1].params if p.name == info.param), None) if init else None
+        param = next((p for p in init[1].params if p.name == info.param), None)
         return param.literal if param is not None and param.default is not None else None
 
 
