@@ -342,6 +342,10 @@ class ScriptConstructs(Check):
 
     codes = ("PT201", "PT202", "PT203", "PT204", "PT205", "PT206", "PT207", "PT208")
 
+    def __init__(self) -> None:
+        #: per function: NumPy calls inside a reported NumPy call's arguments (one finding per expression)
+        self._numpy_inner: "weakref.WeakKeyDictionary[FunctionContext, List[cst.CSTNode]]" = weakref.WeakKeyDictionary()
+
     # PT201: syntax the TorchScript front end refuses (no guard helps) ---------------------------
     def visit_Lambda(self, ctx: FunctionContext, node: cst.Lambda) -> None:
         report(ctx, "PT201", node, FRONTEND, construct="a `lambda`")
@@ -450,7 +454,12 @@ class ScriptConstructs(Check):
         # PT204: calls TorchScript cannot compile
         what = self._python_only(ctx, node)
         if what:
-            report(ctx, "PT204", node, EMITTER, call=ctx.code(node), reason=what)
+            covered = self._numpy_inner.setdefault(ctx, [])
+            if not any(n is node for n in covered):
+                report(ctx, "PT204", node, EMITTER, call=ctx.code(node), reason=what)
+            if (ctx.qualname(func) or "").startswith("numpy."):
+                # ``np.concatenate([np.zeros(2), np.ones(2)])``: one finding for the expression
+                covered.extend(_nested_calls(node))
             return
         callee = _callee(ctx, node)
         if callee is None:
@@ -894,9 +903,6 @@ class _OptionalParams:
         self.rebound: Dict[str, cst.CSTNode] = {}  # name -> the statement that rebinds it
 
 
-_OPTIONALS: "weakref.WeakKeyDictionary[FunctionContext, _OptionalParams]" = weakref.WeakKeyDictionary()
-
-
 def _none_tested(test: cst.BaseExpression, name: str) -> bool:
     """``name is None`` / ``is not None`` anywhere in the test (TorchScript refines the Optional)."""
     stack: List[cst.CSTNode] = [test]
@@ -914,6 +920,9 @@ class ScriptOptionalTruth(BranchTests, Check):
 
     codes = ("PT216",)
 
+    def __init__(self) -> None:
+        self._optionals: "weakref.WeakKeyDictionary[FunctionContext, _OptionalParams]" = weakref.WeakKeyDictionary()
+
     def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
         found: Dict[str, str] = {}
         if SCRIPT not in ctx.task.exempt:
@@ -923,10 +932,10 @@ class ScriptOptionalTruth(BranchTests, Check):
                 param = next((q for q in _params(node) if q.name.value == p.name), None)
                 if param is not None and param.annotation is not None:
                     found[p.name] = ctx.code(param.annotation.annotation)
-        _OPTIONALS[ctx] = _OptionalParams(found)
+        self._optionals[ctx] = _OptionalParams(found)
 
     def _rebind(self, ctx: FunctionContext, target: cst.CSTNode) -> None:
-        state = _OPTIONALS.get(ctx)
+        state = self._optionals.get(ctx)
         if state is None or not state.params:
             return
         stack = [target]
@@ -955,7 +964,7 @@ class ScriptOptionalTruth(BranchTests, Check):
             self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
 
     def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
-        state = _OPTIONALS.get(ctx)
+        state = self._optionals.get(ctx)
         if state is None or not state.params:
             return
         for operand in tested_operands(test):
@@ -966,6 +975,17 @@ class ScriptOptionalTruth(BranchTests, Check):
                 continue
             report(ctx, "PT216", operand, EMITTER, construct=construct, param=name,
                    annotation=state.params[name])
+
+
+def _nested_calls(call: cst.Call) -> List[cst.CSTNode]:
+    out: List[cst.CSTNode] = []
+    stack: List[cst.CSTNode] = [a.value for a in call.args]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            out.append(n)
+        stack.extend(child_nodes(n))
+    return out
 
 
 def _within(node: cst.CSTNode, root: cst.CSTNode) -> bool:
