@@ -137,3 +137,23 @@ def test_constructor_argument_through_a_base_init_is_not_trusted() -> None:
         "        super().__init__(not as_numpy)\n"
         "class Parent(")).replace("self.out = Out(ARG)", "self.out = Sub(as_numpy=False)")
     assert _numpy_calls_reached_from_parent("", text=text) == 1
+
+
+def test_module_type_aliases_are_read() -> None:
+    code = (
+        "from typing import Dict, List, Optional\n"
+        "import torch\n"
+        "from torch import nn\n"
+        "TensorList = List[torch.Tensor]\n"
+        "MaybeCache = Optional[Dict[str, torch.Tensor]]\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, feats: TensorList, cache: MaybeCache = None):\n"
+        "        cache = cache or {}\n"
+        "        out = feats[0]\n"
+        "        for f in feats:\n"
+        "            if f.sum() > 0:\n"
+        "                out = out + f\n"
+        "        return out\n"
+    )
+    # the alias says a list of tensors (its elements are tensors) and an Optional dict (a scripting-only claim)
+    assert _codes(code) == [(8, "PT216"), (11, "PT101")]

@@ -470,15 +470,18 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     }
     specs = spec_constants(module) if "TensorSpec" in text else None
     parts = classes_used_as_parts(text, local_classes) if summary.uses_torch else set()
+    # ``TensorList = List[torch.Tensor]``: annotations read through the file's type aliases
+    type_aliases = _type_aliases(module, aliases)
+    ann_aliases = {**aliases, **type_aliases} if type_aliases else aliases
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
-            summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix, specs)
+            summary.classes[stmt.name.value] = _summarize_class(stmt, ann_aliases, local_classes, prefix, specs)
             if summary.uses_torch:
                 cls = summary.classes[stmt.name.value]
                 cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
                 cls.used_as_part = stmt.name.value in parts
         elif isinstance(stmt, cst.FunctionDef):
-            summary.functions[stmt.name.value] = summarize_function(stmt, aliases, specs)
+            summary.functions[stmt.name.value] = summarize_function(stmt, ann_aliases, specs)
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.
@@ -489,9 +492,36 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                         q = local_classes.get(src) or qualify(src, aliases)
                         if q:
                             aliases[target.value] = q
+                            ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
         summary.call_sites = _collect_call_sites(module, aliases, local_classes, summary)
     return summary
+
+
+_TYPING_HEADS = ("typing.", "typing_extensions.", "list", "dict", "tuple", "set", "frozenset")
+
+
+def _type_aliases(module: cst.Module, aliases: Dict[str, str]) -> Dict[str, str]:
+    """Module-level ``Name = Optional[torch.Tensor]`` / ``List[Tensor]`` / ``A | None``: name -> annotation."""
+    out: Dict[str, str] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)):
+                continue
+            value = small.value
+            if isinstance(value, cst.Subscript):
+                head = qualify(dotted(value.value), aliases) or dotted(value.value) or ""
+                if not head.startswith(_TYPING_HEADS):
+                    continue
+            elif not (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.BitOr)):
+                continue
+            text = _annotation(cst.Annotation(value), {**aliases, **out})
+            if text:
+                out[small.targets[0].target.value] = text
+    return out
 
 
 def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str,
