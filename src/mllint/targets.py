@@ -63,7 +63,8 @@ TARGETS: Tuple[Target, ...] = (
         "dynamo",
         "torch.export.export: an ExportedProgram (dynamo capture)",
         "export",
-        guards=("torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling", "torch._dynamo.is_compiling"),
+        guards=("torch.compiler.is_exporting", "torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling",
+                "torch._dynamo.is_compiling"),
         runner="_run_torch_export",
     ),
     Target(
@@ -75,6 +76,7 @@ TARGETS: Tuple[Target, ...] = (
         "dynamo",
         guards=(
             "torch.onnx.is_in_onnx_export",
+            "torch.compiler.is_exporting",
             "torch.compiler.is_compiling",
             "torch.compiler.is_dynamo_compiling",
             "torch._dynamo.is_compiling",
@@ -119,17 +121,6 @@ TARGETS: Tuple[Target, ...] = (
         runner="_run_tflite",
     ),
     Target("tfjs", "tensorflow", "tfjs", "tf-function", "tensorflowjs converter: a TF.js graph model", "tfjs"),
-)
-
-#: Guards that may also be True outside the targets that name them (``torch.compiler.is_compiling``
-#: under torch.compile, ``is_in_onnx_export`` under either ONNX exporter): the else branch is not exempt.
-INEXACT_GUARDS: FrozenSet[str] = frozenset(
-    {
-        "torch.onnx.is_in_onnx_export",
-        "torch.compiler.is_compiling",
-        "torch.compiler.is_dynamo_compiling",
-        "torch._dynamo.is_compiling",
-    }
 )
 
 

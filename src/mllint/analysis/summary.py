@@ -14,6 +14,7 @@ import libcst as cst
 
 from mllint._compat import SLOTS
 from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
+from mllint.analysis.guards import GuardSets, returned_guard
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
@@ -38,6 +39,7 @@ class ParamSummary:
     annotation: Optional[str]  # dotted, qualified where possible (e.g. "torch.Tensor", "int")
     default: Optional[str]  # "none", "literal", "other" or None when there is no default
     star: str = ""  # "", "*", "**", or "kwonly"
+    literal: Optional[str] = None  # a literal default's source text (``False``, ``'np'``, ``0.5``)
 
 
 #: Static shape of one ``tf.TensorSpec`` (None entries are dynamic dimensions).
@@ -62,12 +64,18 @@ class FuncSummary:
     returns: Optional[str]
     is_async: bool = False
     tf_function: Optional[TFFunctionInfo] = None  # set when decorated with tf.function
+    #: a guard helper (``return torch.jit.is_tracing() or ...``): (never-true, never-false) targets
+    guard: Optional[GuardSets] = None
 
 
 @dataclass(frozen=True, **SLOTS)
 class AttrInfo:
     kind: str  # "module", "module_list", "tensor", "static", "unknown"
     cls: Optional[str] = None  # qualified class constructed (module / module_list element)
+    literal: Optional[str] = None  # static: ``self.x = False`` (the literal's text)
+    param: Optional[str] = None  # static: ``self.x = x``, a constructor parameter copied
+    #: module: the constructor call's arguments (keyword name or ``#<position>``, literal text or "")
+    args: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(**SLOTS)
@@ -123,7 +131,12 @@ def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Opti
     ann = node.annotation
     if isinstance(ann, cst.SimpleString):
         text = ann.evaluated_value if isinstance(ann.evaluated_value, str) else None
-        return qualify(text, aliases) or text
+        if text is None:
+            return None
+        try:  # a string (forward-reference) annotation: read the expression inside
+            return _annotation(cst.Annotation(cst.parse_expression(text.strip())), aliases)
+        except (cst.ParserSyntaxError, RecursionError):
+            return qualify(text, aliases) or text
     if isinstance(ann, cst.Subscript):
         head = dotted(ann.value)
         inner = [
@@ -161,6 +174,18 @@ def _default_kind(node: Optional[cst.BaseExpression]) -> Optional[str]:
     return "other"
 
 
+def _default_literal(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    """Source text of a scalar literal default (``None``, ``False``, ``0.5``, ``'pt'``), else None."""
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return node.value
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return node.value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(
+            node.expression, (cst.Integer, cst.Float)):
+        return "-" + node.expression.value
+    return None
+
+
 def decorator_name(dec: cst.Decorator, aliases: Dict[str, str]) -> str:
     expr = dec.decorator
     if isinstance(expr, cst.Call):
@@ -174,11 +199,13 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str],
     p = fn.params
     params: List[ParamSummary] = []
     for param in list(p.posonly_params) + list(p.params):
-        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default)))
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default),
+                                   literal=_default_literal(param.default)))
     if isinstance(p.star_arg, cst.Param):
         params.append(ParamSummary(p.star_arg.name.value, _annotation(p.star_arg.annotation, aliases), None, "*"))
     for param in p.kwonly_params:
-        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default), "kwonly"))
+        params.append(ParamSummary(param.name.value, _annotation(param.annotation, aliases), _default_kind(param.default),
+                                   "kwonly", _default_literal(param.default)))
     if p.star_kwarg is not None:
         params.append(ParamSummary(p.star_kwarg.name.value, _annotation(p.star_kwarg.annotation, aliases), None, "**"))
     tf_info = None
@@ -192,6 +219,7 @@ def summarize_function(fn: cst.FunctionDef, aliases: Dict[str, str],
         returns=_annotation(fn.returns, aliases),
         is_async=fn.asynchronous is not None,
         tf_function=tf_info,
+        guard=returned_guard(fn, lambda name: qualify(name, aliases)),
     )
 
 
@@ -298,13 +326,16 @@ class _AttrCollector:
                     return AttrInfo("unknown")
                 return AttrInfo("tensor")
             if callee:
-                return AttrInfo("module", callee)
+                return AttrInfo("module", callee, args=_call_args(value))
             return AttrInfo("unknown")
-        if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
-            return AttrInfo("static")
+        if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString, cst.UnaryOperation)) or (
+                isinstance(value, cst.Name) and value.value in ("True", "False", "None")):
+            literal = _default_literal(value)
+            if literal is not None or not isinstance(value, cst.UnaryOperation):
+                return AttrInfo("static", literal=literal)
         if isinstance(value, cst.Name):
-            if value.value in ("True", "False", "None") or value.value in self.init_params:
-                return AttrInfo("static")
+            if value.value in self.init_params:
+                return AttrInfo("static", param=value.value)
         if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
             names = _names_in(value)
             if names and names <= (self.init_params | {"True", "False", "None"}):
@@ -343,6 +374,8 @@ class _AttrCollector:
                     old = self.attrs.get(attr)
                     if old is None or old == info or old.kind == "unknown":
                         self.attrs[attr] = info
+                    elif old.kind == info.kind and old.cls == info.cls:
+                        self.attrs[attr] = AttrInfo(info.kind, info.cls)  # assigned twice: no one constant
                     elif info.kind != "unknown":
                         self.attrs[attr] = AttrInfo("unknown")
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
@@ -352,6 +385,22 @@ class _AttrCollector:
                 first = call.args[0].value
                 if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
                     self.attrs[first.evaluated_value] = AttrInfo("tensor")
+
+
+def _call_args(call: cst.Call) -> Tuple[Tuple[str, str], ...]:
+    """A constructor call's arguments: (keyword or ``#<position>``, literal text or "")."""
+    out: List[Tuple[str, str]] = []
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return (("*", ""),)
+        literal = _default_literal(arg.value) or ""
+        if arg.keyword is not None:
+            out.append((arg.keyword.value, literal))
+        else:
+            out.append((f"#{position}", literal))
+            position += 1
+    return tuple(out)
 
 
 def _names_in(node: cst.CSTNode) -> set:
@@ -421,15 +470,18 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     }
     specs = spec_constants(module) if "TensorSpec" in text else None
     parts = classes_used_as_parts(text, local_classes) if summary.uses_torch else set()
+    # ``TensorList = List[torch.Tensor]``: annotations read through the file's type aliases
+    type_aliases = _type_aliases(module, aliases)
+    ann_aliases = {**aliases, **type_aliases} if type_aliases else aliases
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
-            summary.classes[stmt.name.value] = _summarize_class(stmt, aliases, local_classes, prefix, specs)
+            summary.classes[stmt.name.value] = _summarize_class(stmt, ann_aliases, local_classes, prefix, specs)
             if summary.uses_torch:
                 cls = summary.classes[stmt.name.value]
                 cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
                 cls.used_as_part = stmt.name.value in parts
         elif isinstance(stmt, cst.FunctionDef):
-            summary.functions[stmt.name.value] = summarize_function(stmt, aliases, specs)
+            summary.functions[stmt.name.value] = summarize_function(stmt, ann_aliases, specs)
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.
@@ -440,9 +492,36 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                         q = local_classes.get(src) or qualify(src, aliases)
                         if q:
                             aliases[target.value] = q
+                            ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
         summary.call_sites = _collect_call_sites(module, aliases, local_classes, summary)
     return summary
+
+
+_TYPING_HEADS = ("typing.", "typing_extensions.", "list", "dict", "tuple", "set", "frozenset")
+
+
+def _type_aliases(module: cst.Module, aliases: Dict[str, str]) -> Dict[str, str]:
+    """Module-level ``Name = Optional[torch.Tensor]`` / ``List[Tensor]`` / ``A | None``: name -> annotation."""
+    out: Dict[str, str] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)):
+                continue
+            value = small.value
+            if isinstance(value, cst.Subscript):
+                head = qualify(dotted(value.value), aliases) or dotted(value.value) or ""
+                if not head.startswith(_TYPING_HEADS):
+                    continue
+            elif not (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.BitOr)):
+                continue
+            text = _annotation(cst.Annotation(value), {**aliases, **out})
+            if text:
+                out[small.targets[0].target.value] = text
+    return out
 
 
 def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str,

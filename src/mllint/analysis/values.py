@@ -23,6 +23,7 @@ class Kind(str, Enum):
     STATIC = "static"  # a Python value fixed at export time (literals, config, x.dim(), self.training)
     MODULE = "module"  # a submodule / layer instance
     MODULE_LIST = "module_list"
+    TENSOR_LIST = "tensor_list"  # a list / tuple of tensors (``List[Tensor]``): iterating it is fine
     UNKNOWN = "unknown"
 
 
@@ -38,6 +39,8 @@ class Value:
     dyn_dims: Tuple[int, ...] = ()
     dynamic: bool = False  # a size read from a declared-dynamic dimension
     baked: bool = False  # such a size already turned into a plain Python number (int(), math.*)
+    #: static values: the literal's source text (``False``, ``'pt'``, ``0.5``), so tests it decides prune
+    literal: Optional[str] = None
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -102,6 +105,9 @@ def returns_sequence(name: str, node: cst.Call) -> bool:
     return False
 #: Methods of dicts and lists, which a value we believed a tensor cannot have: unknown, not tensor.
 NOT_TENSOR_METHODS = frozenset({"items", "keys", "get", "append", "extend", "pop", "update", "setdefault", "copy_from"})
+#: Tensor methods about memory, not values: a pointer or a storage is not tensor data (PT210 reports them).
+MEMORY_METHODS = frozenset({"data_ptr", "const_data_ptr", "storage", "untyped_storage", "storage_offset", "nbytes",
+                            "itemsize"})
 #: Ops whose output shape depends on the input's values (exportable themselves in torch 2.13).
 DATA_SIZED_FUNCTIONS = frozenset({"torch.nonzero", "torch.masked_select", "torch.unique", "torch.argwhere",
                                   "torch.unique_consecutive", "torch.repeat_interleave"})
@@ -239,11 +245,13 @@ class Evaluator:
         self._cache.clear()
 
     def _value(self, node: cst.BaseExpression) -> Value:
-        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+            return Value(Kind.STATIC, literal=node.value)
+        if isinstance(node, (cst.Imaginary, cst.ConcatenatedString, cst.FormattedString)):
             return STATIC
         if isinstance(node, cst.Name):
             if node.value in ("True", "False", "None"):
-                return STATIC
+                return Value(Kind.STATIC, literal=node.value)
             return self.env.get(node.value, UNKNOWN)
         if isinstance(node, cst.Attribute):
             return self._attribute(node)
@@ -258,6 +266,9 @@ class Evaluator:
                              data_sized=base.data_sized or masked)
             if base.kind == Kind.MODULE_LIST:
                 return Value(Kind.MODULE, None, base.cls)
+            if base.kind == Kind.TENSOR_LIST:
+                is_slice = any(isinstance(e.slice, cst.Slice) for e in node.slice)
+                return base if is_slice else TENSOR
             return UNKNOWN
         if isinstance(node, cst.Call):
             return self._call(node)
@@ -324,7 +335,7 @@ class Evaluator:
             recv = self.value(func.value)
             meth = func.attr.value
             if recv.kind == Kind.TENSOR:
-                if meth in NOT_TENSOR_METHODS or returns_sequence(meth, node):
+                if meth in NOT_TENSOR_METHODS or meth in MEMORY_METHODS or returns_sequence(meth, node):
                     return UNKNOWN
                 if meth in STATIC_TENSOR_METHODS:
                     return STATIC
@@ -353,8 +364,8 @@ class Evaluator:
                 arg = self._arg_value(node, 0)
                 if arg.kind == Kind.TENSOR:
                     return Value(Kind.DATA if arg.data_sized else Kind.SHAPE, code_of(node), dynamic=0 in arg.dyn_dims)
-                if arg.kind == Kind.STATIC:
-                    return STATIC
+                if arg.kind in (Kind.STATIC, Kind.TENSOR_LIST):
+                    return STATIC  # the number of levels / heads in a list of tensors is fixed
                 if arg.kind == Kind.SHAPE:
                     return STATIC  # len(x.shape) is the rank
                 return UNKNOWN
@@ -444,3 +455,76 @@ class Evaluator:
         if len(positional) > index:
             return self.value(positional[index].value)
         return UNKNOWN
+
+
+# -- annotations ------------------------------------------------------------------------------------
+#: Builtin and typing names of plain Python values (fixed at export time).
+_STATIC_TYPES = frozenset({"int", "float", "bool", "str", "bytes", "complex", "None", "NoneType", "Literal",
+                           "torch.dtype", "torch.device", "torch.Size", "torch.types.Device"})
+#: Containers: their kind is their elements' when those are tensors, else a static value.
+_SEQUENCE_TYPES = frozenset({"list", "tuple", "List", "Tuple", "Sequence", "Iterable", "MutableSequence",
+                             "collections.abc.Sequence", "collections.abc.Iterable"})
+_MAPPING_TYPES = frozenset({"dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "collections.OrderedDict",
+                            "collections.abc.Mapping", "set", "Set", "FrozenSet", "frozenset"})
+_TYPING_PREFIXES = ("typing.", "typing_extensions.", "builtins.")
+
+
+def _split_annotation(text: str) -> Tuple[str, Tuple[str, ...]]:
+    """``Optional[Dict[str,Tensor]]`` -> (``Optional``, (``Dict[str,Tensor]``,))."""
+    text = text.strip()
+    start = text.find("[")
+    if start < 0 or not text.endswith("]"):
+        return text, ()
+    head, inner = text[:start], text[start + 1:-1]
+    args, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        args.append(cur.strip())
+    return head.strip(), tuple(args)
+
+
+def annotation_kind(text: Optional[str]) -> Optional[Kind]:
+    """The kind a PEP 484 / 604 annotation (as summaries spell it) gives a value, or None when it
+    does not say (a project class, ``Any``, a name mllint cannot read). Annotations are authoritative:
+    ``List[Tensor]`` is a list of tensors, ``Optional[Dict[str, Tensor]]`` a dict, ``int`` static."""
+    if not text:
+        return None
+    head, args = _split_annotation(text)
+    for prefix in _TYPING_PREFIXES:
+        if head.startswith(prefix):
+            head = head[len(prefix):]
+    if head in ("Optional", "Union"):
+        kinds = {annotation_kind(a) for a in args if a not in ("None", "NoneType")}
+        return kinds.pop() if len(kinds) == 1 else None
+    if head in ("Annotated", "Final", "ClassVar") and args:
+        return annotation_kind(args[0])
+    if head.endswith(("Tensor", "Parameter")) and head.split(".")[-1][:1].isupper():
+        return Kind.TENSOR
+    if head in _STATIC_TYPES:
+        return Kind.STATIC
+    if head in _SEQUENCE_TYPES:
+        elems = {annotation_kind(a) for a in args if a != "..."}
+        if elems == {Kind.TENSOR}:
+            return Kind.TENSOR_LIST
+        return Kind.STATIC if elems and elems <= {Kind.STATIC} else Kind.UNKNOWN
+    if head in _MAPPING_TYPES:
+        return Kind.UNKNOWN  # a container: not a tensor, not a static value
+    return None
+
+
+def is_optional_annotation(text: Optional[str]) -> bool:
+    """``Optional[X]``, ``Union[X, None]`` or ``X | None``."""
+    if not text:
+        return False
+    head, args = _split_annotation(text)
+    head = head[len("typing."):] if head.startswith("typing.") else head
+    return head == "Optional" or (head == "Union" and "None" in args)

@@ -8,6 +8,8 @@ walked; the rest of the tree is never visited.
 
 from __future__ import annotations
 
+import ast
+import operator
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
@@ -16,24 +18,24 @@ import re
 import libcst as cst
 
 from mllint._compat import SLOTS
+from mllint.analysis.guards import TRAINING, GuardSets, call_guard, guard_sets
 from mllint.analysis.index import (
     TORCH_EXEMPT_DECORATORS, EntryPoint, FunctionRef, ProjectIndex,
 )
 from mllint.analysis.names import child_nodes, dotted, qualify
-from mllint.analysis.summary import ClassSummary, FuncSummary, ModuleSummary
+from mllint.analysis.summary import AttrInfo, ClassSummary, FuncSummary, ModuleSummary, ParamSummary
 from mllint.analysis.values import (
-    STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, code_of, merge,
+    STATIC, TENSOR, UNKNOWN, Evaluator, Kind, Value, annotation_kind, code_of, merge,
 )
-from mllint.targets import ALL_TARGETS, INEXACT_GUARDS, TORCH_TARGETS, guard_targets
+from mllint.targets import ALL_TARGETS, TORCH_TARGETS
 
-TENSOR_ANNOTATIONS = ("torch.Tensor", "Tensor", "tensorflow.Tensor", "torch.FloatTensor", "torch.LongTensor")
-#: Guards that decide which targets run a branch: name -> targets that take the ``if`` body.
+ALL_TARGETS_SET: FrozenSet[str] = frozenset(ALL_TARGETS)
+
 #: Optional parameters that carry training targets (``labels``, ``start_positions``): exported models
 #: are called without them, so code under ``if labels is not None:`` (the loss) is not in the artifact.
+#: ``@torch.jit.script_if_tracing``: the targets that script the function instead of tracing it.
+SCRIPTED_UNDER_TRACE: FrozenSet[str] = frozenset({"torchscript-trace", "onnx-legacy"})
 LABEL_PARAM = re.compile(r"(^|_)(labels?|targets?)$|^(start|end)_positions$")
-
-GUARD_TARGETS: Dict[str, FrozenSet[str]] = guard_targets()  # from the target table
-
 
 _T = TypeVar("_T")
 
@@ -69,13 +71,15 @@ class Task:
     depth: int = 0
     #: reached from an entry point export runs (not a training step): rules decide from it
     exported: bool = True
+    #: how the parent built ``self``: constructor arguments (name, literal text or ""); None: unknown
+    ctor: Optional[Tuple[Tuple[str, str], ...]] = None
 
     @property
     def key(self) -> Tuple[object, ...]:
         """Everything the walk reads from the task: not the entry point's name (credited afterwards),
         and of the depth only whether this is the entry point itself (the depth limit is the engine's)."""
         return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph,
-                self.exported, self.depth == 0)
+                self.exported, self.depth == 0, self.ctor)
 
 
 @dataclass
@@ -153,6 +157,8 @@ class FunctionContext:
         self.tests: List[Tuple[cst.BaseExpression, bool]] = []  # enclosing if/while tests, polarity
         #: ``ckpt = self.grad_checkpointing and not torch.jit.is_scripting()``: names holding a guard test
         self.guards: Dict[str, cst.BaseExpression] = {}
+        #: (targets where a test is never true, never false): set by the walker (guards.py)
+        self.guard_sets: Callable[[cst.BaseExpression], GuardSets] = lambda test: (frozenset(), frozenset())
         self.evaluator = Evaluator(self.env, self.file.qualify, self._self_attr)
 
     # -- queries for checks ---------------------------------------------------------------
@@ -204,8 +210,26 @@ class FunctionContext:
         if info.kind == "tensor":
             return TENSOR
         if info.kind == "static":
-            return STATIC
+            return Value(Kind.STATIC, literal=self._attr_literal(attr, info))
         return UNKNOWN
+
+    def _attr_literal(self, attr: str, info: AttrInfo) -> Optional[str]:
+        """The constant ``self.<attr>`` holds: a literal, or the constructor argument the parent passed
+        (its default when not passed); None when unknown or when another method reassigns it."""
+        assert self.self_class is not None
+        if any(a == attr for c in self.file.index.mro(self.self_class) for a, _ in c.mutated_attrs):
+            return None
+        if info.literal is not None or info.param is None or self.task.ctor is None:
+            return info.literal
+        init = self.file.index.find_method(self.self_class, "__init__")
+        owner = next((c for c in self.file.index.mro(self.self_class) if attr in c.attrs), None)
+        if init is None or owner is None or init[0] is not owner:
+            return None  # stored by a base class's __init__: the arguments may be forwarded changed
+        passed = dict(self.task.ctor)
+        if info.param in passed:
+            return passed[info.param] or None
+        param = next((p for p in init[1].params if p.name == info.param), None)
+        return param.literal if param is not None and param.default is not None else None
 
 
 Dispatch = Dict[str, List[Callable[[FunctionContext, cst.CSTNode], None]]]
@@ -214,26 +238,37 @@ _EXPR_CHILD = (cst.BaseExpression, cst.Arg, cst.Element, cst.DictElement, cst.St
 ErrorSink = Callable[[object, BaseException], None]
 
 
-def param_values(func: FuncSummary, is_method: bool, entry: bool) -> Tuple[Tuple[str, Value], ...]:
-    """Values of an entry point's parameters: tensors unless annotated or defaulted otherwise."""
+def declared_value(p: ParamSummary) -> Optional[Value]:
+    """The value a parameter's annotation gives it (authoritative), or None when it says nothing."""
+    kind = annotation_kind(p.annotation)
+    if kind is None:
+        return None
+    return Value(kind, literal=p.literal) if kind == Kind.STATIC else Value(kind)
+
+
+def param_values(func: FuncSummary, is_method: bool, entry: bool, part: bool = False) -> Tuple[Tuple[str, Value], ...]:
+    """Values of an entry point's parameters: tensors unless annotated or defaulted otherwise.
+
+    ``part``: the class is also built inside other models, whose calls bind its parameters
+    precisely; as an entry only its first input is assumed a tensor (``forward(self, x, H, W)``)."""
     out = []
     params = func.params[1:] if is_method and func.params else func.params
-    for p in params:
+    for i, p in enumerate(params):
         if p.star in ("*", "**"):
             out.append((p.name, UNKNOWN))
             continue
-        ann = p.annotation or ""
-        if ann:
-            if any(t in ann for t in TENSOR_ANNOTATIONS):
-                out.append((p.name, TENSOR))
-            else:
-                out.append((p.name, STATIC if entry else UNKNOWN))
+        # An entry's caller is the user: a default is not the value it is called with (no literal).
+        declared = declared_value(p)
+        if declared is not None:
+            out.append((p.name, replace(declared, literal=None)))
+        elif p.annotation:
+            out.append((p.name, STATIC if entry else UNKNOWN))
         elif p.default in ("none", "literal"):
             out.append((p.name, STATIC))
         elif p.default == "other":
             out.append((p.name, UNKNOWN))
         else:
-            out.append((p.name, TENSOR if entry else UNKNOWN))
+            out.append((p.name, TENSOR if entry and (i == 0 or not part) else UNKNOWN))
     return tuple(out)
 
 
@@ -267,6 +302,7 @@ class Walker:
         for name, value in task.params:
             ctx.env[name] = value
         ctx.evaluator.call_result = lambda call: self._call_value(ctx, call)
+        ctx.guard_sets = lambda test: self._guard_exemptions(ctx, test)
         self._emit(ctx, node, "FunctionEntry")
         self._block(ctx, node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
 
@@ -344,6 +380,17 @@ class Walker:
 
     def _if(self, ctx: FunctionContext, stmt: cst.If) -> None:
         self._expr(ctx, stmt.test)
+        truth = static_truth(ctx, stmt.test)
+        if truth is not None:  # constants decide it: only the branch taken is in the artifact
+            if truth:
+                self._block(ctx, stmt.body.body)
+            elif isinstance(stmt.orelse, cst.If):
+                ctx.stmt = stmt.orelse
+                self._emit(ctx, stmt.orelse)
+                self._if(ctx, stmt.orelse)
+            elif isinstance(stmt.orelse, cst.Else):
+                self._block(ctx, stmt.orelse.body.body)
+            return
         before = dict(ctx.env)
         saved_exempt = ctx.exempt
         body_exempt, else_exempt = self._guard_exemptions(ctx, stmt.test)
@@ -373,9 +420,10 @@ class Walker:
         ctx.exempt = saved_exempt
         body_returns = ends_with_exit(stmt.body.body)
         else_returns = isinstance(stmt.orelse, cst.Else) and ends_with_exit(stmt.orelse.body.body)
-        if scripting_exits(ctx, stmt.test, body_returns, else_returns):
-            # ``if torch.jit.is_scripting(): return ...``: TorchScript does not compile the rest of the block.
-            ctx.exempt = saved_exempt | {"torchscript-script"}
+        if body_returns != else_returns:
+            # ``if not self.training: return self.inference(x)``, ``if torch.jit.is_scripting(): return``:
+            # the rest of the block runs only where the test took the other branch.
+            ctx.exempt = saved_exempt | (else_exempt if body_returns else body_exempt)
         if body_returns and not else_returns:
             return  # only the else path continues
         if else_returns and not body_returns:
@@ -392,35 +440,38 @@ class Walker:
         ctx.evaluator.invalidate()
 
     def _guard_exemptions(self, ctx: FunctionContext, test: cst.BaseExpression) -> Tuple[FrozenSet[str], FrozenSet[str]]:
-        negate = False
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            negate = not negate
-            test = test.expression
-        if isinstance(test, cst.Name) and test.value in ctx.guards:
-            held = self._guard_exemptions(ctx, ctx.guards[test.value])
-            return (held[1], held[0]) if negate else held
-        if _tests_label_given(ctx, test):
-            body, other = frozenset(ALL_TARGETS), frozenset[str]()
-            return (other, body) if negate else (body, other)
-        if dotted(test) == "self.training" or (not negate and _and_operands_include(test, "self.training")):
-            # Models are exported in eval mode: training-only code is not in the artifact.
-            body, other = frozenset(ALL_TARGETS), frozenset()
-            return (other, body) if negate else (body, other)
-        if not negate and isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-            # ``a and not torch.jit.is_scripting()``: the body runs only where every operand holds.
-            body = frozenset().union(*(self._guard_exemptions(ctx, o)[0] for o in (test.left, test.right)))
-            return body, frozenset()
-        if not isinstance(test, cst.Call):
-            return frozenset(), frozenset()
-        name = ctx.qualname(test.func)
-        takes_body = GUARD_TARGETS.get(name or "")
-        if takes_body is None:
-            return frozenset(), frozenset()
-        others = frozenset(ALL_TARGETS) - takes_body
-        body_exempt, else_exempt = others, takes_body
-        if name in INEXACT_GUARDS:
-            else_exempt = frozenset()  # the other targets may also report True; be conservative
-        return (else_exempt, body_exempt) if negate else (body_exempt, else_exempt)
+        """(targets that never run the body, targets that never run the else branch) of ``test``."""
+        return guard_sets(test, lambda node: self._guard_leaf(ctx, node))
+
+    def _guard_leaf(self, ctx: FunctionContext, node: cst.BaseExpression) -> Optional[GuardSets]:
+        if isinstance(node, cst.Name) and node.value in ctx.guards:
+            return guard_sets(ctx.guards[node.value], lambda n: self._guard_leaf(ctx, n))
+        if _tests_label_given(ctx, node):
+            return TRAINING  # the loss under ``if labels is not None:`` is not in the artifact
+        if dotted(node) == "self.training":
+            return TRAINING
+        if not isinstance(node, cst.Call):
+            return None
+        found = call_guard(ctx.qualname(node.func))
+        if found is not None:
+            return found
+        callee = self._guard_callee(ctx, node)
+        return callee.guard if callee is not None else None
+
+    def _guard_callee(self, ctx: FunctionContext, call: cst.Call) -> Optional[FuncSummary]:
+        """The project function or method a test calls (``is_tracing()``, ``self._exporting()``)."""
+        name = dotted(call.func)
+        if not name:
+            return None
+        if name.startswith("self.") and name.count(".") == 1 and ctx.self_class is not None:
+            found = self.file.index.find_method(ctx.self_class, name[5:])
+            return found[1] if found is not None else None
+        if "." not in name and name in self.file.summary.functions:
+            return self.file.summary.functions[name]
+        resolved = self.file.index.resolve(ctx.qualname(call.func))
+        if resolved is not None and resolved[0] == "function":
+            return resolved[1]  # type: ignore[return-value]
+        return None
 
     def _merge_into(self, ctx: FunctionContext, before: Dict[str, Value]) -> None:
         for name in set(before) | set(ctx.env):
@@ -433,10 +484,14 @@ class Walker:
             for t in small.targets:
                 self._target_exprs(ctx, t.target)
             value = ctx.value(small.value)
+            never_true, never_false = self._guard_exemptions(ctx, small.value)
+            if never_true >= ALL_TARGETS_SET or never_false >= ALL_TARGETS_SET:
+                # ``skip = self.training and r < p``: False on every target (``and`` short-circuits)
+                value = Value(Kind.STATIC, literal="False" if never_true >= ALL_TARGETS_SET else "True")
             for t in small.targets:
                 self._bind(ctx, t.target, value, small.value)
                 if isinstance(t.target, cst.Name):
-                    if any(self._guard_exemptions(ctx, small.value)):
+                    if never_true or never_false:
                         ctx.guards[t.target.value] = small.value
                     else:
                         ctx.guards.pop(t.target.value, None)
@@ -512,7 +567,7 @@ class Walker:
     def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
         value = ctx.value(it)
         elem = UNKNOWN
-        if value.kind == Kind.TENSOR:
+        if value.kind in (Kind.TENSOR, Kind.TENSOR_LIST):
             elem = TENSOR
         elif value.kind == Kind.MODULE_LIST:
             elem = Value(Kind.MODULE, None, value.cls)
@@ -526,7 +581,7 @@ class Walker:
             elif name == "enumerate" and it.args:
                 inner = ctx.value(it.args[0].value)
                 inner_elem = Value(Kind.MODULE, None, inner.cls) if inner.kind == Kind.MODULE_LIST else (
-                    TENSOR if inner.kind == Kind.TENSOR else UNKNOWN)
+                    TENSOR if inner.kind in (Kind.TENSOR, Kind.TENSOR_LIST) else UNKNOWN)
                 if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
                     self._bind(ctx, target.elements[0].value, STATIC, None)
                     self._bind(ctx, target.elements[1].value, inner_elem, None)
@@ -545,6 +600,12 @@ class Walker:
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             self._comprehension(ctx, node)
             return
+        if isinstance(node, cst.IfExp):
+            truth = static_truth(ctx, node.test)
+            if truth is not None:  # ``x.sigmoid_() if self.inplace else x.sigmoid()`` with inplace=False
+                self._expr(ctx, node.test)
+                self._expr(ctx, node.body if truth else node.orelse)
+                return
         for child in child_nodes(node):
             if isinstance(child, _EXPR_CHILD):
                 self._expr(ctx, child)
@@ -586,6 +647,7 @@ class Walker:
             return None
         index = self.file.index
         target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)
+        ctor = ctx.task.ctor  # a method of the same object keeps how it was built
         via_layer_call = False  # reached through a submodule's __call__ (not a direct method call)
         func = call.func
         name = dotted(func)
@@ -608,10 +670,13 @@ class Walker:
                 value = ctx.value(func)
                 target = self._module_call_target(value)
                 via_layer_call = target is not None
+                ctor = self._ctor_of(ctx.self_class, attr) if target is not None else None
         elif isinstance(func, cst.Name) and func.value in ctx.env:
             target = self._module_call_target(ctx.env[func.value])
             via_layer_call = target is not None
+            ctor = None
         elif name:
+            ctor = None
             q = ctx.qualname(func)
             if q is None and "." not in name and name in self.file.summary.functions:
                 q = f"{self.file.summary.module}.{name}" if self.file.summary.module else name
@@ -631,10 +696,30 @@ class Walker:
         exempt = ctx.exempt
         if any(d in TORCH_EXEMPT_DECORATORS for d in callee.decorators):
             exempt = exempt | {"torchscript-script"}
+        if "torch.jit.script_if_tracing" in callee.decorators:
+            exempt = exempt | SCRIPTED_UNDER_TRACE  # tracing scripts it: its branches are kept, not baked
         params = self._bind_args(ctx, callee, call, is_method)
         return Task(ref, self_cls, ctx.task.framework, params, frozenset(exempt), ctx.task.entry,
                     self._callee_autograph(ctx, callee, self_cls, via_layer_call), ctx.task.depth + 1,
-                    ctx.task.exported)
+                    exported=ctx.task.exported, ctor=ctor)
+
+    def _ctor_of(self, owner: ClassSummary, attr: str) -> Optional[Tuple[Tuple[str, str], ...]]:
+        """How ``self.<attr> = Child(...)`` built the child: its arguments by ``__init__`` parameter name."""
+        info = self.file.index.attr_of(owner, attr)
+        cls = self.file.index.resolve_class(info.cls) if info is not None and info.kind == "module" and info.cls else None
+        init = self.file.index.find_method(cls, "__init__") if cls is not None else None
+        if info is None or init is None or any(k == "*" for k, _ in info.args):
+            return None
+        positional = [p.name for p in init[1].params[1:] if p.star == ""]
+        out = []
+        for key, literal in info.args:
+            if key.startswith("#"):
+                i = int(key[1:])
+                if i >= len(positional):
+                    return None
+                key = positional[i]
+            out.append((key, literal))
+        return tuple(sorted(out))
 
     def _callee_autograph(self, ctx: FunctionContext, callee: FuncSummary, self_cls: Optional[str],
                           via_layer_call: bool) -> bool:
@@ -687,15 +772,18 @@ class Walker:
                 i += 1
         out = []
         for p in params:
+            declared = declared_value(p)
             if p.name in values:
                 v = values[p.name]
-                out.append((p.name, Value(v.kind, v.origin, v.cls)))
+                if declared is not None and (v.kind == Kind.UNKNOWN or v.kind == Kind.TENSOR and declared.kind != Kind.TENSOR):
+                    v = declared  # the annotation is authoritative where the call site says less
+                out.append((p.name, Value(v.kind, v.origin, v.cls, literal=v.literal)))
             elif p.star:
                 out.append((p.name, UNKNOWN))
             elif p.default in ("none", "literal"):
-                out.append((p.name, STATIC))
+                out.append((p.name, Value(Kind.STATIC, literal=p.literal)))
             else:
-                out.append((p.name, UNKNOWN))
+                out.append((p.name, declared or UNKNOWN))
         return tuple(out)
 
 
@@ -732,13 +820,6 @@ def narrowed_away(ctx: FunctionContext, test: cst.BaseExpression) -> List[str]:
 _BUILTIN_TYPES = frozenset({"list", "tuple", "dict", "set", "int", "float", "bool", "str", "bytes", "type"})
 
 
-def _and_operands_include(test: cst.BaseExpression, name: str) -> bool:
-    """``self.training and self.layerdrop > 0``: the body runs only when ``name`` is true."""
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _and_operands_include(test.left, name) or _and_operands_include(test.right, name)
-    return dotted(test) == name
-
-
 def _tests_label_given(ctx: "FunctionContext", test: cst.BaseExpression) -> bool:
     """``labels is not None`` for an optional ``labels`` parameter of this function."""
     if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
@@ -749,6 +830,46 @@ def _tests_label_given(ctx: "FunctionContext", test: cst.BaseExpression) -> bool
         return False
     param = next((p for p in ctx.func.params if p.name == left.value), None)
     return param is not None and param.default == "none" and bool(LABEL_PARAM.search(left.value))
+
+
+_COMPARE = {cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+            cst.GreaterThan: operator.gt, cst.LessThanEqual: operator.le, cst.GreaterThanEqual: operator.ge,
+            cst.Is: operator.eq, cst.IsNot: operator.ne}
+
+
+def _literal(ctx: "FunctionContext", node: cst.BaseExpression) -> Tuple[bool, object]:
+    """(known, value) of an expression whose value is a literal constant (``'pt'``, ``self.inplace``)."""
+    text = ctx.value(node).literal
+    if text is None:
+        return False, None
+    try:
+        return True, ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+def static_truth(ctx: "FunctionContext", test: cst.BaseExpression) -> Optional[bool]:
+    """The truth of a test that constants decide (``output_type == "np"`` with ``output_type="pt"``)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = static_truth(ctx, test.expression)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        a, b = static_truth(ctx, test.left), static_truth(ctx, test.right)
+        if isinstance(test.operator, cst.And):
+            return False if a is False or b is False else (True if a and b else None)
+        return True if a is True or b is True else (False if a is False and b is False else None)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op = _COMPARE.get(type(test.comparisons[0].operator))
+        known_a, a = _literal(ctx, test.left)
+        known_b, b = _literal(ctx, test.comparisons[0].comparator)
+        if op is None or not (known_a and known_b):
+            return None
+        try:
+            return bool(op(a, b))
+        except TypeError:
+            return None
+    known, value = _literal(ctx, test)
+    return bool(value) if known else None
 
 
 def scripting_exits(ctx: "FunctionContext", test: cst.BaseExpression, body_exits: bool, else_exits: bool) -> bool:
@@ -785,17 +906,19 @@ def entry_task(index: ProjectIndex, entry: EntryPoint) -> Optional[Task]:
     exempt: FrozenSet[str] = frozenset()
     if any(d in TORCH_EXEMPT_DECORATORS for d in func.decorators):
         exempt = frozenset({"torchscript-script"})
+    if "torch.jit.script_if_tracing" in func.decorators:
+        exempt = exempt | SCRIPTED_UNDER_TRACE
+    owner = index.resolve_class(entry.self_class) if entry.self_class else None
     autograph = entry.framework == "tensorflow" and (
         entry.kind == "tf-function" or any(d == "tensorflow.function" for d in func.decorators)
         or entry.kind == "compiled")
     if func.tf_function is not None and not func.tf_function.autograph:
         autograph = False  # @tf.function(autograph=False)
     elif entry.framework == "tensorflow" and entry.kind == "keras-call":
-        self_cls = index.resolve_class(entry.self_class) if entry.self_class else None
-        flavor = index.keras_flavor_of(self_cls) if self_cls is not None else summary.keras_flavor
+        flavor = index.keras_flavor_of(owner) if owner is not None else summary.keras_flavor
         if flavor == "tf_keras":
             autograph = True  # tf_keras' Layer.__call__ converts call()
-    params = param_values(func, entry.func.cls is not None, entry=True)
+    params = param_values(func, entry.func.cls is not None, entry=True, part=owner is not None and owner.used_as_part)
     if entry.kind == "keras-call" and len(params) > 1:
         # Keras passes the inputs first; further call() arguments are as often Python values
         # (sizes, flags) as tensors, and project callers bind them precisely when they call the layer.
@@ -831,7 +954,7 @@ def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
 
 def _tensor_annotated(func: FuncSummary, name: str) -> bool:
     param = next((p for p in func.params if p.name == name), None)
-    return param is not None and any(t in (param.annotation or "") for t in TENSOR_ANNOTATIONS)
+    return param is not None and annotation_kind(param.annotation) == Kind.TENSOR
 
 
 __all__ = ["Task", "Scratch", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import List, Type
 
 from mllint.checks.base import Check
-from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, ScriptConstructs
+from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, ScriptConstructs, ScriptOptionalTruth
 from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
 from mllint.checks.signature.torch_signatures import TorchExportSignatures
@@ -34,6 +34,7 @@ ALL_CHECKS: List[Type[Check]] = [
     HardCodedDevice,
     DynamicSizeAsPython,
     ScriptConstructs,
+    ScriptOptionalTruth,
     GraphStateAndInternals,
     TorchExportSignatures,
     TorchOpSupport,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import FrozenSet, List, Set
+from typing import FrozenSet, Iterator, List, Set, Tuple
 
 import libcst as cst
 
@@ -27,6 +27,27 @@ def _names(node: cst.CSTNode) -> Set[str]:
         else:
             stack.extend(child_nodes(n))
     return found
+
+
+def _conditional_operands(ctx: FunctionContext, test: cst.BaseExpression, condition: Tuple[str, ...],
+                          skipped: FrozenSet[str]) -> Iterator[Tuple[cst.BaseExpression, Tuple[str, ...], FrozenSet[str]]]:
+    """The tested operands, each with the static tests that must hold for it to run at all
+    (``h.dtype == torch.float16 and not torch.isfinite(h).all()`` tests the tensor only for fp16
+    models) and the targets that never evaluate it (``self.training and x.sum() > 0``: none in eval mode)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from _conditional_operands(ctx, test.expression, condition, skipped)
+    elif isinstance(test, cst.BooleanOperation):
+        yield from _conditional_operands(ctx, test.left, condition, skipped)
+        left = test.left
+        is_and = isinstance(test.operator, cst.And)
+        never_true, never_false = ctx.guard_sets(left)
+        skipped = skipped | (never_true if is_and else never_false)  # ``and`` / ``or`` short-circuit there
+        if not any(ctx.kind(o) in (Kind.TENSOR, Kind.DATA) for o in tested_operands(left)):
+            text = ctx.code(left)
+            condition = condition + ((text,) if is_and else (f"not ({text})",))
+        yield from _conditional_operands(ctx, test.right, condition, skipped)
+    else:
+        yield test, condition, skipped
 
 
 class TensorBranch(BranchTests, Check):
@@ -57,13 +78,14 @@ class TensorBranch(BranchTests, Check):
                 in_tests.add(n)
                 stack.extend(child_nodes(n))
         checked = self._checked(ctx)
-        for operand in tested_operands(test):
+        for operand, condition, skipped in _conditional_operands(ctx, test, (), frozenset()):
             if ctx.kind(operand) not in (Kind.TENSOR, Kind.DATA):
                 continue
             data_names = {n for n in _names(operand) if ctx.env.get(n) is not None and ctx.env[n].kind == Kind.DATA}
             bounded = bool(data_names) and data_names <= checked and ctx.kind(operand) == Kind.DATA
-            ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand),
-                       also_exempt=_EXPORT_TARGETS if bounded else frozenset())
+            when = " only when " + " and ".join(f"`{c}`" for c in condition) if condition else ""
+            ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand), condition=when,
+                       also_exempt=skipped | (_EXPORT_TARGETS if bounded else frozenset()))
 
     def visit_Assert(self, ctx: FunctionContext, node: cst.Assert) -> None:
         self.check_test(ctx, node.test, "assert")

@@ -8,15 +8,16 @@ they freeze Python-side behaviour instead: PT209-PT215. Severities and effects p
 
 from __future__ import annotations
 
+import math
 from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from mllint.analysis.names import child_nodes, dotted
 from mllint.analysis.summary import ClassSummary, FuncSummary
-from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value
+from mllint.analysis.values import SEQUENCE_TENSOR_METHODS, Kind, Value, annotation_kind, is_optional_annotation
 from mllint.analysis.walker import FunctionContext, scripting_exits
-from mllint.checks.base import Check
+from mllint.checks.base import BranchTests, Check, tested_operands
 from mllint.optables.torch_tables import load_torch_tables
 from mllint.targets import TORCH_TARGETS, targets_where
 
@@ -447,7 +448,13 @@ class ScriptConstructs(Check):
         # PT204: calls TorchScript cannot compile
         what = self._python_only(ctx, node)
         if what:
-            report(ctx, "PT204", node, EMITTER, call=ctx.code(node), reason=what)
+            # NumPy calls inside a reported NumPy call's arguments (one finding per expression), for this walk
+            covered: List[cst.CSTNode] = ctx.scratch.get(list, "PT204.numpy_inner")
+            if not any(n is node for n in covered):
+                report(ctx, "PT204", node, EMITTER, call=ctx.code(node), reason=what)
+            if (ctx.qualname(func) or "").startswith("numpy."):
+                # ``np.concatenate([np.zeros(2), np.ones(2)])``: one finding for the expression
+                covered.extend(_nested_calls(node))
             return
         callee = _callee(ctx, node)
         if callee is None:
@@ -460,28 +467,37 @@ class ScriptConstructs(Check):
         self._literal_args(ctx, node, fn, is_method)
 
     def _python_only(self, ctx: FunctionContext, node: cst.Call) -> Optional[str]:
+        """Why TorchScript cannot compile the call, and what to write instead, for this call only."""
         func = node.func
         if _logger_call(ctx, func):
-            return "logging calls are Python objects TorchScript cannot compile"
+            return ("logging calls are Python objects TorchScript cannot compile; move it out of `forward` or "
+                    "under `if not torch.jit.is_scripting():`")
         q = ctx.qualname(func) or ""
         if q.startswith("functools."):
-            return f"`{q}` is a Python builtin TorchScript does not support"
+            return f"`{q}` is a Python builtin TorchScript does not support; write the loop or the call out"
         if q.startswith("numpy.") and not q.startswith("numpy.random."):
             if not any(ctx.kind(a.value) in (Kind.TENSOR, Kind.DATA) for a in node.args):  # tensor data: PT105
-                return f"NumPy (`{q}`) is not supported by TorchScript"
+                last = q.split(".")[-1]
+                numbers = node.args and all(ctx.kind(a.value) in (Kind.STATIC, Kind.SHAPE) for a in node.args)
+                instead = (f"use `math.{last}` on Python numbers" if numbers and hasattr(math, last)
+                           else f"use the torch function (`torch.{last}` where it exists)")
+                return f"NumPy (`{q}`) is not supported by TorchScript; {instead}"
         fn = _autograd_function(ctx, func)
         if fn:
             return (f"`{fn}.apply` (a `torch.autograd.Function`) cannot be scripted: compiling fails, or the "
-                    "scripted model cannot be saved")
+                    "scripted model cannot be saved; call its ops directly, or register a custom op (`torch.library`)")
         if isinstance(func, cst.Attribute) and func.attr.value in SCRIPT_UNSUPPORTED_TENSOR_METHODS:
             if ctx.kind(func.value) == Kind.TENSOR:
-                return f"TorchScript has no Tensor method `{func.attr.value}`"
+                method, recv = func.attr.value, ctx.code(func.value)
+                instead = _METHOD_INSTEAD.get(method, "use the `torch.` function that does the same").format(x=recv)
+                return f"TorchScript has no Tensor method `{method}`; {instead}"
         if isinstance(func, cst.Name) and func.value == "sum" and node.args and func.value not in ctx.env:
             if _element_kind(ctx, node.args[0].value) == Kind.TENSOR:
-                return "the builtin `sum` only adds numbers in TorchScript, not tensors"
+                return ("the builtin `sum` only adds numbers in TorchScript, not tensors; add them in a loop or "
+                        "with `torch.stack(...).sum(0)`")
         if (isinstance(func, cst.Name) and func.value == "tuple" and func.value not in ctx.env and len(node.args) == 1
                 and isinstance(node.args[0].value, (cst.GeneratorExp, cst.ListComp))):
-            return "TorchScript cannot infer the length of a tuple built from a comprehension"
+            return "TorchScript cannot infer the length of a tuple built from a comprehension; build a list instead"
         return None
 
     def _literal_args(self, ctx: FunctionContext, node: cst.Call, fn: FuncSummary, is_method: bool) -> None:
@@ -855,4 +871,122 @@ def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
         if isinstance(node, cst.FunctionDef):
             continue
         stack.extend(child_nodes(node))
+    return False
+
+
+#: PT204: what to write instead of a Tensor method TorchScript does not bind (``{x}``: the receiver).
+_METHOD_INSTEAD = {
+    "bool": "use `{x}.to(torch.bool)`", "unique": "use `torch.unique({x})`", "nelement": "use `{x}.numel()`",
+    "ndimension": "use `{x}.dim()`", "bfloat16": "use `{x}.to(torch.bfloat16)`", "half": "use `{x}.to(torch.float16)`",
+    "new_tensor": "use `torch.tensor(..., dtype={x}.dtype, device={x}.device)`",
+    "register_hook": "register hooks outside `forward`", "is_shared": "remove it from `forward`",
+    "share_memory_": "remove it from `forward`", "pin_memory": "remove it from `forward`",
+}
+
+
+# -- PT216: the truth value of an Optional -----------------------------------------------------------
+class _OptionalParams:
+    """Per function: the parameters annotated ``Optional[<non-tensor>]`` still holding the argument."""
+
+    def __init__(self, params: Dict[str, str]) -> None:
+        self.params = params  # name -> annotation as written
+        self.rebound: Dict[str, cst.CSTNode] = {}  # name -> the statement that rebinds it
+
+
+def _none_tested(test: cst.BaseExpression, name: str) -> bool:
+    """``name is None`` / ``is not None`` anywhere in the test (TorchScript refines the Optional)."""
+    stack: List[cst.CSTNode] = [test]
+    while stack:
+        n = stack.pop()
+        if (isinstance(n, cst.Comparison) and isinstance(n.left, cst.Name) and n.left.value == name
+                and any(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in n.comparisons)):
+            return True
+        stack.extend(child_nodes(n))
+    return False
+
+
+class ScriptOptionalTruth(BranchTests, Check):
+    """PT216: ``cache = cache or {}`` / ``if k:`` on an ``Optional[...]`` parameter fails scripting only."""
+
+    codes = ("PT216",)
+
+    @staticmethod
+    def _state(ctx: FunctionContext) -> Optional["_OptionalParams"]:
+        """This walk's Optional parameters (set at the function's entry)."""
+        box: List[_OptionalParams] = ctx.scratch.get(list, "PT216.optionals")
+        return box[0] if box else None
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        found: Dict[str, str] = {}
+        if SCRIPT not in ctx.task.exempt:
+            for p in ctx.func.params:
+                if p.star or not is_optional_annotation(p.annotation) or annotation_kind(p.annotation) == Kind.TENSOR:
+                    continue
+                param = next((q for q in _params(node) if q.name.value == p.name), None)
+                if param is not None and param.annotation is not None:
+                    found[p.name] = ctx.code(param.annotation.annotation)
+        box: List[_OptionalParams] = ctx.scratch.get(list, "PT216.optionals")
+        box[:] = [_OptionalParams(found)]
+
+    def _rebind(self, ctx: FunctionContext, target: cst.CSTNode) -> None:
+        state = self._state(ctx)
+        if state is None or not state.params:
+            return
+        stack = [target]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Name) and n.value in state.params:
+                state.rebound.setdefault(n.value, ctx.stmt or n)
+            elif isinstance(n, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
+                stack.extend(child_nodes(n))
+
+    def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._rebind(ctx, t.target)
+
+    def visit_AugAssign(self, ctx: FunctionContext, node: cst.AugAssign) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_AnnAssign(self, ctx: FunctionContext, node: cst.AnnAssign) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        self._rebind(ctx, node.target)
+
+    def visit_BooleanOperation(self, ctx: FunctionContext, node: cst.BooleanOperation) -> None:
+        if not isinstance(ctx.stmt, (cst.If, cst.While)) or not _within(node, ctx.stmt.test):
+            self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
+
+    def check_test(self, ctx: FunctionContext, test: cst.BaseExpression, construct: str) -> None:
+        state = self._state(ctx)
+        if state is None or not state.params:
+            return
+        for operand in tested_operands(test):
+            if not isinstance(operand, cst.Name) or operand.value not in state.params:
+                continue
+            name = operand.value
+            if state.rebound.get(name, ctx.stmt) is not ctx.stmt or _none_tested(test, name):
+                continue
+            report(ctx, "PT216", operand, EMITTER, construct=construct, param=name,
+                   annotation=state.params[name])
+
+
+def _nested_calls(call: cst.Call) -> List[cst.CSTNode]:
+    out: List[cst.CSTNode] = []
+    stack: List[cst.CSTNode] = [a.value for a in call.args]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Call):
+            out.append(n)
+        stack.extend(child_nodes(n))
+    return out
+
+
+def _within(node: cst.CSTNode, root: cst.CSTNode) -> bool:
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n is node:
+            return True
+        stack.extend(child_nodes(n))
     return False
