@@ -92,7 +92,7 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
 
 def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict[str, Optional[List[str]]]) -> None:
     head = Text()
-    head.append(f"{f.path}:{f.line}:{f.col + 1}", style="bold")
+    head.append(f"{f.path}:{f.line}:{f.col + 1}:", style="bold")
     head.append(" ")
     head.append(f.code, style=_STYLE.get(f.severity.value, ""))
     head.append(f" {f.name} ", style="dim")
