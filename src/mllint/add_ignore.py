@@ -93,6 +93,20 @@ def _plan(layout: _Layout, findings: Sequence[Finding], outcome: Outcome) -> Dic
     return wanted
 
 
+def ignore_line_edit(text: str, finding: Finding) -> Optional[Tuple[int, str]]:
+    """``(line, new text of that line without its ending)`` that ignores ``finding``; None if no line can.
+
+    For editors (the language server's "ignore on this line" action) working on an unsaved buffer.
+    """
+    layout = _layout(text)
+    if layout is None:
+        return None
+    wanted = _plan(layout, [finding], Outcome())
+    for number, codes in wanted.items():
+        return number, _ENDING.sub("", _with_codes(layout.lines[number - 1], layout.comments.get(number), codes))
+    return None
+
+
 def _rewrite(path: Path, findings: Sequence[Finding], outcome: Outcome) -> int:
     try:
         data = path.read_bytes()

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule", help="rule code or name, e.g. PT101 or tensor-dependent-branch")
 
+    sub.add_parser("server", help="run the language server over stdio, for editors (needs the [server] extra)")
+
     clean = sub.add_parser("clean", help="remove mllint's cache")
     clean.add_argument("paths", nargs="*", help="files or directories whose projects' caches to remove (default: .)")
     return parser
@@ -366,6 +368,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_server() -> int:
+    try:
+        from mllint.server import main as serve
+    except ImportError as exc:
+        sys.stderr.write(f"mllint: the language server needs pygls: pip install 'mllint-export[server]' ({exc})\n")
+        return EXIT_USAGE
+    return serve()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -381,6 +392,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_explain(args)
         if args.command == "clean":
             return cmd_clean(args)
+        if args.command == "server":
+            return cmd_server()
     except KeyboardInterrupt:
         sys.stderr.write("mllint: interrupted\n")
         return 130
