@@ -223,3 +223,34 @@ def test_suite_never_uses_the_home_cache() -> None:
     home_cache = Path.home() / ".cache"
     assert home_cache not in user_cache_home().parents and user_cache_home() != home_cache
     assert home_cache not in cache_dir_for(Path(".")).parents
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_readme_problem_matcher_matches_each_finding_head_and_nothing_else(tmp_path, monkeypatch, capsys) -> None:
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("GitHub problem matcher", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    pattern = json.loads(block)["problemMatcher"][0]["pattern"][0]
+    regexp = re.compile(pattern["regexp"])
+    _project(tmp_path, monkeypatch, MODEL + NEW_HAZARD)
+    code, out, _ = _run(capsys, ".", "--color", "never")
+    assert code == 1
+    matches = [m for m in map(regexp.match, out.splitlines()) if m]
+    got = [(m.group(pattern["file"]), m.group(pattern["line"]), m.group(pattern["column"]), m.group(pattern["code"]))
+           for m in matches]
+    assert got == [("model.py", "7", "12", "PT101"), ("model.py", "11", "21", "PT102"), ("model.py", "18", "20", "PT102")]
+    assert matches[0].group(pattern["message"]).startswith("tensor-dependent-branch `if` tests tensor data")
+
+
+def test_confirm_constraints_pin_the_measured_versions() -> None:
+    def pins(name: str) -> dict:
+        lines = (REPO / name).read_text().splitlines()
+        return dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
+
+    confirm, measured = pins("constraints-confirm.txt"), pins("constraints-test.txt")
+    for package in ("torch", "onnx", "onnxruntime", "onnxscript", "keras", "numpy", "tensorflow-cpu"):
+        assert confirm[package] == measured[package], package
+    assert confirm["tensorflow"] == measured["tensorflow-cpu"]
