@@ -63,6 +63,21 @@ class _Session:
             self.diagnostics.setdefault(params.uri, []).append(params)
             self.arrived.set()
 
+        self.messages: List[str] = []
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        def on_message(params: types.ShowMessageParams) -> None:
+            self.messages.append(params.message)
+            self.arrived.set()
+
+    async def next_message(self) -> str:
+        async def wait() -> None:
+            while not self.messages:
+                self.arrived.clear()
+                await self.arrived.wait()
+        await asyncio.wait_for(wait(), timeout=60)
+        return self.messages[-1]
+
     async def next_diagnostics(self, uri: str, count: int) -> types.PublishDiagnosticsParams:
         """Wait (bounded) until ``uri`` has had ``count`` publications; the last one."""
         async def wait() -> None:
@@ -138,6 +153,16 @@ async def _drive(root: Path) -> None:
         uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]))
     relinted = await s.next_diagnostics(second, 3)
     assert list(relinted.diagnostics) == []
+
+    # Closing a document clears its diagnostics; a broken config is shown to the user, not a crash.
+    s.client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=second)))
+    closed = await s.next_diagnostics(second, 4)
+    assert list(closed.diagnostics) == []
+    (root / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['torch-exprot']\n")
+    s.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[types.FileEvent(
+        uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]))
+    message = await s.next_message()
+    assert "configuration error" in message and "did you mean 'torch-export'?" in message
 
     await asyncio.wait_for(s.client.shutdown_async(None), timeout=30)
     s.client.exit(None)

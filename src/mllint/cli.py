@@ -227,7 +227,7 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result) -
     except (baseline.BaselineError, OSError) as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
-    checked = [Path(os.path.abspath(p)) for p in paths if p != "-"]
+    checked = [Path(os.path.realpath(p)) for p in paths if p != "-"]  # root is resolved too
     applied = baseline.apply(result.findings, entries, root, checked)
     result.findings = applied.findings
     if applied.stale:

@@ -72,16 +72,21 @@ class Linter:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._settings: Dict[Tuple[str, int], Settings] = {}
+        self._settings: Dict[Tuple[str, Tuple[int, int]], Settings] = {}
 
     def settings_for(self, path: Path) -> Settings:
         config, root = find_config(path.parent)
-        stamp = config.stat().st_mtime_ns if config is not None and config.is_file() else 0
+        info = config.stat() if config is not None and config.is_file() else None
+        stamp = (info.st_mtime_ns, info.st_size) if info is not None else (0, 0)
         key = (str(config or root), stamp)
         if key not in self._settings:
             self._settings = {k: v for k, v in self._settings.items() if k[0] != key[0]}
             self._settings[key] = load_settings(path.parent, self.catalogue)
         return self._settings[key]
+
+    def forget(self) -> None:
+        """Drop every cached setting (the editor reported a config change)."""
+        self._settings = {}  # rebinding: a lint running in the worker thread keeps its own view
 
     def lint(self, path: Path, text: str) -> List[Finding]:
         from mllint.engine import run_check
@@ -112,8 +117,8 @@ class MllintServer(LanguageServer):
         self.pending.pop(uri, None)
         document = self.workspace.get_text_document(uri)
         path = to_fs_path(uri)
-        if path is None:
-            return
+        if path is None or not (document.language_id == "python" or path.endswith((".py", ".pyi"))):
+            return  # not Python (a pyproject.toml open beside the code, say)
         version, text = document.version, document.source
         loop = asyncio.get_running_loop()
         try:
@@ -122,6 +127,10 @@ class MllintServer(LanguageServer):
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
                                                              message=f"mllint: configuration error: {exc}"))
             findings = []
+        except Exception as exc:  # a crash of mllint: say so, keep serving the other documents
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
+                                                           message=f"mllint: internal error on {path}: {exc!r}"))
+            return
         if self.workspace.get_text_document(uri).version != version:
             return  # the buffer changed meanwhile; its own lint will publish
         self.linted[uri] = Linted(version, text, findings)
@@ -130,6 +139,7 @@ class MllintServer(LanguageServer):
             uri=uri, version=version, diagnostics=[diagnostic(f, lines) for f in findings]))
 
     def relint_all(self) -> None:
+        self.linter.forget()
         for uri in list(self.linted):
             self.schedule(uri, 0)
 
