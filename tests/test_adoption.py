@@ -254,3 +254,54 @@ def test_confirm_constraints_pin_the_measured_versions() -> None:
     for package in ("torch", "onnx", "onnxruntime", "onnxscript", "keras", "numpy", "tensorflow-cpu"):
         assert confirm[package] == measured[package], package
     assert confirm["tensorflow"] == measured["tensorflow-cpu"]
+
+
+def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_string(tmp_path, monkeypatch, capsys) -> None:
+    source = textwrap.dedent(
+        '''\
+        import torch
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def forward(self, x):
+                z = torch.cat([x,
+                               x * x.mean().item(), """
+        """])
+                if x.sum() > \\
+                        0:
+                    return z
+                return x
+        ''')
+    root = _project(tmp_path, monkeypatch, source)
+    code, _, err = _run(capsys, ".", "--add-ignore")
+    assert code == 1 and "model.py:10:12: PT101 not ignored: no line of the statement can end with a comment" in err
+    assert (root / "model.py").read_text() == source.replace("z = torch.cat([x,\n", "z = torch.cat([x,  # mllint: ignore[PT102]\n")
+    code, out, _ = _run(capsys, ".", "-q")
+    assert [line.split(" ")[1] for line in _quiet_lines(out)] == ["PT101"]
+
+
+def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_comments(tmp_path, monkeypatch, capsys) -> None:
+    import re
+    import shutil
+
+    copy = tmp_path / "fixtures"
+    shutil.copytree(REPO / "fixtures", copy)
+    monkeypatch.chdir(copy)
+    code, before, _ = _run(capsys, ".", "-q", "--exit-zero")
+    assert len(_quiet_lines(before)) > 50
+    code, _, err = _run(capsys, ".", "--add-ignore")
+    assert code == 0 and "not ignored" not in err, err
+    code, after, _ = _run(capsys, ".", "-q")
+    assert code == 0 and after == ""
+    mark = re.compile(r"(  # mllint: ignore\[[A-Z0-9,]+\]$|,[A-Z0-9,]+(?=\]))")
+    changed = 0
+    for path in sorted((REPO / "fixtures").rglob("*.py")):
+        old = path.read_text(encoding="utf-8").splitlines()
+        new = (copy / path.relative_to(REPO / "fixtures")).read_text(encoding="utf-8").splitlines()
+        assert len(old) == len(new), path
+        for a, b in zip(old, new):
+            if a != b:
+                changed += 1
+                assert mark.sub("", b) == a.rstrip(), (a, b)
+    assert changed > 20
