@@ -173,3 +173,25 @@ def test_language_server_session_over_stdio(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['torch-export', 'torchscript-trace']\n")
     (tmp_path / "model.py").write_text(MODEL)
     asyncio.run(_drive(tmp_path))
+
+
+def test_diagnostic_columns_follow_the_negotiated_position_encoding() -> None:
+    from pygls.workspace.position_codec import PositionCodec
+
+    from mllint.findings import Finding, Span
+    from mllint.server import diagnostic
+    from mllint.targets import Severity
+
+    line = '    y = {"\u00e9\U0001f600": x.mean().item()}'
+    start = line.index("x.mean")
+    f = Finding("m.py", Span(1, start, 1, start + len("x.mean().item()")), "PT102", "tensor-item", "m", Severity.WARNING)
+    got = {}
+    for encoding in (types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf32):
+        units = PositionCodec(encoding=encoding).client_num_units
+        r = diagnostic(f, [line], units).range
+        got[encoding] = (r.start.character, r.end.character)
+    # é is 2 UTF-8 bytes, the emoji 4 bytes or 2 UTF-16 units; both are one code point.
+    assert got[types.PositionEncodingKind.Utf32] == (start, start + 15)
+    assert got[types.PositionEncodingKind.Utf16] == (start + 1, start + 16)
+    assert got[types.PositionEncodingKind.Utf8] == (start + 4, start + 19)
+    assert diagnostic(f, [line]).range == diagnostic(f, [line], PositionCodec().client_num_units).range

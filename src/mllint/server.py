@@ -16,7 +16,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -35,25 +35,33 @@ _SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.Diagnosti
              "info": types.DiagnosticSeverity.Information}
 
 
-def _position(lines: List[str], line: int, col: int) -> types.Position:
-    """A 0-based LSP position in UTF-16 units from a 1-based line and a code-point column."""
+#: Counts a text's length in the position encoding agreed with the client (UTF-16 unless it asked otherwise).
+Units = Callable[[str], int]
+
+
+def _utf16_units(text: str) -> int:
+    return utf16_column(text, len(text))
+
+
+def _position(lines: List[str], line: int, col: int, units: Units) -> types.Position:
+    """A 0-based LSP position in the client's units from a 1-based line and a code-point column."""
     index = max(line - 1, 0)
     text = lines[index] if index < len(lines) else ""
-    return types.Position(line=index, character=utf16_column(text, col))
+    return types.Position(line=index, character=units(text[:col]) + max(col - len(text), 0))
 
 
-def _range(lines: List[str], line: int, col: int, end_line: int, end_col: int) -> types.Range:
-    return types.Range(start=_position(lines, line, col), end=_position(lines, max(end_line, line), end_col))
+def _range(lines: List[str], line: int, col: int, end_line: int, end_col: int, units: Units) -> types.Range:
+    return types.Range(start=_position(lines, line, col, units), end=_position(lines, max(end_line, line), end_col, units))
 
 
-def diagnostic(f: Finding, lines: List[str]) -> types.Diagnostic:
+def diagnostic(f: Finding, lines: List[str], units: Units = _utf16_units) -> types.Diagnostic:
     """The LSP diagnostic for a finding: its range, severity, code, and the targets it breaks."""
     message = f"{f.name}: {f.message}"
     if f.effects:
         message += "\ntargets: " + ", ".join(f"{t} {e}" for t, e in f.effects)
     if f.fix:
         message += f"\nfix: {f.fix}"
-    return types.Diagnostic(range=_range(lines, f.span.line, f.span.col, f.span.end_line, f.span.end_col),
+    return types.Diagnostic(range=_range(lines, f.span.line, f.span.col, f.span.end_line, f.span.end_col, units),
                             message=message, severity=_SEVERITY.get(f.severity.value, types.DiagnosticSeverity.Warning),
                             code=f.code, source=SOURCE)
 
@@ -65,6 +73,7 @@ class Linted:
     version: Optional[int]
     text: str
     findings: List[Finding]
+    units: Units = _utf16_units
 
 
 class Linter:
@@ -133,10 +142,11 @@ class MllintServer(LanguageServer):
             return
         if self.workspace.get_text_document(uri).version != version:
             return  # the buffer changed meanwhile; its own lint will publish
-        self.linted[uri] = Linted(version, text, findings)
+        units = document.position_codec.client_num_units
+        self.linted[uri] = Linted(version, text, findings, units)
         lines = split_lines(text)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, version=version, diagnostics=[diagnostic(f, lines) for f in findings]))
+            uri=uri, version=version, diagnostics=[diagnostic(f, lines, units) for f in findings]))
 
     def relint_all(self) -> None:
         self.linter.forget()
@@ -157,11 +167,12 @@ def code_actions(uri: str, linted: Linted, wanted: types.Range) -> List[types.Co
     fixes: List[types.CodeAction] = []
     ignores: List[types.CodeAction] = []
     for f in linted.findings:
-        diag = diagnostic(f, lines)
+        diag = diagnostic(f, lines, linted.units)
         if not _overlaps(diag.range, wanted):
             continue
         if f.edits:
-            edits = [types.TextEdit(range=_range(lines, e.span.line, e.span.col, e.span.end_line, e.span.end_col),
+            edits = [types.TextEdit(range=_range(lines, e.span.line, e.span.col, e.span.end_line, e.span.end_col,
+                                                 linted.units),
                                     new_text=e.text) for e in f.edits]
             fixes.append(types.CodeAction(title=f"Fix {f.code}: {f.fix or 'apply the suggested change'}",
                                           kind=types.CodeActionKind.QuickFix, diagnostics=[diag], is_preferred=True,
@@ -171,7 +182,7 @@ def code_actions(uri: str, linted: Linted, wanted: types.Range) -> List[types.Co
             line, new_text = ignore
             old = lines[line - 1]
             edit = types.TextEdit(range=types.Range(start=types.Position(line=line - 1, character=0),
-                                                    end=types.Position(line=line - 1, character=utf16_column(old, len(old)))),
+                                                    end=types.Position(line=line - 1, character=linted.units(old))),
                                   new_text=new_text)
             ignores.append(types.CodeAction(title=f"Ignore {f.code} on this line (# mllint: ignore[{f.code}])",
                                             kind=types.CodeActionKind.QuickFix, diagnostics=[diag],
@@ -188,7 +199,7 @@ def hover(linted: Linted, at: types.Position, catalogue: Catalogue) -> Optional[
     cards: List[str] = []
     for f in linted.findings:
         rule = catalogue.get(f.code)
-        if rule is not None and _overlaps(diagnostic(f, lines).range, point):
+        if rule is not None and _overlaps(diagnostic(f, lines, linted.units).range, point):
             card = explain_text(rule)
             if card not in cards:
                 cards.append(card)
