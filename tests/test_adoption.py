@@ -276,7 +276,8 @@ def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_stri
     root = _project(tmp_path, monkeypatch, source)
     code, _, err = _run(capsys, ".", "--add-ignore")
     assert code == 1 and "model.py:10:12: PT101 not ignored: no line of the statement can end with a comment" in err
-    assert (root / "model.py").read_text() == source.replace("z = torch.cat([x,\n", "z = torch.cat([x,  # mllint: ignore[PT102]\n")
+    expected = source.replace("z = torch.cat([x,\n", "z = torch.cat([x,  # mllint: ignore[PT102]\n")
+    assert (root / "model.py").read_text() == expected
     code, out, _ = _run(capsys, ".", "-q")
     assert [line.split(" ")[1] for line in _quiet_lines(out)] == ["PT101"]
 
