@@ -306,3 +306,38 @@ def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_commen
                 changed += 1
                 assert mark.sub("", b) == a.rstrip(), (a, b)
     assert changed > 20
+
+
+def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_path) -> None:
+    """Editors (and the language server) lint a buffer on stdin: imports resolve as for the file on disk."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text(CONFIG)
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "base.py").write_text("from torch import nn\n\n\nclass Backbone(nn.Module):\n    pass\n")
+    # Net is a module only through its base class in base.py: without that file, no finding.
+    model = textwrap.dedent(
+        """\
+        from base import Backbone
+
+
+        class Net(Backbone):
+            def forward(self, x):
+                return x * x.mean().item()
+        """)
+    (scripts / "model.py").write_text(model)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+
+    def run(*args: str, stdin: str = "") -> str:
+        proc = subprocess.run([sys.executable, "-m", "mllint", "check", *args, "-q", "--no-cache", "--exit-zero"],
+                              cwd=tmp_path, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    on_disk = run("scripts/model.py")
+    buffer = run("-", "--stdin-filename", "scripts/model.py", stdin=model)
+    assert on_disk.startswith("scripts/model.py:6:20: PT102")
+    assert buffer == on_disk
