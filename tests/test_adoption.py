@@ -341,3 +341,21 @@ def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_pa
     buffer = run("-", "--stdin-filename", "scripts/model.py", stdin=model)
     assert on_disk.startswith("scripts/model.py:6:20: PT102")
     assert buffer == on_disk
+
+
+def test_baseline_of_a_stdin_buffer_fingerprints_the_buffer_not_the_file_on_disk(tmp_path, monkeypatch, capsys) -> None:
+    import io
+    import sys
+
+    root = _project(tmp_path, monkeypatch, "x = 1\n")  # the saved file differs from the editor's buffer
+
+    def run_stdin(text: str, *args: str) -> Tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        return _run(capsys, "-", "--stdin-filename", "model.py", "-q", *args)
+
+    code, _, err = run_stdin(MODEL, "--baseline", "b.json", "--update-baseline")
+    assert code == 0 and "wrote 2 entries" in err and "without a line fingerprint" not in err
+    code, out, err = run_stdin("# a new first line\n" + MODEL + NEW_HAZARD, "--baseline", "b.json")
+    assert code == 1 and [line.split(" ")[1] for line in _quiet_lines(out)] == ["PT102"]
+    assert "x.mean().item()" in out and "stale" not in err
+    assert (root / "model.py").read_text() == "x = 1\n"

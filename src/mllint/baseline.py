@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mllint.findings import Finding
-from mllint.fingerprints import file_line_hashes
+from mllint.fingerprints import file_line_hashes, line_hashes
 
 FORMAT_VERSION = 1
 #: How a finding matched by the baseline is marked (``Finding.suppressed``; SARIF kind "external").
@@ -55,11 +55,11 @@ class Applied:
 
 
 class _Hashes:
-    """Line hashes per display path, read once per file."""
+    """Line hashes per display path, read once per file; ``texts`` gives buffers not read from disk (stdin)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, texts: Optional[Dict[str, str]] = None) -> None:
         self.root = root
-        self.cache: Dict[str, Optional[Dict[int, str]]] = {}
+        self.cache: Dict[str, Optional[Dict[int, str]]] = {k: line_hashes(v) for k, v in (texts or {}).items()}
 
     def get(self, path: str, line: int) -> Optional[str]:
         if path not in self.cache:
@@ -69,16 +69,17 @@ class _Hashes:
         return hashes.get(line) if hashes else None
 
 
-def _eligible(f: Finding) -> bool:
+def eligible(f: Finding) -> bool:
+    """Whether a baseline may hold this finding (unsuppressed, and not mllint's own failure)."""
     return f.suppressed is None and f.code not in _NEVER
 
 
-def entries_for(findings: Iterable[Finding], root: Path) -> List[Entry]:
+def entries_for(findings: Iterable[Finding], root: Path, texts: Optional[Dict[str, str]] = None) -> List[Entry]:
     """Baseline entries for the unsuppressed findings (those whose file can be fingerprinted)."""
-    hashes = _Hashes(root)
+    hashes = _Hashes(root, texts)
     out = []
     for f in findings:
-        if not _eligible(f):
+        if not eligible(f):
             continue
         fp = hashes.get(f.path, f.line)
         if fp is not None:
@@ -124,7 +125,8 @@ def _in_scope(entry: Entry, root: Path, checked: Sequence[Path]) -> bool:
     return False
 
 
-def apply(findings: Sequence[Finding], entries: Sequence[Entry], root: Path, checked: Sequence[Path]) -> Applied:
+def apply(findings: Sequence[Finding], entries: Sequence[Entry], root: Path, checked: Sequence[Path],
+          texts: Optional[Dict[str, str]] = None) -> Applied:
     """Mark findings that the baseline lists as suppressed; report entries nothing matched.
 
     Two passes: first by ``(path, code, fingerprint)``; then the entries left match remaining
@@ -134,11 +136,11 @@ def apply(findings: Sequence[Finding], entries: Sequence[Entry], root: Path, che
     alone (neither matched nor stale), so checking one file does not call the rest stale.
     """
     by_hash = Counter(e.key for e in entries)
-    hashes = _Hashes(root)
+    hashes = _Hashes(root, texts)
     out = list(findings)
     pending = []
     for i, f in enumerate(out):
-        if not _eligible(f):
+        if not eligible(f):
             continue
         fp = hashes.get(f.path, f.line)
         key = (f.path, f.code, fp or "")

@@ -173,7 +173,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         code = _confirm(args, settings, catalogue, result)
         if code is not None:
             return code
-    code = _adopt(args, paths, settings.root, result)
+    code = _adopt(args, paths, settings.root, result, stdin_data)
     if code is not None:
         return code
     stream = sys.stdout
@@ -201,7 +201,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.active) else EXIT_OK
 
 
-def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result) -> Optional[int]:  # type: ignore[no-untyped-def]
+def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,  # type: ignore[no-untyped-def]
+           stdin_data: Optional[bytes]) -> Optional[int]:
     """--add-ignore, --update-baseline and --baseline; an exit code when the run ends here."""
     if args.add_ignore:
         from mllint.add_ignore import add_ignores
@@ -216,19 +217,30 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result) -
     if args.baseline is None:
         return None
     from mllint import baseline
+    from mllint.discovery import display_path
+    from mllint.source import decode
 
+    texts = {}  # a buffer on stdin is fingerprinted as given, not as the file on disk
+    if stdin_data is not None and args.stdin_filename:
+        text = decode(args.stdin_filename, stdin_data).text
+        if text is not None:
+            texts[display_path(Path(args.stdin_filename), root)] = text
     try:
         if args.update_baseline:
-            entries = baseline.entries_for(result.findings, root)
+            entries = baseline.entries_for(result.findings, root, texts)
             write_atomic(args.baseline, baseline.dumps(entries))
             sys.stderr.write(f"mllint: wrote {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} to {args.baseline}\n")
+            left_out = sum(1 for f in result.findings if baseline.eligible(f)) - len(entries)
+            if left_out:
+                sys.stderr.write(f"mllint: {left_out} finding{'s' if left_out != 1 else ''} without a line fingerprint "
+                                 "(stdin without --stdin-filename, or a file that is not UTF-8) stay reported\n")
         else:
             entries = baseline.load(args.baseline)
     except (baseline.BaselineError, OSError) as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
     checked = [Path(os.path.realpath(p)) for p in paths if p != "-"]  # root is resolved too
-    applied = baseline.apply(result.findings, entries, root, checked)
+    applied = baseline.apply(result.findings, entries, root, checked, texts)
     result.findings = applied.findings
     if applied.stale:
         sys.stderr.write(f"mllint: {len(applied.stale)} stale baseline entr{'ies' if len(applied.stale) != 1 else 'y'} "
