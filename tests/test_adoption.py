@@ -98,8 +98,13 @@ def test_baseline_json_and_sarif_mark_baselined_findings(tmp_path, monkeypatch, 
     _run(capsys, ".", "--baseline", "b.json", "--update-baseline")
     code, out, _ = _run(capsys, ".", "--baseline", "b.json", "--format", "sarif")
     assert code == 0
-    results = json.loads(out)["runs"][0]["results"]
+    from test_sarif import validate
+
+    log = json.loads(out)
+    validate(log)
+    results = log["runs"][0]["results"]
     assert len(results) == 2 and all(r["suppressions"][0]["kind"] == "external" for r in results)
+    assert results[0]["suppressions"][0]["justification"] == "listed in the mllint baseline (--baseline)"
 
 
 def test_bad_baseline_is_usage_error(tmp_path, monkeypatch, capsys) -> None:
