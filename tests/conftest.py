@@ -14,6 +14,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory):
+    """Every test (and every mllint it starts) caches under a temporary XDG_CACHE_HOME, never the user's."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 def _mllint_cmd() -> List[str]:
     exe = shutil.which("mllint", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "mllint"]

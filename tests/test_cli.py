@@ -51,7 +51,7 @@ def write(root: Path, files: dict) -> None:
 def test_fixtures_report_findings_and_exit_1(run_mllint) -> None:
     proc = run_mllint(["check", "fixtures/example"], cwd=REPO)
     assert proc.returncode == 1, proc.stderr
-    assert "fixtures/example/model.py:20:30 PT101 tensor-dependent-branch" in proc.stdout
+    assert "fixtures/example/model.py:20:30: PT101 tensor-dependent-branch" in proc.stdout
     assert "Found 3 findings" in proc.stdout
 
 
@@ -132,7 +132,7 @@ def test_unreadable_named_file(run_mllint, tmp_path: Path) -> None:
 def test_nonexistent_path_is_usage_error(run_mllint, tmp_path: Path) -> None:
     proc = run_mllint(["check", "nope/"], cwd=tmp_path)
     assert proc.returncode == 2
-    assert "nope/: no such file or directory" in proc.stderr
+    assert proc.stderr.strip() == "mllint: nope/: no such file or directory"
 
 
 SUPPRESS = textwrap.dedent(

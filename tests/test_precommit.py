@@ -56,6 +56,25 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def _hook_repository(dest: Path) -> Path:
+    """A git repository holding a plain copy of this checkout's package and hook definitions.
+
+    pre-commit installs hooks from a git repository; copying makes the test work from an sdist or
+    any unpacked copy, not only from a git checkout (and tests the files a release ships).
+    """
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml"):
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mllint_cache")
+    for folder in ("src", "rules"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=ignore)
+    _git(dest, "init", "-q")
+    _git(dest, "add", ".")
+    _git(dest, "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false", "commit", "-qm", "hooks")
+    return dest
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(PRE_COMMIT is None, reason="pre-commit is a test dependency")
 def test_hook_fails_on_hazard_and_passes_when_fixed_or_suppressed(tmp_path: Path) -> None:
@@ -73,13 +92,15 @@ def test_hook_fails_on_hazard_and_passes_when_fixed_or_suppressed(tmp_path: Path
     _git(project, "add", "model.py")
     env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"), NO_COLOR="1")
 
+    hooks = _hook_repository(tmp_path / "hooks")
+
     def run_hook() -> subprocess.CompletedProcess:
-        return subprocess.run([PRE_COMMIT, "try-repo", str(REPO), "mllint", "--color", "never"], cwd=project,
+        return subprocess.run([PRE_COMMIT, "try-repo", str(hooks), "mllint", "--color", "never"], cwd=project,
                               capture_output=True, text=True, env=env, timeout=900)
 
     failing = run_hook()
     assert failing.returncode == 1, failing.stdout + failing.stderr
-    assert "model.py:8:12 PT101 tensor-dependent-branch" in failing.stdout
+    assert "model.py:8:12: PT101 tensor-dependent-branch" in failing.stdout
     assert "other.py" not in failing.stdout.replace("model.py", "")  # the unstaged file is not reported
 
     (project / "model.py").write_text(MODEL.replace("if x.sum() > 0:", "if x.sum() > 0:  # mllint: ignore[PT101]"))

@@ -44,17 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", action="append", help="rule codes, names or prefixes to disable")
     check.add_argument("--extend-select", action="append", help="rules to enable on top of the configured ones")
     check.add_argument("--target", "--targets", dest="targets", action="append",
-                       help="export targets you ship to (comma-separated; default: configured, else all; "
-                            f"known: {', '.join(target_names())})")
+                       help="export targets you ship to (comma-separated; default: configured, else all): "
+                            + ", ".join(target_names()))
     check.add_argument("--severity", action="append", metavar="CODE=LEVEL", help="override a rule's severity")
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")
     check.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--format", choices=FORMATS, default="text",
+                       help="report format: text for people, json, sarif (code scanning), github (annotations)")
     check.add_argument("--output", "-o", type=Path, help="write the report to FILE (atomically) instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    check.add_argument("--no-show-source", dest="show_source", action="store_false")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the text report (auto: on a terminal, unless NO_COLOR is set)")
+    check.add_argument("--no-show-source", dest="show_source", action="store_false",
+                       help="text report: leave out the source line and caret under each finding")
     check.add_argument("--stdin-filename", help="the path of the file given on stdin (for messages and config)")
     check.add_argument("--report-unused-ignores", action="store_true", help="report suppressions that suppress nothing (ML005)")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
@@ -70,17 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
     check.add_argument("--timeout", type=float, default=None,
                        help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
+    check.add_argument("--baseline", type=Path, metavar="FILE",
+                       help="report only findings not recorded in this baseline file; list its stale entries")
+    check.add_argument("--update-baseline", action="store_true",
+                       help="write today's findings to the --baseline FILE (sorted JSON) and report against it")
+    check.add_argument("--statistics", action="store_true",
+                       help="print the number of findings per rule and per target instead of the findings")
+    check.add_argument("--add-ignore", action="store_true",
+                       help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append",
-                       help=f"only rules that affect these targets (known: {', '.join(target_names())})")
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+                       help="only rules that affect these targets (comma-separated): " + ", ".join(target_names()))
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                       help="list format: text, json, or the README's markdown table")
 
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule", help="rule code or name, e.g. PT101 or tensor-dependent-branch")
 
+    sub.add_parser("server", help="run the language server over stdio, for editors (needs the [server] extra)")
+
     clean = sub.add_parser("clean", help="remove mllint's cache")
-    clean.add_argument("paths", nargs="*")
+    clean.add_argument("paths", nargs="*", help="files or directories whose projects' caches to remove (default: .)")
     return parser
 
 
@@ -135,10 +149,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         stdin_data = sys.stdin.buffer.read()
     start = Path(args.stdin_filename).parent if (args.stdin_filename and paths == ["-"]) else Path(
         next((p for p in paths if p != "-"), "."))
+    for p in paths:
+        if p != "-" and not os.path.lexists(p):
+            sys.stderr.write(f"mllint: {p}: no such file or directory\n")
+            return EXIT_USAGE
+    if args.update_baseline and args.baseline is None:
+        sys.stderr.write("mllint: --update-baseline needs --baseline FILE\n")
+        return EXIT_USAGE
+    if args.statistics and args.format not in ("text", "json"):
+        sys.stderr.write("mllint: --statistics prints text or json (--format text|json)\n")
+        return EXIT_USAGE
     try:
-        for p in paths:
-            if p != "-" and not os.path.lexists(p):
-                raise ConfigError(f"{p}: no such file or directory")
         overrides = _overrides(args)
         if args.report_unused_ignores:
             overrides["extend-select"] = (_csv(args.extend_select) or []) + ["ML005"]
@@ -153,13 +174,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         code = _confirm(args, settings, catalogue, result)
         if code is not None:
             return code
+    code = _adopt(args, paths, settings.root, result, stdin_data)
+    if code is not None:
+        return code
     stream = sys.stdout
     ctx = ReportContext(
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
         quiet=args.quiet, show_source=args.show_source, sarif_category=args.sarif_category, fail_on=args.fail_on,
     )
-    text = render(args.format, ctx)
+    if args.statistics:
+        from mllint.statistics import render_json, render_text
+
+        text = (render_json if args.format == "json" else render_text)(result.findings)
+    else:
+        text = render(args.format, ctx)
     if args.output is not None:
         write_atomic(args.output, text)
     else:
@@ -171,6 +200,55 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_OK
     threshold = Severity(args.fail_on).rank
     return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.active) else EXIT_OK
+
+
+def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
+           stdin_data: Optional[bytes]) -> Optional[int]:
+    """--add-ignore, --update-baseline and --baseline; an exit code when the run ends here."""
+    if args.add_ignore:
+        from mllint.add_ignore import add_ignores
+
+        outcome = add_ignores(result.findings, root, paths)
+        for f, why in outcome.skipped:
+            sys.stderr.write(f"{f.path}:{f.line}:{f.col + 1}: {f.code} not ignored: {why}\n")
+        files = len(outcome.added)
+        sys.stderr.write(f"mllint: added {outcome.total} ignore comment{'s' if outcome.total != 1 else ''} "
+                         f"in {files} file{'s' if files != 1 else ''}\n")
+        return EXIT_FINDINGS if outcome.skipped else EXIT_OK
+    if args.baseline is None:
+        return None
+    from mllint import baseline
+    from mllint.discovery import display_path
+    from mllint.source import decode
+
+    texts = {}  # a buffer on stdin is fingerprinted as given, not as the file on disk
+    if stdin_data is not None and args.stdin_filename:
+        text = decode(args.stdin_filename, stdin_data).text
+        if text is not None:
+            texts[display_path(Path(args.stdin_filename), root)] = text
+    try:
+        if args.update_baseline:
+            entries = baseline.entries_for(result.findings, root, texts)
+            write_atomic(args.baseline, baseline.dumps(entries))
+            sys.stderr.write(f"mllint: wrote {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} to {args.baseline}\n")
+            left_out = sum(1 for f in result.findings if baseline.eligible(f)) - len(entries)
+            if left_out:
+                sys.stderr.write(f"mllint: {left_out} finding{'s' if left_out != 1 else ''} without a line fingerprint "
+                                 "(stdin without --stdin-filename, or a file that is not UTF-8) stay reported\n")
+        else:
+            entries = baseline.load(args.baseline)
+    except (baseline.BaselineError, OSError) as exc:
+        sys.stderr.write(f"mllint: {exc}\n")
+        return EXIT_USAGE
+    checked = [Path(os.path.realpath(p)) for p in paths if p != "-"]  # root is resolved too
+    applied = baseline.apply(result.findings, entries, root, checked, texts)
+    result.findings = applied.findings
+    if applied.stale:
+        sys.stderr.write(f"mllint: {len(applied.stale)} stale baseline entr{'ies' if len(applied.stale) != 1 else 'y'} "
+                         f"in {args.baseline} (fixed or changed; --update-baseline drops them):\n")
+        for e in applied.stale:
+            sys.stderr.write(f"  {e.path}: {e.code} {e.message}\n")
+    return None
 
 
 def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[int]:
@@ -276,7 +354,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     catalogue = load_catalogue()
     rule = catalogue.get(args.rule)
     if rule is None:
-        sys.stderr.write(f"mllint: unknown rule '{args.rule}' (see `mllint rules`)\n")
+        from mllint.config import _suggest
+
+        hint = _suggest(args.rule, [r.code for r in catalogue] + [r.name for r in catalogue])
+        sys.stderr.write(f"mllint: unknown rule '{args.rule}'{hint} (see `mllint rules`)\n")
         return EXIT_USAGE
     text = explain_text(rule)
     if _use_color("auto", sys.stdout):
@@ -300,6 +381,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_server() -> int:
+    try:
+        from mllint.server import main as serve
+    except ImportError as exc:
+        sys.stderr.write(f"mllint: the language server needs pygls: pip install 'mllint-export[server]' ({exc})\n")
+        return EXIT_USAGE
+    return serve()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -315,6 +405,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_explain(args)
         if args.command == "clean":
             return cmd_clean(args)
+        if args.command == "server":
+            return cmd_server()
     except KeyboardInterrupt:
         sys.stderr.write("mllint: interrupted\n")
         return 130

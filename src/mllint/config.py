@@ -79,9 +79,29 @@ def _as_str_list(value: Any, key: str, where: str) -> Tuple[str, ...]:
     return tuple(value)
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: a typo in a short code (``PT1O1``) is one edit from the code meant."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def closest(key: str, known: Sequence[str]) -> Optional[str]:
+    """The known value fewest edits from ``key`` (case-insensitive; ties by similarity), if close enough."""
+    if not known:
+        return None
+    low = key.lower()
+    best = min(known, key=lambda k: (_edit_distance(low, k.lower()),
+                                     -difflib.SequenceMatcher(None, low, k.lower()).ratio(), k))
+    return best if _edit_distance(low, best.lower()) <= max(1, len(key) // 3) else None
+
+
 def _suggest(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(key, known)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _check_codes(codes: Sequence[str], key: str, where: str, catalogue: Catalogue) -> None:

@@ -81,7 +81,8 @@ def build_project(
             source.name = "<" + source.display + ">"
         taken.add(source.name)
         named.append(source)
-    near = next((f.path for f in named if f.path is not None and f.data is None), None)
+    # A buffer given on stdin under its real filename (editors) resolves imports from beside that file too.
+    near = next((f.path for f in named if f.path is not None and (f.data is None or f.path.is_file())), None)
     return Project(root, exclude, named, near)
 
 

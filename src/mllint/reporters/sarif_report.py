@@ -182,7 +182,8 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     # (SARIF: all results of a run have suppressions, or none has); empty means not suppressed.
     result["suppressions"] = [{
         "kind": "inSource" if f.suppressed in ("inline", "file") else "external",
-        "justification": f"mllint: ignore ({f.suppressed})",
+        "justification": "listed in the mllint baseline (--baseline)" if f.suppressed == "baseline"
+        else f"mllint: ignore ({f.suppressed})",
     }] if f.suppressed else []
     if f.edits:
         result["fixes"] = [{

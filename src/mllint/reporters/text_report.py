@@ -99,7 +99,7 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
 
 def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict[str, Optional[List[str]]]) -> None:
     head = Text()
-    head.append(f"{f.path}:{f.line}:{f.col + 1}", style="bold")
+    head.append(f"{f.path}:{f.line}:{f.col + 1}:", style="bold")
     head.append(" ")
     head.append(f.code, style=_STYLE.get(f.severity.value, ""))
     head.append(f" {f.name} ", style="dim")
@@ -130,15 +130,18 @@ def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict
 def _print_summary(console: Console, ctx: ReportContext) -> None:
     result = ctx.result
     active = result.active
-    suppressed = len(result.findings) - len(active)
+    baselined = sum(1 for f in result.findings if f.suppressed == "baseline")
+    suppressed = len(result.findings) - len(active) - baselined
+    hidden = ", ".join(p for p in (f"{suppressed} suppressed" if suppressed else "",
+                                   f"{baselined} in the baseline" if baselined else "") if p)
     n_files = result.files_checked
     if n_files == 0:
         console.print(Text("No Python files found to check.", style="yellow"))
         return
     if not active:
         msg = f"All good: no export hazards found in {n_files} file{'s' if n_files != 1 else ''}"
-        if suppressed:
-            msg += f" ({suppressed} suppressed)"
+        if hidden:
+            msg += f" ({hidden})"
         console.print(Text(msg + ".", style="green"))
         return
     by_sev = Counter(f.severity.value for f in active)
@@ -147,8 +150,8 @@ def _print_summary(console: Console, ctx: ReportContext) -> None:
     console.print()
     line = Text(f"Found {len(active)} finding{'s' if len(active) != 1 else ''} ({', '.join(parts)}) in "
                 f"{files_with} of {n_files} file{'s' if n_files != 1 else ''}", style="bold")
-    if suppressed:
-        line.append(f"; {suppressed} suppressed", style="dim")
+    if hidden:
+        line.append(f"; {hidden}", style="dim")
     console.print(line)
     per_target = Counter(t for f in active for t in f.targets)
     if per_target:
