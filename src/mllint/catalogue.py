@@ -69,6 +69,9 @@ class RuleSpec:
     default_enabled: bool = True
     tool_severity: Optional[Severity] = None  # for diagnostics not tied to targets
     examples: Tuple[Example, ...] = field(default=())
+    #: The hazard is a side effect (state, input mutation) that comparing outputs with eager cannot show, so a
+    #: clean --confirm export does not rule it out (card key ``side-effect = true``).
+    side_effect: bool = False
 
     @property
     def targets(self) -> Tuple[str, ...]:
@@ -121,7 +124,7 @@ def _parse_rule(path: Path) -> RuleSpec:
     meta, body = _split_front_matter(path.read_text(encoding="utf-8"), path)
     allowed = {
         "code", "name", "family", "framework", "summary", "message", "targets", "fix",
-        "precision", "default-enabled", "severity", "example-config",
+        "precision", "default-enabled", "severity", "example-config", "side-effect",
     }
     unknown = set(meta) - allowed
     if unknown:
@@ -174,6 +177,7 @@ def _parse_rule(path: Path) -> RuleSpec:
         doc=body,
         path=path,
         default_enabled=meta.get("default-enabled", True),
+        side_effect=bool(meta.get("side-effect", False)),
         tool_severity=tool_severity,
         examples=examples,
     )

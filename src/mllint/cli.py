@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", action="append", help="ad hoc model factory 'package.module:function' for --confirm")
     check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device for --confirm exports")
     check.add_argument("--strict", action="store_true", help="--confirm: torch.export in strict mode")
+    check.add_argument("--keep-static-verdicts", action="store_true", default=None,
+                       help="--confirm: a finding the real exports disproved on every target it names still fails the run "
+                            "(default: it is shown as disproved and does not; config: keep-static-verdicts)")
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
     check.add_argument("--timeout", type=float, default=None,
                        help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
@@ -114,6 +117,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, object]:
         "severity": severity,
         "exclude": _csv(args.exclude),
         "extend-exclude": _csv(args.extend_exclude),
+        "keep-static-verdicts": getattr(args, "keep_static_verdicts", None),
     }
 
 
@@ -165,14 +169,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL
     if args.exit_zero:
         return EXIT_OK
-    threshold = Severity(args.fail_on).rank
-    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.active) else EXIT_OK
+    return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK
 
 
 def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[int]:  # type: ignore[no-untyped-def]
     """Run --confirm and merge its results into ``result``; an exit code on a usage error."""
     try:
-        from mllint.confirm import merge, run_confirm
+        from mllint.confirm import confirm_summary, merge, run_confirm
     except ImportError as exc:  # pragma: no cover - the package ships with mllint
         sys.stderr.write(f"mllint: --confirm is unavailable: {exc}\n")
         return EXIT_INTERNAL
@@ -196,7 +199,9 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
     except ValueError as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
-    result.findings = merge(result.findings, results, settings.root, catalogue)
+    result.findings = merge(result.findings, results, settings.root, catalogue,
+                            keep_static=settings.keep_static_verdicts)
+    result.confirm_summary = confirm_summary(result.findings, results)
     result.confirm_results = [r.to_dict() if hasattr(r, "to_dict") else dict(vars(r)) for r in results]
     return None
 

@@ -59,6 +59,8 @@ class Settings:
     extend_exclude: Tuple[str, ...] = ()
     onnx_opset: int = 18
     models: List[ModelSpec] = field(default_factory=list)
+    #: --confirm: keep static verdicts (a finding disproved on every target still fails the run).
+    keep_static_verdicts: bool = False
     enabled_codes: Tuple[str, ...] = ()  # resolved from select / ignore / extend-select
 
     def fingerprint(self) -> str:
@@ -189,6 +191,12 @@ def _opset_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> int
     return value
 
 
+def _bool_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+    return value
+
+
 _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "select": ("select", _codes_parser),
     "ignore": ("ignore", _codes_parser),
@@ -200,6 +208,7 @@ _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "extend-exclude": ("extend_exclude", _globs_parser),
     "onnx-opset": ("onnx_opset", _opset_parser),
     "models": ("models", lambda v, k, w, c: _parse_models(v, w)),
+    "keep-static-verdicts": ("keep_static_verdicts", _bool_parser),
 }
 KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 

@@ -7,6 +7,7 @@ from typing import Any, Dict
 
 from mllint.findings import Finding
 from mllint.reporters import ReportContext
+from mllint.targets import Severity
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +28,8 @@ def finding_to_dict(f: Finding) -> Dict[str, Any]:
         "fix": f.fix,
         "suppressed": f.suppressed,
         "confirmation": dict(f.confirmation) if f.confirmation else None,
+        "evidence": dict(f.evidence) if f.evidence else None,
+        "disproved": f.disproved,
     }
 
 
@@ -43,6 +46,8 @@ def render(ctx: ReportContext) -> str:
             "findings": len(result.active),
             "suppressed": len(result.findings) - len(result.active),
             "by_severity": {s: sum(1 for f in result.active if f.severity.value == s) for s in ("error", "warning", "info")},
+            "failing": len(result.failing(Severity(ctx.fail_on))),
+            "confirm": result.confirm_summary or None,
         },
         "findings": [finding_to_dict(f) for f in result.findings],
         "exports": result.confirm_results or None,

@@ -167,7 +167,8 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     result: Dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": rule_index[f.code],
-        "level": LEVELS[f.severity.value],
+        # A finding the real exports disproved on every target it names is a note: shown, not failing.
+        "level": "note" if f.disproved else LEVELS[f.severity.value],
         "message": _message(f),
         "locations": [where.physical(f.path, f.span)],
         "properties": {"targets": list(f.targets), "effects": dict(f.effects)},
@@ -175,6 +176,8 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     if f.confirmation:
         states = dict(f.confirmation)
         result["properties"]["confirmation"] = {t: states.get(t, "not-run") for t in (f.targets or tuple(states))}
+        result["properties"]["evidence"] = dict(f.evidence)
+        result["properties"]["disproved"] = f.disproved
     fingerprint = where.sources.fingerprint(f.path, f.span.line)
     if fingerprint:
         result["partialFingerprints"] = {"primaryLocationLineHash": fingerprint}
@@ -237,7 +240,7 @@ def build_log(ctx: ReportContext) -> Dict[str, Any]:
     if ctx.sarif_category:
         run["automationDetails"] = {"id": ctx.sarif_category.rstrip("/") + "/"}
     if ctx.result.confirm_results:
-        run["properties"] = {"exports": ctx.result.confirm_results}
+        run["properties"] = {"exports": ctx.result.confirm_results, "confirm": ctx.result.confirm_summary}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
