@@ -90,3 +90,13 @@ def test_keeping_static_verdicts_fails_the_run_as_before(tmp_path: Path, run_mll
     (finding,) = json.loads(proc.stdout)["findings"]
     assert finding["disproved"] is False
     assert finding["confirmation"] == {"torch-export": "not-reproduced", "onnx-dynamo": "not-reproduced"}
+
+
+def test_every_result_says_which_device_it_ran_on(tmp_path: Path, run_mllint) -> None:
+    root = project(tmp_path)
+    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--confirm", "--format", "json", "--device", "auto"],
+                                root).stdout)
+    from mllint.confirm import gpu_available
+
+    want = "cuda" if gpu_available() else "cpu"  # auto: the GPU where there is one
+    assert [e["device"] for e in doc["exports"]] == [want, want]

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--keep-static-verdicts", action="store_true", default=None,
                        help="--confirm: a finding the real exports disproved on every target it names still fails the run "
                             "(default: it is shown as disproved and does not; config: keep-static-verdicts)")
+    check.add_argument("--shard", metavar="I/N",
+                       help="--confirm: attempt only shard I of N of the (model, target) pairs (stable hash split); "
+                            "write --format json and combine the N reports with `mllint merge`")
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
     check.add_argument("--timeout", type=float, default=None,
                        help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
@@ -74,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append", help="only rules that affect these targets")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
+    merge = sub.add_parser("merge", help="combine the JSON reports of `check --confirm --shard I/N` into one")
+    merge.add_argument("reports", nargs="+", type=Path, help="shard reports written with --format json")
+    merge.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text", help="output format")
+    merge.add_argument("--output", "-o", type=Path, help="write the merged report to FILE instead of stdout")
+    merge.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
+    merge.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
+    merge.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
+                       help="lowest severity that makes the exit code 1 (default: warning)")
+    merge.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    merge.add_argument("--sarif-category", help="SARIF runAutomationDetails id")
 
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule", help="rule code or name, e.g. PT101 or tensor-dependent-branch")
@@ -149,6 +163,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
                        force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
                        jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+    if args.shard and not args.confirm:
+        sys.stderr.write("mllint: --shard splits the exports of --confirm: add --confirm\n")
+        return EXIT_USAGE
     if args.confirm:
         code = _confirm(args, settings, catalogue, result)
         if code is not None:
@@ -191,14 +208,36 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
     if not models:
         sys.stderr.write("mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n")
         return EXIT_USAGE
+    from mllint.confirm import shard as sharding
+
+    static = list(result.findings)
+    all_models, shard = models, None
+    if args.shard:
+        try:
+            shard = sharding.parse_shard(args.shard)
+        except sharding.ShardError as exc:
+            sys.stderr.write(f"mllint: {exc}\n")
+            return EXIT_USAGE
+        models = sharding.shard_models(models, settings.targets, *shard)
     try:
         with _confirm_progress(models, settings.targets) as progress:
             results = run_confirm(models, settings.root, settings.targets, args.device, args.jobs or 1,
                                   args.artifacts, args.strict, progress, timeout=args.timeout,
-                                  onnx_opset=settings.onnx_opset)
+                                  onnx_opset=settings.onnx_opset) if models else []
     except ValueError as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
+    from mllint.confirm import resolve_device
+
+    devices = {m.name: resolve_device(m.device or args.device) for m in models}
+    for r in results:  # the device choice is visible in every result
+        r.details.setdefault("device", devices.get(r.model, args.device))
+    if shard is not None:
+        fingerprint = sharding.config_fingerprint(settings.fingerprint(), settings.targets,
+                                                  settings.keep_static_verdicts, all_models,
+                                                  (args.device, args.strict, args.timeout))
+        result.shard = sharding.shard_block(shard[0], shard[1], fingerprint, all_models,
+                                            settings.keep_static_verdicts, static, results)
     result.findings = merge(result.findings, results, settings.root, catalogue,
                             keep_static=settings.keep_static_verdicts)
     result.confirm_summary = confirm_summary(result.findings, results)
@@ -270,6 +309,50 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Combine shard reports: the union of their export results, merged with the static findings once."""
+    from mllint.catalogue import load_catalogue
+    from mllint.confirm import confirm_summary, merge
+    from mllint.confirm.shard import ShardError, read_reports
+    from mllint.findings import RunResult
+    from mllint.reporters import ReportContext, render
+    from mllint.targets import Severity
+
+    catalogue = load_catalogue()
+    try:
+        merged = read_reports(args.reports)
+    except ShardError as exc:
+        sys.stderr.write(f"mllint: merge: {exc}\n")
+        return EXIT_USAGE
+    if merged.doc.get("mllint_version") != __version__:
+        sys.stderr.write(f"mllint: merge: the reports were written by mllint {merged.doc.get('mllint_version')}, "
+                         f"this is {__version__}: merge with the version that wrote them\n")
+        return EXIT_USAGE
+    root = Path(str(merged.doc.get("root", ".")))
+    if not root.is_dir():
+        root = Path.cwd()
+    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root))
+    result.findings = merge(merged.static, merged.results, root, catalogue, keep_static=merged.keep_static)
+    result.confirm_results = [r.to_dict() for r in merged.results]
+    result.confirm_summary = confirm_summary(result.findings, merged.results)
+    stream = sys.stdout
+    ctx = ReportContext(
+        result=result, catalogue=catalogue, root=root, version=__version__,
+        targets=tuple(merged.doc.get("targets") or ()),
+        color=_use_color(args.color, stream) and args.output is None and args.format == "text",
+        quiet=args.quiet, sarif_category=args.sarif_category, fail_on=args.fail_on,
+    )
+    text = render(args.format, ctx)
+    if args.output is not None:
+        write_atomic(args.output, text)
+    else:
+        stream.write(text)
+        stream.flush()
+    if args.exit_zero:
+        return EXIT_OK
+    return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from mllint.catalogue import load_catalogue
     from mllint.docs import explain_text
@@ -316,6 +399,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_explain(args)
         if args.command == "clean":
             return cmd_clean(args)
+        if args.command == "merge":
+            return cmd_merge(args)
     except KeyboardInterrupt:
         sys.stderr.write("mllint: interrupted\n")
         return 130

@@ -85,6 +85,8 @@ class RunResult:
 
     #: Counts after --confirm (see ``mllint.confirm.merge.confirm_summary``); empty without --confirm.
     confirm_summary: Dict[str, object] = field(default_factory=dict)
+    #: ``--shard I/N``: what ``mllint merge`` needs (see ``mllint.confirm.shard``); empty otherwise.
+    shard: Dict[str, object] = field(default_factory=dict)
 
     @property
     def active(self) -> List[Finding]:

@@ -52,4 +52,6 @@ def render(ctx: ReportContext) -> str:
         "findings": [finding_to_dict(f) for f in result.findings],
         "exports": result.confirm_results or None,
     }
+    if result.shard:
+        doc["shard"] = result.shard
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
