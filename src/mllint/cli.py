@@ -160,6 +160,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"mllint: configuration error: {exc}\n")
         return EXIT_USAGE
+    if not args.no_cache:
+        from mllint.cache import project_cache_problem
+
+        problem = project_cache_problem(settings.root)
+        if problem:
+            sys.stderr.write(f"mllint: warning: {problem}; using the user cache instead\n")
     result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
                        force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
                        jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
@@ -175,6 +181,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
         quiet=args.quiet, show_source=args.show_source, sarif_category=args.sarif_category, fail_on=args.fail_on,
+        config_file=settings.config_file,
     )
     text = render(args.format, ctx)
     if args.output is not None:

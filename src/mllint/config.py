@@ -7,6 +7,7 @@ naming the key and the file (the CLI turns it into exit code 2).
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,38 +215,36 @@ KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 
 
 def find_config(start: Path) -> Tuple[Optional[Path], Path]:
-    """The nearest ``pyproject.toml`` with a ``[tool.mllint]`` table, and the project root.
+    """The project's ``pyproject.toml`` if it has a ``[tool.mllint]`` table, and the project root.
 
-    The root is that file's folder; without one, the nearest folder holding a ``pyproject.toml``
-    or ``.git``; else ``start`` itself.
+    The search goes up from ``start`` and stops at the first folder holding a ``pyproject.toml`` (the
+    project: its config, or none when it has no ``[tool.mllint]`` table) or ``.git`` (the repository root,
+    without config): configuration from outside the project (an ancestor folder past the project's own
+    ``pyproject.toml`` or ``.git``) is never read. Without either, the root is the current folder when
+    ``start`` is under it, else ``start`` itself.
     """
     start = start.resolve()
     if start.is_file():
         start = start.parent
-    fallback_root: Optional[Path] = None
     for folder in [start, *start.parents]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            if fallback_root is None:
-                fallback_root = folder
             try:
                 raw = candidate.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
-                continue
+                return None, folder
             try:
                 data = tomllib.loads(raw)
             except tomllib.TOMLDecodeError:
-                if "tool.mllint" in raw:
-                    return candidate, folder  # ours, but broken: load_settings reports it
-                continue
+                # ours, but broken: load_settings reports it
+                return (candidate, folder) if "tool.mllint" in raw else (None, folder)
             if isinstance(data.get("tool"), dict) and "mllint" in data["tool"]:
                 return candidate, folder
-        if fallback_root is None and (folder / ".git").exists():
-            fallback_root = folder
-    if fallback_root is None:
-        cwd = Path.cwd().resolve()
-        fallback_root = cwd if (start == cwd or cwd in start.parents) else start
-    return None, fallback_root
+            return None, folder
+        if os.path.lexists(folder / ".git"):
+            return None, folder
+    cwd = Path.cwd().resolve()
+    return None, (cwd if (start == cwd or cwd in start.parents) else start)
 
 
 def read_table(path: Path) -> Dict[str, Any]:

@@ -29,6 +29,17 @@ class ReportContext:
     show_source: bool = True
     sarif_category: Optional[str] = None
     fail_on: str = "warning"
+    config_file: Optional[Path] = None  # the pyproject.toml whose [tool.mllint] was used (None: defaults)
+
+
+def config_label(ctx: ReportContext) -> str:
+    """Which configuration a run used, for the summaries."""
+    if ctx.config_file is None:
+        return "defaults (no [tool.mllint] table in the project)"
+    try:
+        return Path(ctx.config_file).resolve().relative_to(Path(ctx.root).resolve()).as_posix()
+    except ValueError:
+        return str(ctx.config_file)
 
 
 def render(fmt: str, ctx: ReportContext) -> str:

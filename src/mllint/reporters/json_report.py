@@ -6,7 +6,7 @@ import json
 from typing import Any, Dict
 
 from mllint.findings import Finding
-from mllint.reporters import ReportContext
+from mllint.reporters import ReportContext, config_label
 from mllint.targets import Severity
 
 SCHEMA_VERSION = 1
@@ -41,6 +41,7 @@ def render(ctx: ReportContext) -> str:
         "mllint_version": ctx.version,
         "root": str(ctx.root),
         "targets": list(ctx.targets),
+        "config_file": config_label(ctx) if ctx.config_file is not None else None,
         "files_checked": result.files_checked,
         "summary": {
             "findings": len(result.active),

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mllint.findings import Finding
-from mllint.reporters import ReportContext
+from mllint.reporters import ReportContext, config_label
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _EFFECT_STYLE = {"fails": "red", "silent": "magenta", "run-fails": "red", "crashes": "red", "degrades": "yellow"}
@@ -48,6 +48,7 @@ def render(ctx: ReportContext) -> str:
         if ctx.result.confirm_results:
             _print_exports(console, ctx)
         _print_summary(console, ctx)
+        console.print(Text(f"Configuration: {config_label(ctx)}", style="dim"))
     return buf.getvalue()
 
 

@@ -1,0 +1,254 @@
+"""A hostile checkout: mllint runs nothing of the repository's and touches nothing outside the project.
+
+Each test builds a repository that would make a careless linter run a command (a marker file proves whether it
+ran) or write / delete outside the project (a victim folder proves whether anything changed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+HAZARD = textwrap.dedent("""\
+    import torch
+
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x * 2
+            return x - 1
+    """)
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(root.parent)})
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "model.py").write_text(HAZARD)
+    (root / "ignored").mkdir()
+    (root / "ignored" / "model.py").write_text(HAZARD)
+    (root / "pkg" / "generated_model.py").write_text(HAZARD)
+    (root / "pkg" / "kept_generated_model.py").write_text(HAZARD)
+    (root / ".gitignore").write_text("ignored/\n")
+    (root / "pkg" / ".gitignore").write_text("generated_*.py\n!kept_generated_*.py\n")
+    _git(root, "init", "-q")
+    return root
+
+
+def _reported(stdout: str) -> set:
+    return {f["path"] for f in json.loads(stdout)["findings"]}
+
+
+@pytest.mark.parametrize("key", ["core.fsmonitor", "core.hooksPath", "diff.external", "core.pager",
+                                 "core.sshCommand", "core.editor"])
+def test_repository_git_config_runs_nothing(tmp_path: Path, run_mllint, key: str) -> None:
+    root = _repo(tmp_path)
+    marker = tmp_path / "marker"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    script.chmod(0o755)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    for hook in ("post-checkout", "pre-commit", "post-index-change", "fsmonitor-watchman"):
+        (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (hooks / hook).chmod(0o755)
+    _git(root, "add", "pkg/model.py")  # before the hostile config: git itself would run it
+    _git(root, "config", key, str(hooks if key == "core.hooksPath" else script))
+    for args in (["check", ".", "--format", "json", "--no-cache"],
+                 ["check", "--force-exclude", "--format", "json", "--no-cache", "pkg/model.py", "ignored/model.py"]):
+        proc = run_mllint(args, root)
+        assert proc.returncode == 1, proc.stderr
+        assert not marker.exists(), f"{key}: the repository's config ran a command"
+    assert _reported(run_mllint(["check", ".", "--format", "json", "--no-cache"], root).stdout) == {
+        "pkg/model.py", "pkg/kept_generated_model.py"}
+
+
+def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, run_mllint) -> None:
+    """The same rules git applies (nested files, negation, folders), read from the files themselves."""
+    root = _repo(tmp_path)
+    empty_path = {"PATH": str(tmp_path / "no-git-here")}  # git cannot be run at all
+    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root, env_extra=empty_path)
+    assert proc.returncode == 1, proc.stderr
+    assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
+    forced = run_mllint(["check", "--force-exclude", "--format", "json", "--no-cache", "ignored/model.py",
+                         "pkg/generated_model.py", "pkg/model.py"], root, env_extra=empty_path)
+    assert _reported(forced.stdout) == {"pkg/model.py"}
+
+
+def test_a_tree_without_git_honours_its_gitignore(tmp_path: Path, run_mllint) -> None:
+    root = tmp_path / "plain"
+    (root / "build").mkdir(parents=True)
+    (root / "out").mkdir()
+    (root / "model.py").write_text(HAZARD)
+    (root / "out" / "model.py").write_text(HAZARD)
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    (root / ".gitignore").write_text("out/\n")
+    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root)
+    assert _reported(proc.stdout) == {"model.py"}
+
+
+def test_a_symlinked_gitignore_is_not_followed(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    outside = tmp_path / "outside-ignore"
+    outside.write_text("pkg/\n")
+    (root / "pkg" / ".gitignore").unlink()
+    (root / "pkg" / ".gitignore").symlink_to(outside)
+    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root)
+    assert "pkg/model.py" in _reported(proc.stdout)
+
+
+# -- the cache folder ------------------------------------------------------------------------------
+
+def _victim(tmp_path: Path) -> Path:
+    victim = tmp_path / "victim"
+    (victim / ".git").mkdir(parents=True)
+    (victim / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (victim / "precious.txt").write_text("keep me\n")
+    return victim
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_symlinked_cache_folder_is_never_written_or_cleaned(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    victim = _victim(tmp_path)
+    before = _snapshot(victim)
+    (root / ".mllint_cache").symlink_to(victim, target_is_directory=True)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+    assert proc.returncode == 1 and "is a symlink: not used" in proc.stderr
+    assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
+    assert run_mllint(["clean"], root, env_extra=env).returncode == 0
+    assert _snapshot(victim) == before and sorted(p.name for p in victim.iterdir()) == [".git", "precious.txt"]
+
+
+def test_symlinks_inside_a_real_cache_folder_are_not_followed(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    victim = _victim(tmp_path)
+    before = _snapshot(victim)
+    cache = root / ".mllint_cache"
+    cache.mkdir()
+    (cache / "records").symlink_to(victim, target_is_directory=True)
+    (cache / "CACHEDIR.TAG").symlink_to(victim / "precious.txt")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    for _ in range(2):
+        proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+        assert proc.returncode == 1, proc.stderr
+        assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
+    run_mllint(["clean"], root, env_extra=env)
+    assert _snapshot(victim) == before
+
+
+def test_clean_removes_only_what_mllint_created(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    cache = root / ".mllint_cache"
+    cache.mkdir()
+    (cache / "notes.txt").write_text("the user's own file\n")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert run_mllint(["check", "."], root, env_extra=env).returncode == 1
+    assert (cache / "records").is_dir() and (cache / "CACHEDIR.TAG").is_file()
+    assert run_mllint(["clean"], root, env_extra=env).returncode == 0
+    assert not (cache / "records").exists()
+    assert (cache / "notes.txt").read_text() == "the user's own file\n"
+    # a folder without mllint's marker is not mllint's: nothing in it is deleted
+    foreign = tmp_path / "foreign"
+    (foreign / ".mllint_cache" / "records").mkdir(parents=True)
+    (foreign / ".mllint_cache" / "records" / "data.bin").write_text("x")
+    (foreign / "pyproject.toml").write_text("[tool.mllint]\n")
+    assert run_mllint(["clean"], foreign, env_extra=env).returncode == 0
+    assert (foreign / ".mllint_cache" / "records" / "data.bin").exists()
+
+
+def _forge(cache: Path, clean_digest: str, hazard_digest: str) -> int:
+    """Rewrite every record of the clean file as if it described the hazardous content, signed the way the
+    public format allows (no secret): what a hostile checkout can ship."""
+    import hashlib
+    import io
+    import pickle
+
+    import mllint.engine  # noqa: F401 - the record classes must be importable to read entries
+    from mllint import cache as cache_mod
+
+    forged = 0
+    for path in cache.rglob("*.bin"):
+        data = path.read_bytes()
+        payload = data[cache_mod._HEADER:]
+        record = cache_mod._SafeUnpickler(io.BytesIO(payload)).load()
+        if getattr(record, "digest", None) != clean_digest:
+            continue
+        record.digest = hazard_digest
+        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        header = cache_mod._MAGIC + cache_mod.FORMAT.to_bytes(2, "little") + len(payload).to_bytes(8, "little")
+        path.write_bytes(header + hashlib.blake2b(payload, digest_size=16).digest() + payload)
+        forged += 1
+    return forged
+
+
+def test_a_committed_cache_cannot_hide_findings(tmp_path: Path, run_mllint, monkeypatch) -> None:
+    import hashlib
+
+    root = tmp_path / "proj"
+    (root / ".mllint_cache").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    clean = HAZARD.replace("if x.sum() > 0:", "if True:")
+    (root / "model.py").write_text(clean)
+    attacker = {"XDG_CACHE_HOME": str(tmp_path / "attacker")}
+    assert run_mllint(["check", "."], root, env_extra=attacker).returncode == 0
+    digest = lambda text: hashlib.blake2b(text.encode(), digest_size=16).hexdigest()  # noqa: E731
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker"))
+    assert _forge(root / ".mllint_cache", digest(clean), digest(HAZARD)) >= 1
+    (root / "model.py").write_text(HAZARD)
+    victim = {"XDG_CACHE_HOME": str(tmp_path / "victim-user")}
+    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=victim)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["PT101"]
+
+
+def test_a_type_confused_record_is_a_miss_not_a_crash(tmp_path: Path, run_mllint, monkeypatch) -> None:
+    root = tmp_path / "proj"
+    (root / ".mllint_cache").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    (root / "model.py").write_text(HAZARD)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert run_mllint(["check", "."], root, env_extra=env).returncode == 1
+    monkeypatch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
+    import mllint.engine  # noqa: F401 - the record classes must be importable to read entries
+    from mllint import cache as cache_mod
+
+    cache_mod._secret.cache_clear()
+    try:
+        for path in (root / ".mllint_cache").rglob("*.bin"):
+            record = cache_mod.loads(path.read_bytes())
+            assert record is not None  # this user's own entry
+            record.analyses = {"key": "not an Analyses"}
+            record.parse_diags = "not a list"
+            path.write_bytes(cache_mod.dumps(record))  # signed with this user's key: only the types are wrong
+    finally:
+        cache_mod._secret.cache_clear()
+    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["PT101"]
+
+
+def test_a_cache_folder_tracked_by_git_is_ignored_with_a_warning(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    cache = root / ".mllint_cache"
+    cache.mkdir()
+    (cache / "README").write_text("committed\n")
+    _git(root, "add", "-f", ".mllint_cache/README")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    proc = run_mllint(["check", "."], root, env_extra=env)
+    assert proc.returncode == 1 and "is tracked by git: not used" in proc.stderr
+    assert sorted(p.name for p in cache.iterdir()) == ["README"]
