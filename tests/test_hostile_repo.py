@@ -252,3 +252,19 @@ def test_a_cache_folder_tracked_by_git_is_ignored_with_a_warning(tmp_path: Path,
     proc = run_mllint(["check", "."], root, env_extra=env)
     assert proc.returncode == 1 and "is tracked by git: not used" in proc.stderr
     assert sorted(p.name for p in cache.iterdir()) == ["README"]
+
+
+def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'hunter2-do-not-echo'\n" + HAZARD)
+    (root / "pkg" / "leak.py").symlink_to(secret)
+    (root / "pkg" / "inside.py").symlink_to(root / "pkg" / "model.py")  # a link within the project is fine
+    for args in (["check", ".", "--no-cache"], ["check", "pkg/leak.py", "--no-cache"],
+                 ["check", ".", "--no-cache", "--format", "sarif"], ["check", ".", "--no-cache", "--format", "json"]):
+        proc = run_mllint(args, root)
+        assert "hunter2" not in proc.stdout + proc.stderr, args
+        assert "outside the project" in proc.stdout, args
+    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    leaks = [f for f in doc["findings"] if f["path"] == "pkg/leak.py"]
+    assert [f["code"] for f in leaks] == ["ML003"]

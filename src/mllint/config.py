@@ -223,8 +223,8 @@ def find_config(start: Path) -> Tuple[Optional[Path], Path]:
     ``pyproject.toml`` or ``.git``) is never read. Without either, the root is the current folder when
     ``start`` is under it, else ``start`` itself.
     """
-    start = start.resolve()
-    if start.is_file():
+    start = Path(os.path.abspath(start))  # lexically: a symlinked file does not move the project elsewhere
+    if start.is_file() or not start.exists():
         start = start.parent
     for folder in [start, *start.parents]:
         candidate = folder / "pyproject.toml"

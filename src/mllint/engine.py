@@ -41,7 +41,7 @@ from mllint.config import Settings
 from mllint.discovery import STDIN, discover, display_path
 from mllint.findings import Edit, Finding, RunResult, Span
 from mllint.positions import Positions
-from mllint.source import ParseFailure, SourceText, _python_syntax_error, decode, parse, read
+from mllint.source import ParseFailure, SourceText, _python_syntax_error, decode, escapes_project, parse, read
 from mllint.suppressions import Suppressions
 
 #: Upper bound on distinct tasks per process (a safety valve: reaching it truncates the analysis).
@@ -382,6 +382,8 @@ class Project:
         self.named: Dict[str, SourceFile] = {f.name: f for f in named}
         self._named_paths = {f.path.resolve() for f in named if f.path is not None and f.path.exists()}
         self._context: Dict[str, Optional[SourceFile]] = {}
+        #: display paths of files in the project whose symlinks lead outside it (reported, never read)
+        self.escaped: List[str] = []
 
     def lookup(self, name: str) -> Optional[SourceFile]:
         found = self.named.get(name)
@@ -404,7 +406,11 @@ def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional
     exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
     named: List[SourceFile] = []
     taken: Set[str] = set()
+    escaped: List[str] = []
     for path in discover(paths, root, exclude, force_exclude=force_exclude):
+        if str(path) != STDIN and escapes_project(path, root):  # never read: reported as ML003
+            escaped.append(display_path(path, root))
+            continue
         if str(path) == STDIN:
             real = Path(stdin_filename) if stdin_filename else None
             display = display_path(real, root) if real else STDIN
@@ -418,7 +424,9 @@ def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional
         taken.add(source.name)
         named.append(source)
     near = next((f.path for f in named if f.path is not None and f.data is None), None)
-    return Project(root, exclude, named, near)
+    project = Project(root, exclude, named, near)
+    project.escaped = escaped
+    return project
 
 
 # -- per-process analysis state -------------------------------------------------------------------
@@ -1175,6 +1183,10 @@ def run_check(paths: Sequence[str], settings: Settings, catalogue: Catalogue, *,
         stats.files = len(project.order)
         stats.jobs = workers
         _LAST_STATS = stats
+        findings = list(findings) + [
+            _diagnostic(catalogue, "ML003", display, Span(1, 0, 1, 0),
+                        detail="a symlink to a file outside the project: not read")
+            for display in project.escaped if "ML003" in settings.enabled_codes]
         return RunResult(findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order),
                          root=str(settings.root))
     finally:

@@ -29,7 +29,7 @@ from mllint.catalogue import RuleSpec
 from mllint.findings import Finding, Span
 from mllint.fingerprints import file_line_hashes
 from mllint.reporters import ReportContext
-from mllint.source import decode
+from mllint.source import decode, escapes_project
 from mllint.targets import FAMILIES
 from mllint.utf16 import split_lines, utf16_column
 
@@ -64,7 +64,9 @@ class _Sources:
         """Absolute path of a finding's file, without following symlinks; None for stdin."""
         if display == _STDIN:
             return None
-        return Path(os.path.normpath(os.path.join(self.project_root, display)))
+        path = Path(os.path.normpath(os.path.join(self.project_root, display)))
+        # a symlink out of the project: neither read nor hashed (its content never reaches a report)
+        return None if escapes_project(path, Path(self.project_root)) else path
 
     def line(self, display: str, number: int) -> Optional[str]:
         if display not in self._lines:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mllint.findings import Finding
+from mllint.source import escapes_project
 from mllint.reporters import ReportContext, config_label
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -20,6 +21,9 @@ _EFFECT_STYLE = {"fails": "red", "silent": "magenta", "run-fails": "red", "crash
 def _source_lines(root: Path, display: str, cache: Dict[str, Optional[List[str]]]) -> Optional[List[str]]:
     if display not in cache:
         path = Path(display) if Path(display).is_absolute() else root / display
+        if escapes_project(path, root):  # a symlink out of the project: its content is never shown
+            cache[display] = None
+            return None
         try:
             cache[display] = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
