@@ -268,3 +268,113 @@ def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: 
     doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     leaks = [f for f in doc["findings"] if f["path"] == "pkg/leak.py"]
     assert [f["code"] for f in leaks] == ["ML003"]
+
+
+# -- --output --------------------------------------------------------------------------------------
+
+def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got = {}
+
+    def reader() -> None:
+        with open(fifo, "rb") as fh:
+            got["data"] = fh.read()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    proc = run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(fifo)], root)
+    thread.join(timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(got["data"])["schema"] == "mllint-json"
+    import stat as stat_mod
+
+    assert stat_mod.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, not replaced by a regular file
+    # links to special files, made here so that a careless writer could only replace its own link: one to
+    # /dev/null, and one like /dev/stdout (a link to /proc/self/fd/1, here the captured pipe)
+    null = tmp_path / "null"
+    null.symlink_to("/dev/null")
+    assert run_mllint(["check", ".", "--no-cache", "-o", str(null)], root).returncode == 1
+    assert null.is_symlink() and stat_mod.S_ISCHR(os.stat(null).st_mode)
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")
+    out = run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(stdout)], root)
+    assert out.returncode == 1 and json.loads(out.stdout)["schema"] == "mllint-json"
+    assert stdout.is_symlink()
+
+
+def test_output_errors_are_usage_errors(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    proc = run_mllint(["check", ".", "--no-cache", "-o", str(folder)], root)
+    assert proc.returncode == 2 and "is a directory" in proc.stderr and "Traceback" not in proc.stderr
+    missing = run_mllint(["check", ".", "--no-cache", "-o", str(tmp_path / "no" / "such" / "r.json")], root)
+    assert missing.returncode == 2 and "no such directory" in missing.stderr
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        ro = run_mllint(["check", ".", "--no-cache", "-o", str(locked / "r.json")], root)
+        assert ro.returncode == 2 and "cannot write" in ro.stderr
+
+
+def test_output_keeps_the_mode_and_replaces_a_symlink_instead_of_following_it(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    report = tmp_path / "report.json"
+    report.write_text("old")
+    report.chmod(0o644)
+    assert run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(report)], root).returncode == 1
+    assert (report.stat().st_mode & 0o777) == 0o644 and json.loads(report.read_text())["schema"] == "mllint-json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    link = root / "mllint.sarif"  # a checkout can ship this symlink where CI writes its report
+    link.symlink_to(victim)
+    assert run_mllint(["check", ".", "--no-cache", "--format", "sarif", "-o", "mllint.sarif"], root).returncode == 1
+    assert victim.read_text() == "keep me\n" and not link.is_symlink()
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "soon"])
+def test_bad_timeouts_are_usage_errors(tmp_path: Path, run_mllint, value: str) -> None:
+    root = _repo(tmp_path)
+    proc = run_mllint(["check", ".", "--confirm", "--model", "pkg.model:make", "--timeout", value], root)
+    assert proc.returncode == 2 and "--timeout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_configured_timeout_must_be_positive(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    (root / "pyproject.toml").write_text('[tool.mllint]\n[[tool.mllint.models]]\nfactory = "pkg.model:make"\ntimeout = 0\n')
+    proc = run_mllint(["check", ".", "--no-cache"], root)
+    assert proc.returncode == 2 and "'timeout' must be a positive number" in proc.stderr
+
+
+@pytest.mark.export
+def test_the_command_line_timeout_wins_over_the_configured_one(tmp_path: Path, run_mllint) -> None:
+    pytest.importorskip("torch")
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "stuck.py").write_text(textwrap.dedent("""\
+        import time
+
+        import torch
+
+
+        class Stuck(torch.nn.Module):
+            def forward(self, x):
+                if torch.jit.is_tracing():
+                    while True:
+                        time.sleep(0.05)
+                return x + 1
+
+
+        def make():
+            return Stuck(), (torch.randn(2, 3),)
+        """))
+    (root / "pyproject.toml").write_text('[tool.mllint]\ntargets = ["torchscript-trace"]\n'
+                                         '[[tool.mllint.models]]\nname = "stuck"\nfactory = "pkg.stuck:make"\ntimeout = 600\n')
+    proc = run_mllint(["check", ".", "--confirm", "--no-cache", "--format", "json", "--timeout", "4"], root)
+    (export,) = json.loads(proc.stdout)["exports"]
+    assert export["status"] == "timeout" and export["seconds"] < 60, export

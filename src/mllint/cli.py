@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="--confirm: attempt only shard I of N of the (model, target) pairs (stable hash split); "
                             "write --format json and combine the N reports with `mllint merge`")
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
-    check.add_argument("--timeout", type=float, default=None,
-                       help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
+    check.add_argument("--timeout", type=_positive_seconds, default=None,
+                       help="--confirm: seconds allowed per step (building the model, then each target; default 300); "
+                            "wins over the models' configured timeout")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append", help="only rules that affect these targets")
@@ -97,19 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_seconds(text: str) -> float:
+    """--timeout: a positive, finite number of seconds (argparse turns the error into exit 2)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text!r}")
+    return value
+
+
 def _use_color(choice: str, stream) -> bool:  # type: ignore[no-untyped-def]
     if choice == "always":
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a report atomically, so readers never see half of it."""
-    from mllint.atomic import write_atomic as write_bytes
-
-    write_bytes(path.resolve(), text.encode("utf-8"), fsync=True)
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, object]:
@@ -185,7 +192,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     text = render(args.format, ctx)
     if args.output is not None:
-        write_atomic(args.output, text)
+        from mllint.output import OutputError, write_report
+
+        try:
+            write_report(args.output, text)
+        except OutputError as exc:
+            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
+            return EXIT_USAGE
     else:
         stream.write(text)
         stream.flush()
@@ -217,6 +230,10 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
         return EXIT_USAGE
     from mllint.confirm import shard as sharding
 
+    if args.timeout is not None:  # the command line wins over each model's configured timeout
+        import dataclasses
+
+        models = [dataclasses.replace(m, timeout=args.timeout) for m in models]
     static = list(result.findings)
     all_models, shard = models, None
     if args.shard:
@@ -351,7 +368,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
     )
     text = render(args.format, ctx)
     if args.output is not None:
-        write_atomic(args.output, text)
+        from mllint.output import OutputError, write_report
+
+        try:
+            write_report(args.output, text)
+        except OutputError as exc:
+            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
+            return EXIT_USAGE
     else:
         stream.write(text)
         stream.flush()

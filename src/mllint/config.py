@@ -7,6 +7,7 @@ naming the key and the file (the CLI turns it into exit code 2).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -132,8 +133,9 @@ def _parse_models(value: Any, where: str) -> List[ModelSpec]:
         for num in ("timeout", "tolerance"):
             if num in entry and (
                 isinstance(entry[num], bool) or not isinstance(entry[num], (int, float))
+                or not math.isfinite(entry[num]) or entry[num] <= 0
             ):
-                raise ConfigError(f"{here}: '{num}' must be a number")
+                raise ConfigError(f"{here}: '{num}' must be a positive number")
         out.append(
             ModelSpec(name, factory, targets, device, entry.get("timeout"), entry.get("tolerance"))
         )
