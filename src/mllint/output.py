@@ -3,7 +3,8 @@
 A regular file (or a new one) is replaced in one rename, keeping the old file's permissions (a new file gets
 the usual ``0666 & ~umask``); a symlink at that path is replaced by the report, never followed. A device, a
 FIFO or a socket (``/dev/stdout``, ``/dev/null``, a named pipe) is written in place: replacing it would turn it
-into a regular file. A folder, or a place that cannot be written, is an ``OutputError`` (a usage error).
+into a regular file. Missing parent folders are created (as ruff does). A folder, or a place that cannot be written, is an
+``OutputError`` (a usage error).
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ def write_report(path: Path, text: str) -> None:
             with open(path, "wb") as fh:  # a device, FIFO or socket: stream, never replace
                 fh.write(data)
             return
-        if not path.parent.is_dir() and str(path.parent) not in ("", "."):
-            raise OutputError(f"{path}: no such directory {path.parent}")
         mode = stat.S_IMODE(info.st_mode) if info is not None and stat.S_ISREG(info.st_mode) else _umask_mode()
         write_atomic(path, data, fsync=True, mode=mode)
     except OutputError:
