@@ -380,3 +380,68 @@ def test_the_command_line_timeout_wins_over_the_configured_one(tmp_path: Path, r
     proc = run_mllint(["check", ".", "--confirm", "--no-cache", "--format", "json", "--timeout", "4"], root)
     (export,) = json.loads(proc.stdout)["exports"]
     assert export["status"] == "timeout" and export["seconds"] < 60, export
+
+
+# -- pathological trees ----------------------------------------------------------------------------
+
+def test_symlink_loops_and_dangling_links_are_reported_and_the_rest_is_checked(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    (root / "pkg" / "a.py").symlink_to("b.py")
+    (root / "pkg" / "b.py").symlink_to("a.py")
+    (root / "pkg" / "gone.py").symlink_to("nowhere.py")
+    (root / "pkg" / "self").symlink_to(".", target_is_directory=True)
+    for fmt in ("json", "sarif", "text"):
+        proc = run_mllint(["check", ".", "--no-cache", "--format", fmt], root)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (fmt, proc.stderr)
+    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    by_path = {f["path"]: f["code"] for f in doc["findings"]}
+    assert by_path["pkg/a.py"] == by_path["pkg/b.py"] == by_path["pkg/gone.py"] == "ML003"
+    assert by_path["pkg/model.py"] == "PT101"
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_in_every_format(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    with open(os.fsencode(str(root / "pkg")) + b"/caf\xe9.py", "w") as fh:
+        fh.write(HAZARD)
+    sarif_path = tmp_path / "out.sarif"
+    for fmt in ("json", "sarif", "text", "github"):
+        out = tmp_path / f"out.{fmt}"
+        proc = run_mllint(["check", ".", "--no-cache", "--format", fmt, "-o", str(out)], root)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (fmt, proc.stderr)
+        if fmt in ("text", "github"):  # the name's own bytes, as ruff and git print them
+            assert b"caf\xe9.py" in out.read_bytes()
+        else:  # JSON stays valid UTF-8
+            out.read_bytes().decode("utf-8")
+    assert run_mllint(["check", ".", "--no-cache", "--format", "sarif", "-o", str(sarif_path)], root).returncode == 1
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(sarif_path.read_text(encoding="utf-8"))["runs"][0]["results"]}
+    assert "pkg/caf%E9.py" in uris  # the name's own byte, percent-encoded
+    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    assert "pkg/caf\udce9.py" in {f["path"] for f in doc["findings"]}
+
+
+def test_excludes_apply_below_a_folder_named_on_the_command_line(tmp_path: Path, run_mllint) -> None:
+    root = tmp_path / "proj"
+    (root / "build" / "x" / "build").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    (root / "build" / "x" / "model.py").write_text(HAZARD)
+    (root / "build" / "x" / "build" / "generated.py").write_text(HAZARD)
+    proc = run_mllint(["check", "build/x", "--no-cache", "--format", "json"], root)
+    assert proc.returncode == 1, proc.stdout
+    assert {f["path"] for f in json.loads(proc.stdout)["findings"]} == {"build/x/model.py"}
+    # the whole tree still skips build/ by default
+    assert json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)["findings"] == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_an_unreadable_folder_is_reported(tmp_path: Path, run_mllint) -> None:
+    root = _repo(tmp_path)
+    locked = root / "pkg" / "locked"
+    locked.mkdir()
+    (locked / "m.py").write_text(HAZARD)
+    locked.chmod(0)
+    try:
+        doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    finally:
+        locked.chmod(0o755)
+    assert {"pkg/locked": "ML003"}.items() <= {f["path"]: f["code"] for f in doc["findings"]}.items()

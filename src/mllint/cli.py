@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _emit(stream, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Write a report to stdout; file names that are not UTF-8 go out as their own bytes."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(text)
+    else:
+        stream.flush()
+        buffer.write(text.encode(getattr(stream, "encoding", None) or "utf-8", "surrogateescape"))
+        buffer.flush()
+    stream.flush()
+
+
 def _positive_seconds(text: str) -> float:
     """--timeout: a positive, finite number of seconds (argparse turns the error into exit 2)."""
     import math
@@ -200,8 +212,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
             return EXIT_USAGE
     else:
-        stream.write(text)
-        stream.flush()
+        _emit(stream, text)
     if any(f.code == "ML004" for f in result.findings):
         return EXIT_INTERNAL
     if args.exit_zero:
@@ -376,8 +387,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
             return EXIT_USAGE
     else:
-        stream.write(text)
-        stream.flush()
+        _emit(stream, text)
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK

@@ -17,14 +17,17 @@ import pathspec
 STDIN = "-"
 
 
-def _matches(rel: PurePosixPath, patterns: Sequence[str]) -> bool:
+def _matches(rel: PurePosixPath, patterns: Sequence[str], below: int = 0) -> bool:
+    """Whether an exclude pattern matches ``rel`` (relative to the project root): a pattern with a slash
+    matches the whole path, one without matches any component past the first ``below`` (the components of a
+    folder named on the command line do not exclude what the user asked for)."""
     text = rel.as_posix()
     for pat in patterns:
         pat = pat.rstrip("/")
         if "/" in pat:
             if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(text, pat + "/*"):
                 return True
-        elif any(fnmatch.fnmatchcase(part, pat) for part in rel.parts):
+        elif any(fnmatch.fnmatchcase(part, pat) for part in rel.parts[below:]):
             return True
     return False
 
@@ -109,8 +112,10 @@ def discover(
     *,
     force_exclude: bool = False,
     respect_gitignore: bool = True,
+    unreadable: Optional[List[OSError]] = None,
 ) -> List[Path]:
-    """The files to check, sorted, without duplicates. ``-`` (stdin) is kept as given."""
+    """The files to check, sorted, without duplicates. ``-`` (stdin) is kept as given. Folders that cannot
+    be listed are appended to ``unreadable`` (their errors), for the caller to report."""
     found: Set[Path] = set()
     out: List[Path] = []
     gitignores: dict = {}
@@ -126,14 +131,17 @@ def discover(
         gitignores[gi.top if gi else key] = gi
         return gi
 
+    base = Path(os.path.abspath(root))
+
     def rel_to_root(path: Path) -> PurePosixPath:
+        """Lexically (a symlink loop or a link out of the project never raises here)."""
         try:
-            return PurePosixPath(path.resolve().relative_to(root.resolve()).as_posix())
+            return PurePosixPath(Path(os.path.abspath(path)).relative_to(base).as_posix())
         except ValueError:
             return PurePosixPath(path.as_posix())
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = Path(os.path.realpath(path))
         if key not in found:
             found.add(key)
             out.append(path)
@@ -145,12 +153,14 @@ def discover(
         path = Path(raw)
         if path.is_dir():
             gi = gitignore_for(path)
-            for dirpath, dirnames, filenames in os.walk(path):
+            named = len(rel_to_root(path).parts) if rel_to_root(path) != PurePosixPath(".") else 0
+            for dirpath, dirnames, filenames in os.walk(path, onerror=unreadable.append if unreadable is not None
+                                                        else None):
                 here = Path(dirpath)
                 keep = []
                 for d in sorted(dirnames):
                     sub = here / d
-                    if _matches(rel_to_root(sub), exclude) or (gi and gi.is_ignored(sub)):
+                    if _matches(rel_to_root(sub), exclude, named) or (gi and gi.is_ignored(sub)):
                         continue
                     keep.append(d)
                 dirnames[:] = keep
@@ -158,7 +168,7 @@ def discover(
                     if not name.endswith(".py"):
                         continue
                     file = here / name
-                    if _matches(rel_to_root(file), exclude) or (gi and gi.is_ignored(file)):
+                    if _matches(rel_to_root(file), exclude, named) or (gi and gi.is_ignored(file)):
                         continue
                     add(file)
         else:
@@ -172,14 +182,16 @@ def discover(
     return sorted(out, key=lambda p: p.as_posix())
 
 
-def display_path(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path, lexical: bool = False) -> str:
     """Path as shown to the user: relative to the project root when under it, forward slashes."""
     if str(path) == STDIN:
         return STDIN
+    # never raises, also on a symlink loop; ``lexical``: the link's own name, not where it leads
+    real = Path(os.path.abspath(path)) if lexical else Path(os.path.realpath(path))
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return real.relative_to(os.path.abspath(root) if lexical else os.path.realpath(root)).as_posix()
     except ValueError:
-        return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix() if path.is_absolute() else path.as_posix()
+        return Path(os.path.relpath(real, Path.cwd())).as_posix() if path.is_absolute() else path.as_posix()
 
 
 def iter_python_files(paths: Iterable[Path]) -> Iterable[Path]:

@@ -382,8 +382,9 @@ class Project:
         self.named: Dict[str, SourceFile] = {f.name: f for f in named}
         self._named_paths = {f.path.resolve() for f in named if f.path is not None and f.path.exists()}
         self._context: Dict[str, Optional[SourceFile]] = {}
-        #: display paths of files in the project whose symlinks lead outside it (reported, never read)
-        self.escaped: List[str] = []
+        #: (display, why) of paths that are reported but never read: links out of the project, symlink loops,
+        #: folders that cannot be listed
+        self.rejected: List[Tuple[str, str]] = []
 
     def lookup(self, name: str) -> Optional[SourceFile]:
         found = self.named.get(name)
@@ -406,10 +407,14 @@ def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional
     exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
     named: List[SourceFile] = []
     taken: Set[str] = set()
-    escaped: List[str] = []
-    for path in discover(paths, root, exclude, force_exclude=force_exclude):
-        if str(path) != STDIN and escapes_project(path, root):  # never read: reported as ML003
-            escaped.append(display_path(path, root))
+    rejected: List[Tuple[str, str]] = []  # (display, why): reported as ML003, never read
+    unreadable: List[OSError] = []
+    for path in discover(paths, root, exclude, force_exclude=force_exclude, unreadable=unreadable):
+        if str(path) != STDIN and os.path.islink(path) and not os.path.exists(path):
+            rejected.append((display_path(path, root, lexical=True), "a symlink loop or a dangling symlink: not read"))
+            continue
+        if str(path) != STDIN and escapes_project(path, root):
+            rejected.append((display_path(path, root, lexical=True), "a symlink to a file outside the project: not read"))
             continue
         if str(path) == STDIN:
             real = Path(stdin_filename) if stdin_filename else None
@@ -425,7 +430,8 @@ def build_project(paths: Sequence[str], settings: Settings, stdin_data: Optional
         named.append(source)
     near = next((f.path for f in named if f.path is not None and f.data is None), None)
     project = Project(root, exclude, named, near)
-    project.escaped = escaped
+    project.rejected = rejected + [(display_path(Path(e.filename), root) if e.filename else ".",
+                                    f"folder not read: {e.strerror or e}") for e in unreadable]
     return project
 
 
@@ -1184,9 +1190,8 @@ def run_check(paths: Sequence[str], settings: Settings, catalogue: Catalogue, *,
         stats.jobs = workers
         _LAST_STATS = stats
         findings = list(findings) + [
-            _diagnostic(catalogue, "ML003", display, Span(1, 0, 1, 0),
-                        detail="a symlink to a file outside the project: not read")
-            for display in project.escaped if "ML003" in settings.enabled_codes]
+            _diagnostic(catalogue, "ML003", display, Span(1, 0, 1, 0), detail=why)
+            for display, why in project.rejected if "ML003" in settings.enabled_codes]
         return RunResult(findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order),
                          root=str(settings.root))
     finally:

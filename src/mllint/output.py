@@ -31,7 +31,7 @@ def _special(mode: int) -> bool:
 
 
 def write_report(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogateescape")  # a file name's own bytes where they are not UTF-8
     try:
         info = os.lstat(path)
     except FileNotFoundError:

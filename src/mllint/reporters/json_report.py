@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
 from mllint.findings import Finding
-from mllint.reporters import ReportContext, config_label
+from mllint.reporters import ReportContext, config_label, json_text
 from mllint.targets import Severity
 
 SCHEMA_VERSION = 1
@@ -55,4 +54,4 @@ def render(ctx: ReportContext) -> str:
     }
     if result.shard:
         doc["shard"] = result.shard
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_text(doc)

@@ -18,7 +18,6 @@ reads error-level notifications as "results may be incomplete", which is what a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -28,7 +27,7 @@ from urllib.parse import quote
 from mllint.catalogue import RuleSpec
 from mllint.findings import Finding, Span
 from mllint.fingerprints import file_line_hashes
-from mllint.reporters import ReportContext
+from mllint.reporters import ReportContext, json_text
 from mllint.source import decode, escapes_project
 from mllint.targets import FAMILIES
 from mllint.utf16 import split_lines, utf16_column
@@ -109,7 +108,9 @@ class _Locations:
             relative = path.relative_to(self.base)
         except ValueError:
             return {"uri": path.as_uri()}
-        return {"uri": quote(relative.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+        # the name's own bytes, percent-encoded (also when they are not valid UTF-8)
+        raw = relative.as_posix().encode("utf-8", "surrogateescape")
+        return {"uri": quote(raw, safe="/"), "uriBaseId": SRCROOT}
 
     def region(self, display: str, span: Span) -> Dict[str, int]:
         """1-based lines; 1-based UTF-16 columns, end exclusive (code points if the text is unknown)."""
@@ -247,4 +248,4 @@ def build_log(ctx: ReportContext) -> Dict[str, Any]:
 
 
 def render(ctx: ReportContext) -> str:
-    return json.dumps(build_log(ctx), indent=2, ensure_ascii=False) + "\n"
+    return json_text(build_log(ctx))
