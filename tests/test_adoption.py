@@ -190,13 +190,12 @@ def test_add_ignore_never_writes_through_a_symlink(tmp_path, monkeypatch, capsys
     _project(root, monkeypatch)
     (root / "model.py").unlink()
     (root / "link.py").symlink_to(outside / "real.py")
-    code, _, err = _run(capsys, "link.py", "--add-ignore")
+    # a link out of the project is never read (ML003), so it gets no findings and no comment
+    _run(capsys, "link.py", "--add-ignore")
     assert (outside / "real.py").read_text() == MODEL
-    assert code == 1 and "not ignored: a path given goes through a symlink" in err
     (root / "sub").symlink_to(outside, target_is_directory=True)
-    code, _, err = _run(capsys, "sub/real.py", "--add-ignore")
+    _run(capsys, "sub/real.py", "--add-ignore")
     assert (outside / "real.py").read_text() == MODEL
-    assert code == 1 and "not ignored:" in err
 
 
 def test_mistyped_codes_suggest_by_edit_distance(tmp_path, monkeypatch, capsys) -> None:

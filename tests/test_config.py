@@ -17,11 +17,24 @@ def test_nearest_pyproject_with_mllint_table_wins(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['tflite']\n")
     sub = tmp_path / "pkg" / "inner"
     sub.mkdir(parents=True)
-    (tmp_path / "pkg" / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # no [tool.mllint]
     path, root = find_config(sub)
     assert path == tmp_path / "pyproject.toml" and root == tmp_path
-    settings = load_settings(sub, CAT)
-    assert settings.targets == ("tflite",)
+    assert load_settings(sub, CAT).targets == ("tflite",)
+
+
+def test_the_search_stops_at_the_projects_own_pyproject_or_repository_root(tmp_path: Path) -> None:
+    """An ancestor's [tool.mllint] (outside the project) is never read: it could silence the project, break
+    it, or name model factories that --confirm would import."""
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\nignore = ['ALL']\n")
+    project = tmp_path / "pkg"
+    (project / "inner").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # the project: no [tool.mllint]
+    assert find_config(project / "inner") == (None, project)
+    assert "PT101" in load_settings(project / "inner", CAT).enabled_codes
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src").mkdir()
+    assert find_config(repo / "src") == (None, repo)  # the repository root, not the ancestor's config
 
 
 def test_command_line_overrides_file(tmp_path: Path) -> None:

@@ -156,3 +156,82 @@ def test_tool_diagnostics_and_findings_without_attempted_targets_pass_through(ro
                    severity=Severity.ERROR)
     out = merge([tool, finding(7)], [], root, load_catalogue())
     assert [f.confirmation for f in out] == [(), ()]
+
+
+def evidence(findings: List[Finding]) -> Dict[Tuple[str, int], Dict[str, str]]:
+    return {(f.code, f.line): dict(f.evidence) for f in findings}
+
+
+def test_a_finding_not_reproduced_on_every_target_it_names_is_disproved(root: Path) -> None:
+    out = merge([finding(7)], [result("torch-export", "ok"), result("torchscript-trace", "ok")], root,
+                load_catalogue())
+    assert out[0].disproved
+    assert evidence(out)[("PT101", 7)] == {
+        "torch-export": "net: exported and ran this code; outputs matched eager on 2 input sets",
+        "torchscript-trace": "net: exported and ran this code; outputs matched eager on 2 input sets",
+    }
+
+
+def test_keeping_static_verdicts_never_disproves(root: Path) -> None:
+    out = merge([finding(7)], [result("torch-export", "ok"), result("torchscript-trace", "ok")], root,
+                load_catalogue(), keep_static=True)
+    assert not out[0].disproved
+    assert states(out)[("PT101", 7)] == {"torch-export": "not-reproduced", "torchscript-trace": "not-reproduced"}
+
+
+def test_not_disproved_while_a_named_target_was_confirmed_or_not_attempted(root: Path) -> None:
+    confirmed = merge([finding(7)], [result("torch-export", "failed", ("pkg/net.py", 7)),
+                                     result("torchscript-trace", "ok")], root, load_catalogue())
+    assert not confirmed[0].disproved
+    assert evidence(confirmed)[("PT101", 7)]["torch-export"] == "net: failed at pkg/net.py:7: failed message"
+    one_target = merge([finding(7)], [result("torch-export", "ok")], root, load_catalogue())
+    assert states(one_target)[("PT101", 7)] == {"torch-export": "not-reproduced"}
+    assert not one_target[0].disproved  # torchscript-trace, which it also names, was never run
+
+
+def test_not_run_says_why(root: Path) -> None:
+    helper_finding = finding(12, targets=("torchscript-script",), effects=(("torchscript-script", "fails"),))
+    stopped = merge([helper_finding], [result("torchscript-script", "failed", ("pkg/net.py", 5), reached=())],
+                    root, load_catalogue())
+    # the failure at forward's def line is outside helper(): the helper finding is undecided, and says why
+    pt = next(f for f in stopped if f.code == "PT101")
+    assert dict(pt.confirmation) == {"torchscript-script": "not-run"}
+    assert dict(pt.evidence) == {"torchscript-script": "net: torchscript-script stopped earlier, at pkg/net.py:5"}
+    unreached = merge([finding(16)], [result("torch-export", "ok"), result("torchscript-trace", "ok")], root,
+                      load_catalogue())
+    assert dict(unreached[0].evidence)["torch-export"] == "no configured model reaches this code"
+    assert not unreached[0].disproved
+
+
+def test_a_failure_at_the_def_line_confirms_the_findings_of_that_function(root: Path) -> None:
+    # TorchScript often points at the `def` line: every finding of that function for that target is confirmed
+    out = merge([finding(7, targets=("torchscript-script",), effects=(("torchscript-script", "fails"),))],
+                [result("torchscript-script", "failed", ("pkg/net.py", 5))], root, load_catalogue())
+    assert [(f.code, dict(f.confirmation)) for f in out] == [("PT101", {"torchscript-script": "confirmed"})]
+
+
+def test_confirm_summary_counts_per_target_and_in_all(root: Path) -> None:
+    from mllint.confirm import confirm_summary
+
+    results = [result("torch-export", "ok"), result("torchscript-trace", "ok"),
+               result("onnx-dynamo", "failed", ("pkg/net.py", 12))]
+    out = merge([finding(7), finding(16)], results, root, load_catalogue())
+    summary = confirm_summary(out, results)
+    assert summary["findings"] == {"confirmed": 0, "disproved": 1, "undecided": 1, "new-failures": 1}
+    assert summary["targets"] == {
+        "onnx-dynamo": {"confirmed": 0, "not-reproduced": 0, "not-run": 0, "new-failures": 1},
+        "torch-export": {"confirmed": 0, "not-reproduced": 1, "not-run": 1, "new-failures": 0},
+        "torchscript-trace": {"confirmed": 0, "not-reproduced": 1, "not-run": 1, "new-failures": 0},
+    }
+
+
+def test_a_clean_export_does_not_rule_out_side_effects_or_portability_costs(root: Path) -> None:
+    mutation = Finding(path="pkg/net.py", span=Span(7, 11, 7, 22), code="PT212", name="input-mutation-dropped",
+                       message="x", severity=Severity.WARNING, targets=("onnx-dynamo",),
+                       effects=(("onnx-dynamo", "silent"),))
+    degraded = finding(7, code="PT202", targets=("onnx-dynamo",), effects=(("onnx-dynamo", "degrades"),))
+    out = merge([mutation, degraded], [result("onnx-dynamo", "ok")], root, load_catalogue())
+    assert {f.code: dict(f.confirmation) for f in out} == {"PT212": {"onnx-dynamo": "not-run"},
+                                                          "PT202": {"onnx-dynamo": "not-run"}}
+    assert not any(f.disproved for f in out)
+    assert "side effect" in dict(next(f for f in out if f.code == "PT212").evidence)["onnx-dynamo"]

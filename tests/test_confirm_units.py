@@ -6,7 +6,6 @@ import importlib.util
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from mllint.confirm.compare import derive_probes, describe_difference
 from mllint.confirm.devices import gpu_available
 from mllint.confirm.factory import FactoryError, factory_location, load_factory, normalise, split_ref
 from mllint.confirm.locate import (
-    UserFiles, faulthandler_frames, frames_in_text, locate_exception, locate_text, user_warnings,
+    UserFiles, faulthandler_frames, frames_in_text, locate_exception, locate_text, recorded_user_warnings,
 )
 
 
@@ -139,10 +138,35 @@ def test_recorded_warnings_keep_user_lines_of_the_wanted_category(tmp_path: Path
             warnings.warn("other", UserWarning)
         """)
     module = _import(src, "user_model_warn")
-    with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always")
+    with recorded_user_warnings(UserFiles(tmp_path), "TracerWarning") as found:
         module.run()
-    assert user_warnings(records, UserFiles(tmp_path), "TracerWarning") == [("w.py", 7, "baked")]
+    assert found == [("w.py", 7, "baked")]
+
+
+def test_a_warning_raised_in_library_code_is_attributed_to_the_innermost_user_frame(tmp_path: Path) -> None:
+    user = tmp_path / "project"
+    lib = _write(tmp_path / "lib" / "warner.py", """\
+        import warnings
+
+        class TracerWarning(Warning):
+            pass
+
+        def inner():
+            warnings.warn("from the library", TracerWarning)
+        """)
+    src = _write(user / "m.py", f"""\
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("warner_lib", {str(lib)!r})
+        lib = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(lib)
+
+        def run():
+            lib.inner()
+        """)
+    module = _import(src, "user_model_calls_lib")
+    with recorded_user_warnings(UserFiles(user), "TracerWarning") as found:
+        module.run()
+    assert found == [("m.py", 7, "from the library")]
 
 
 # -- compare --------------------------------------------------------------------------------------

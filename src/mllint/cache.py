@@ -12,9 +12,16 @@ One record per source file (keyed by its display path and module name) holds:
   helper therefore re-analyses the walks that read it, and nothing else.
 
 Entries are written atomically (temporary file and ``os.replace``) behind a header with a format
-version, a length and a checksum; a corrupt, truncated or foreign entry is ignored (and rebuilt).
-Entries are pickles read with an unpickler that only builds mllint's own data classes, so a cache
-folder from an untrusted checkout cannot run code.
+version, a length and a keyed checksum; a corrupt, truncated or foreign entry is ignored (and rebuilt).
+The checksum's key is a secret of this user on this machine (``<user cache>/mllint/key``), so an entry
+that a checkout ships (a committed ``.mllint_cache/``) cannot be forged to hide findings: it simply
+misses. Entries are pickles read with an unpickler that only builds mllint's own data classes, and a
+record's fields are checked for their types, so a cache folder from an untrusted checkout can neither
+run code nor crash a run.
+
+Nothing is written or deleted through a symlink: a symlinked project cache folder is not used (a checkout
+can ship ``.mllint_cache -> ../anything``), folders are created component by component refusing links,
+and ``mllint clean`` removes only what mllint itself created (marked by its ``CACHEDIR.TAG``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import hashlib
 import io
 import os
 import pickle
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass, field, is_dataclass
@@ -34,12 +42,14 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from mllint import __version__
 from mllint.atomic import write_atomic
 
-FORMAT = 3
+FORMAT = 4
 _MAGIC = b"MLLINTC1"
 _HEADER = len(_MAGIC) + 2 + 8 + 16  # magic, format, payload length, blake2b-128 of the payload
 PROJECT_DIR = ".mllint_cache"
 #: How many analysis keys (configurations) a record keeps results for.
 KEEP_ANALYSES = 3
+#: The first line of the ``CACHEDIR.TAG`` mllint writes (the standard signature), and its own comment.
+CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# mllint cache\n"
 
 
 # -- where ----------------------------------------------------------------------------------
@@ -48,18 +58,58 @@ def user_cache_home() -> Path:
     return Path(xdg) if xdg else Path.home() / ".cache"
 
 
+def _tracked_by_git(root: Path, name: str) -> bool:
+    """Whether the repository at ``root`` tracks files under ``name/``, read from ``.git/index`` itself
+    (git is never run: a checkout's own config could run commands)."""
+    index = root / ".git" / "index"
+    try:
+        if index.is_symlink() or not index.is_file():
+            return False
+        data = index.read_bytes()
+    except OSError:
+        return False
+    # entries hold full paths (index v2/v3) or paths after a shared prefix (v4): the folder's name followed
+    # by a slash is there in both forms
+    return name.encode() + b"/" in data or name.lstrip(".").encode() + b"/" in data
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def project_cache_problem(root: Path) -> Optional[str]:
+    """Why the project's ``.mllint_cache`` (when there is one) is not used, or None."""
+    local = Path(os.path.abspath(root)) / PROJECT_DIR
+    if local.is_symlink():
+        return f"{local} is a symlink: not used (mllint never writes through a symlink)"
+    if _is_real_dir(local) and _tracked_by_git(local.parent, PROJECT_DIR):
+        return f"{local} is tracked by git: not used (a committed cache is not this machine's)"
+    return None
+
+
 def cache_dir_for(root: Path) -> Path:
-    """A project ``.mllint_cache/`` when the project has one, else one folder per project in the user cache."""
+    """A project ``.mllint_cache/`` when the project has one (a real folder, not tracked by git), else one
+    folder per project in the user cache."""
     root = root.resolve()
     local = root / PROJECT_DIR
-    if local.is_dir():
+    if _is_real_dir(local) and project_cache_problem(root) is None:
         return local
     tag = hashlib.blake2b(str(root).encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
     return user_cache_home() / "mllint" / f"{root.name or 'root'}-{tag}"
 
 
+def _ours(folder: Path) -> bool:
+    """A folder mllint created: a real folder with mllint's CACHEDIR.TAG (a regular file)."""
+    tag = folder / "CACHEDIR.TAG"
+    try:
+        return _is_real_dir(folder) and not tag.is_symlink() and tag.read_text(encoding="utf-8") == CACHEDIR_TAG
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def clean_cache(paths: Sequence[Path]) -> str:
-    """Remove the cache of the projects holding ``paths`` (what ``mllint clean`` prints)."""
+    """Remove the cache of the projects holding ``paths`` (what ``mllint clean`` prints): only folders mllint
+    created, and in a project folder only mllint's own entries; never through a symlink."""
     from mllint.config import find_config
 
     removed: List[str] = []
@@ -67,21 +117,64 @@ def clean_cache(paths: Sequence[Path]) -> str:
     for p in paths or [Path(".")]:
         start = p if p.is_dir() else p.parent
         _, root = find_config(start)
-        for folder in {cache_dir_for(root), root.resolve() / PROJECT_DIR}:
-            if folder in seen or not folder.is_dir():
+        for folder in {cache_dir_for(root), Path(os.path.abspath(root)) / PROJECT_DIR}:
+            if folder in seen or not _ours(folder):
                 continue
             seen.add(folder)
             if folder.name == PROJECT_DIR:
-                # keep the project folder (it opts the project into a local cache), drop its content
-                for child in folder.iterdir():
-                    if child.is_dir():
-                        shutil.rmtree(child, ignore_errors=True)
-                    elif child.name != ".gitignore":
-                        child.unlink(missing_ok=True)
+                # keep the project folder (it opts the project into a local cache), drop mllint's entries
+                records = folder / "records"
+                if _is_real_dir(records):
+                    shutil.rmtree(records, ignore_errors=True)  # rmtree unlinks symlinks inside, never follows
             else:
                 shutil.rmtree(folder, ignore_errors=True)
             removed.append(str(folder))
     return ", ".join(removed) if removed else "nothing (no cache found)"
+
+
+def _read_key(path: Path) -> Optional[bytes]:
+    try:
+        if path.is_symlink():
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if len(data) == 32 else None
+
+
+@functools.lru_cache(maxsize=None)
+def _secret() -> bytes:
+    """This user's key for entry checksums, created on first use (0600); in memory when it cannot be."""
+    folder = user_cache_home() / "mllint"
+    path = folder / "key"
+    key = _read_key(path)
+    if key is not None:
+        return key
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+    except FileExistsError:  # another process made it first (or a broken one is there: this run only)
+        return _read_key(path) or secrets.token_bytes(32)
+    except OSError:
+        return secrets.token_bytes(32)  # entries of this run only
+
+
+def safe_mkdirs(base: Path, folder: Path) -> None:
+    """Create ``folder`` under ``base`` one component at a time, refusing any symlink on the way."""
+    rel = folder.relative_to(base)
+    current = base
+    if current.is_symlink():
+        raise OSError(f"{current} is a symlink")
+    for part in rel.parts:
+        current = current / part
+        if current.is_symlink():
+            raise OSError(f"{current} is a symlink")
+        if not current.is_dir():
+            current.mkdir()
 
 
 # -- keys -----------------------------------------------------------------------------------
@@ -217,9 +310,13 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"cache entry refers to {module}.{name}")
 
 
+def _digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16, key=_secret()).digest()
+
+
 def dumps(obj: object) -> bytes:
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.blake2b(payload, digest_size=16).digest()
+    digest = _digest(payload)
     return _MAGIC + FORMAT.to_bytes(2, "little") + len(payload).to_bytes(8, "little") + digest + payload
 
 
@@ -233,12 +330,33 @@ def loads(data: bytes) -> Optional[object]:
     length = int.from_bytes(data[offset + 2:offset + 10], "little")
     digest = data[offset + 10:_HEADER]
     payload = data[_HEADER:]
-    if len(payload) != length or hashlib.blake2b(payload, digest_size=16).digest() != digest:
+    if len(payload) != length or not secrets.compare_digest(_digest(payload), digest):
         return None
     try:
         return _SafeUnpickler(io.BytesIO(payload)).load()
     except Exception:  # anything unexpected in an entry means: not usable
         return None
+
+
+def _well_typed(record: object) -> bool:
+    """A record whose fields have the types mllint writes (a forged or stale one is a miss, not a crash)."""
+    if not isinstance(record, SourceRecord):
+        return False
+    text = (record.display, record.module, record.digest, record.summary_key, record.summary_name, record.shash)
+    flags = (record.is_package, record.prefiltered, record.parsed)
+    if not all(isinstance(v, str) for v in text) or not all(isinstance(v, bool) for v in flags):
+        return False
+    if not isinstance(record.parse_diags, list) or not (record.ast_diags is None or isinstance(record.ast_diags, list)):
+        return False
+    if not isinstance(record.analyses, dict) or not all(
+            isinstance(k, str) and isinstance(v, Analyses) and isinstance(v.walks, dict) and isinstance(v.deps, list)
+            for k, v in record.analyses.items()):
+        return False
+    from mllint.analysis.summary import ModuleSummary
+    from mllint.findings import Finding
+
+    return (record.summary is None or isinstance(record.summary, ModuleSummary)) and all(
+        isinstance(f, Finding) for f in record.parse_diags + (record.ast_diags or []))
 
 
 # -- the store ------------------------------------------------------------------------------
@@ -263,16 +381,18 @@ class FileStore:
             return None
         self.reads += 1
         record = loads(data)
-        if not isinstance(record, SourceRecord) or record.display != display or record.module != module:
+        if not _well_typed(record) or record.display != display or record.module != module:  # type: ignore[union-attr]
             self.rejected += 1
             return None
-        return record
+        return record  # type: ignore[return-value]
 
     def save(self, record: SourceRecord) -> None:
-        """Write atomically; a failure to write (read-only disk, races) only costs the next run time."""
+        """Write atomically; a failure to write (read-only disk, races, a symlink on the way) only costs
+        the next run time."""
         path = self._path(record.display, record.module)
         try:
             self._mark_folder()
+            safe_mkdirs(self.directory, path.parent)
             write_atomic(path, dumps(record))
             self.writes += 1
         except OSError:
@@ -282,16 +402,17 @@ class FileStore:
         if getattr(self, "_marked", False):
             return
         self._marked = True
+        if self.directory.is_symlink():
+            raise OSError(f"{self.directory} is a symlink")
+        if self.directory.name != PROJECT_DIR:  # the user's own cache folder
+            self.directory.mkdir(parents=True, exist_ok=True)
+        marks = [("CACHEDIR.TAG", CACHEDIR_TAG)]
         if self.directory.name == PROJECT_DIR:
-            ignore = self.directory / ".gitignore"
-            if not ignore.exists():
+            marks.append((".gitignore", "# created by mllint\n*\n"))
+        for name, text in marks:
+            mark = self.directory / name
+            if not os.path.lexists(mark):  # replaced atomically: a symlink there would be replaced, not followed
                 try:
-                    ignore.write_text("# created by mllint\n*\n", encoding="utf-8")
+                    write_atomic(mark, text.encode("utf-8"))
                 except OSError:
                     pass
-        tag = self.directory / "CACHEDIR.TAG"
-        if not tag.exists():
-            try:
-                tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# mllint cache\n", encoding="utf-8")
-            except OSError:
-                pass

@@ -71,6 +71,9 @@ class RuleSpec:
     examples: Tuple[Example, ...] = field(default=())
     #: the check class (in ``mllint.checks.ALL_CHECKS``) or the module that reports this code
     implemented_by: str = ""
+    #: The hazard is a side effect (state, input mutation) that comparing outputs with eager cannot show, so a
+    #: clean --confirm export does not rule it out (card key ``side-effect = true``).
+    side_effect: bool = False
 
     @property
     def targets(self) -> Tuple[str, ...]:
@@ -123,7 +126,7 @@ def _parse_rule(path: Path) -> RuleSpec:
     meta, body = _split_front_matter(path.read_text(encoding="utf-8"), path)
     allowed = {
         "code", "name", "family", "framework", "summary", "message", "targets", "fix",
-        "precision", "default-enabled", "severity", "example-config", "implemented-by",
+        "precision", "default-enabled", "severity", "example-config", "implemented-by", "side-effect",
     }
     unknown = set(meta) - allowed
     if unknown:
@@ -176,6 +179,7 @@ def _parse_rule(path: Path) -> RuleSpec:
         doc=body,
         path=path,
         default_enabled=meta.get("default-enabled", True),
+        side_effect=bool(meta.get("side-effect", False)),
         tool_severity=tool_severity,
         examples=examples,
         implemented_by=meta.get("implemented-by", ""),

@@ -70,9 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", action="append", help="ad hoc model factory 'package.module:function' for --confirm")
     check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device for --confirm exports")
     check.add_argument("--strict", action="store_true", help="--confirm: torch.export in strict mode")
+    check.add_argument("--keep-static-verdicts", action="store_true", default=None,
+                       help="--confirm: a finding the real exports disproved on every target it names still fails the run "
+                            "(default: it is shown as disproved and does not; config: keep-static-verdicts)")
+    check.add_argument("--shard", metavar="I/N",
+                       help="--confirm: attempt only shard I of N of the (model, target) pairs (stable hash split); "
+                            "write --format json and combine the N reports with `mllint merge`")
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
-    check.add_argument("--timeout", type=float, default=None,
-                       help="--confirm: seconds allowed per step (building the model, then each target; default 300)")
+    check.add_argument("--timeout", type=_positive_seconds, default=None,
+                       help="--confirm: seconds allowed per step (building the model, then each target; default 300); "
+                            "wins over the models' configured timeout")
     check.add_argument("--baseline", type=Path, metavar="FILE",
                        help="report only findings not recorded in this baseline file; list its stale entries")
     check.add_argument("--update-baseline", action="store_true",
@@ -88,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                        help="list format: text, json, or the README's markdown table")
 
+    merge = sub.add_parser("merge", help="combine the JSON reports of `check --confirm --shard I/N` into one")
+    merge.add_argument("reports", nargs="+", type=Path, help="shard reports written with --format json")
+    merge.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text", help="output format")
+    merge.add_argument("--output", "-o", type=Path, help="write the merged report to FILE instead of stdout")
+    merge.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
+    merge.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
+    merge.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
+                       help="lowest severity that makes the exit code 1 (default: warning)")
+    merge.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    merge.add_argument("--sarif-category", help="SARIF runAutomationDetails id")
+
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule", help="rule code or name, e.g. PT101 or tensor-dependent-branch")
 
@@ -98,19 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _emit(stream, text: str) -> None:
+    """Write a report to stdout; file names that are not UTF-8 go out as their own bytes."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(text)
+    else:
+        stream.flush()
+        buffer.write(text.encode(getattr(stream, "encoding", None) or "utf-8", "surrogateescape"))
+        buffer.flush()
+    stream.flush()
+
+
+def _positive_seconds(text: str) -> float:
+    """--timeout: a positive, finite number of seconds (argparse turns the error into exit 2)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text!r}")
+    return value
+
+
 def _use_color(choice: str, stream) -> bool:
     if choice == "always":
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a report atomically, so readers never see half of it."""
-    from mllint.atomic import write_atomic as write_bytes
-
-    write_bytes(path.resolve(), text.encode("utf-8"), fsync=True)
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, object]:
@@ -132,6 +168,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, object]:
         "severity": severity,
         "exclude": _csv(args.exclude),
         "extend-exclude": _csv(args.extend_exclude),
+        "keep-static-verdicts": getattr(args, "keep_static_verdicts", None),
     }
 
 
@@ -167,9 +204,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"mllint: configuration error: {exc}\n")
         return EXIT_USAGE
+    if not args.no_cache:
+        from mllint.cache import project_cache_problem
+
+        problem = project_cache_problem(settings.root)
+        if problem:
+            sys.stderr.write(f"mllint: warning: {problem}; using the user cache instead\n")
     result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
                        force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
                        jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+    if args.shard and not args.confirm:
+        sys.stderr.write("mllint: --shard splits the exports of --confirm: add --confirm\n")
+        return EXIT_USAGE
     if args.confirm:
         code = _confirm(args, settings, catalogue, result)
         if code is not None:
@@ -182,6 +228,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
         quiet=args.quiet, show_source=args.show_source, sarif_category=args.sarif_category, fail_on=args.fail_on,
+        config_file=settings.config_file,
     )
     if args.statistics:
         from mllint.statistics import render_json, render_text
@@ -190,16 +237,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         text = render(args.format, ctx)
     if args.output is not None:
-        write_atomic(args.output, text)
+        from mllint.output import OutputError, write_report
+
+        try:
+            write_report(args.output, text)
+        except OutputError as exc:
+            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
+            return EXIT_USAGE
     else:
-        stream.write(text)
-        stream.flush()
+        _emit(stream, text)
     if any(f.code == "ML004" for f in result.findings):
         return EXIT_INTERNAL
     if args.exit_zero:
         return EXIT_OK
-    threshold = Severity(args.fail_on).rank
-    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.active) else EXIT_OK
+    return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK
 
 
 def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
@@ -219,6 +270,7 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
         return None
     from mllint import baseline
     from mllint.discovery import display_path
+    from mllint.output import OutputError, write_report
     from mllint.source import decode
 
     texts = {}  # a buffer on stdin is fingerprinted as given, not as the file on disk
@@ -229,7 +281,7 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
     try:
         if args.update_baseline:
             entries = baseline.entries_for(result.findings, root, texts)
-            write_atomic(args.baseline, baseline.dumps(entries))
+            write_report(args.baseline, baseline.dumps(entries))
             sys.stderr.write(f"mllint: wrote {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} to {args.baseline}\n")
             left_out = sum(1 for f in result.findings if baseline.eligible(f)) - len(entries)
             if left_out:
@@ -237,7 +289,7 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
                                  "(stdin without --stdin-filename, or a file that is not UTF-8) stay reported\n")
         else:
             entries = baseline.load(args.baseline)
-    except (baseline.BaselineError, OSError) as exc:
+    except (baseline.BaselineError, OutputError, OSError) as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
     checked = [Path(os.path.realpath(p)) for p in paths if p != "-"]  # root is resolved too
@@ -254,7 +306,7 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
 def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[int]:
     """Run --confirm and merge its results into ``result``; an exit code on a usage error."""
     try:
-        from mllint.confirm import merge, run_confirm
+        from mllint.confirm import confirm_summary, merge, run_confirm
     except ImportError as exc:  # pragma: no cover - the package ships with mllint
         sys.stderr.write(f"mllint: --confirm is unavailable: {exc}\n")
         return EXIT_INTERNAL
@@ -270,15 +322,43 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
     if not models:
         sys.stderr.write("mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n")
         return EXIT_USAGE
+    from mllint.confirm import shard as sharding
+
+    if args.timeout is not None:  # the command line wins over each model's configured timeout
+        import dataclasses
+
+        models = [dataclasses.replace(m, timeout=args.timeout) for m in models]
+    static = list(result.findings)
+    all_models, shard = models, None
+    if args.shard:
+        try:
+            shard = sharding.parse_shard(args.shard)
+        except sharding.ShardError as exc:
+            sys.stderr.write(f"mllint: {exc}\n")
+            return EXIT_USAGE
+        models = sharding.shard_models(models, settings.targets, *shard)
     try:
         with _confirm_progress(models, settings.targets) as progress:
             results = run_confirm(models, settings.root, settings.targets, args.device, args.jobs or 1,
                                   args.artifacts, args.strict, progress, timeout=args.timeout,
-                                  onnx_opset=settings.onnx_opset)
+                                  onnx_opset=settings.onnx_opset) if models else []
     except ValueError as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
-    result.findings = merge(result.findings, results, settings.root, catalogue)
+    from mllint.confirm import resolve_device
+
+    devices = {m.name: resolve_device(m.device or args.device) for m in models}
+    for r in results:  # the device choice is visible in every result
+        r.details.setdefault("device", devices.get(r.model, args.device))
+    if shard is not None:
+        fingerprint = sharding.config_fingerprint(settings.fingerprint(), settings.targets,
+                                                  settings.keep_static_verdicts, all_models,
+                                                  (args.device, args.strict, args.timeout))
+        result.shard = sharding.shard_block(shard[0], shard[1], fingerprint, all_models,
+                                            settings.keep_static_verdicts, static, results)
+    result.findings = merge(result.findings, results, settings.root, catalogue,
+                            keep_static=settings.keep_static_verdicts)
+    result.confirm_summary = confirm_summary(result.findings, results)
     result.confirm_results = [r.to_dict() if hasattr(r, "to_dict") else dict(vars(r)) for r in results]
     return None
 
@@ -347,6 +427,55 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Combine shard reports: the union of their export results, merged with the static findings once."""
+    from mllint.catalogue import load_catalogue
+    from mllint.confirm import confirm_summary, merge
+    from mllint.confirm.shard import ShardError, read_reports
+    from mllint.findings import RunResult
+    from mllint.reporters import ReportContext, render
+    from mllint.targets import Severity
+
+    catalogue = load_catalogue()
+    try:
+        merged = read_reports(args.reports)
+    except ShardError as exc:
+        sys.stderr.write(f"mllint: merge: {exc}\n")
+        return EXIT_USAGE
+    if merged.doc.get("mllint_version") != __version__:
+        sys.stderr.write(f"mllint: merge: the reports were written by mllint {merged.doc.get('mllint_version')}, "
+                         f"this is {__version__}: merge with the version that wrote them\n")
+        return EXIT_USAGE
+    root = Path(str(merged.doc.get("root", ".")))
+    if not root.is_dir():
+        root = Path.cwd()
+    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root))
+    result.findings = merge(merged.static, merged.results, root, catalogue, keep_static=merged.keep_static)
+    result.confirm_results = [r.to_dict() for r in merged.results]
+    result.confirm_summary = confirm_summary(result.findings, merged.results)
+    stream = sys.stdout
+    ctx = ReportContext(
+        result=result, catalogue=catalogue, root=root, version=__version__,
+        targets=tuple(merged.doc.get("targets") or ()),
+        color=_use_color(args.color, stream) and args.output is None and args.format == "text",
+        quiet=args.quiet, sarif_category=args.sarif_category, fail_on=args.fail_on,
+    )
+    text = render(args.format, ctx)
+    if args.output is not None:
+        from mllint.output import OutputError, write_report
+
+        try:
+            write_report(args.output, text)
+        except OutputError as exc:
+            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
+            return EXIT_USAGE
+    else:
+        _emit(stream, text)
+    if args.exit_zero:
+        return EXIT_OK
+    return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from mllint.catalogue import load_catalogue
     from mllint.docs import explain_text
@@ -407,6 +536,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_clean(args)
         if args.command == "server":
             return cmd_server()
+        if args.command == "merge":
+            return cmd_merge(args)
     except KeyboardInterrupt:
         sys.stderr.write("mllint: interrupted\n")
         return 130

@@ -7,6 +7,8 @@ naming the key and the file (the CLI turns it into exit code 2).
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,8 @@ class Settings:
     extend_exclude: Tuple[str, ...] = ()
     onnx_opset: int = 18
     models: List[ModelSpec] = field(default_factory=list)
+    #: --confirm: keep static verdicts (a finding disproved on every target still fails the run).
+    keep_static_verdicts: bool = False
     enabled_codes: Tuple[str, ...] = ()  # resolved from select / ignore / extend-select
 
     def fingerprint(self) -> str:
@@ -150,8 +154,9 @@ def _parse_models(value: Any, where: str) -> List[ModelSpec]:
         for num in ("timeout", "tolerance"):
             if num in entry and (
                 isinstance(entry[num], bool) or not isinstance(entry[num], (int, float))
+                or not math.isfinite(entry[num]) or entry[num] <= 0
             ):
-                raise ConfigError(f"{here}: '{num}' must be a number")
+                raise ConfigError(f"{here}: '{num}' must be a positive number")
         out.append(
             ModelSpec(name, factory, targets, device, entry.get("timeout"), entry.get("tolerance"))
         )
@@ -210,6 +215,12 @@ def _opset_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> int
     return value
 
 
+def _bool_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+    return value
+
+
 _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "select": ("select", _codes_parser),
     "ignore": ("ignore", _codes_parser),
@@ -221,43 +232,42 @@ _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "extend-exclude": ("extend_exclude", _globs_parser),
     "onnx-opset": ("onnx_opset", _opset_parser),
     "models": ("models", lambda v, k, w, c: _parse_models(v, w)),
+    "keep-static-verdicts": ("keep_static_verdicts", _bool_parser),
 }
 KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 
 
 def find_config(start: Path) -> Tuple[Optional[Path], Path]:
-    """The nearest ``pyproject.toml`` with a ``[tool.mllint]`` table, and the project root.
+    """The project's ``pyproject.toml`` if it has a ``[tool.mllint]`` table, and the project root.
 
-    The root is that file's folder; without one, the nearest folder holding a ``pyproject.toml``
-    or ``.git``; else ``start`` itself.
+    The search goes up from ``start`` and stops at the first folder holding a ``pyproject.toml`` (the
+    project: its config, or none when it has no ``[tool.mllint]`` table) or ``.git`` (the repository root,
+    without config): configuration from outside the project (an ancestor folder past the project's own
+    ``pyproject.toml`` or ``.git``) is never read. Without either, the root is the current folder when
+    ``start`` is under it, else ``start`` itself.
     """
-    start = start.resolve()
-    if start.is_file():
+    start = Path(os.path.abspath(start))  # lexically: a symlinked file does not move the project elsewhere
+    if start.is_file() or not start.exists():
         start = start.parent
-    fallback_root: Optional[Path] = None
     for folder in [start, *start.parents]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            if fallback_root is None:
-                fallback_root = folder
             try:
                 raw = candidate.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
-                continue
+                return None, folder
             try:
                 data = tomllib.loads(raw)
             except tomllib.TOMLDecodeError:
-                if "tool.mllint" in raw:
-                    return candidate, folder  # ours, but broken: load_settings reports it
-                continue
+                # ours, but broken: load_settings reports it
+                return (candidate, folder) if "tool.mllint" in raw else (None, folder)
             if isinstance(data.get("tool"), dict) and "mllint" in data["tool"]:
                 return candidate, folder
-        if fallback_root is None and (folder / ".git").exists():
-            fallback_root = folder
-    if fallback_root is None:
-        cwd = Path.cwd().resolve()
-        fallback_root = cwd if (start == cwd or cwd in start.parents) else start
-    return None, fallback_root
+            return None, folder
+        if os.path.lexists(folder / ".git"):
+            return None, folder
+    cwd = Path.cwd().resolve()
+    return None, (cwd if (start == cwd or cwd in start.parents) else start)
 
 
 def read_table(path: Path) -> Dict[str, Any]:

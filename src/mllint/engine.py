@@ -16,7 +16,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
 from mllint.config import Settings
-from mllint.findings import Finding, RunResult
+from mllint.assembly import diagnostic
+from mllint.findings import Finding, RunResult, Span
 from mllint.project import Project, SourceFile, build_project
 from mllint.session import RunStats, Session
 from mllint.project import order_for
@@ -87,6 +88,9 @@ def run_check(
         stats.files = len(project.order)
         stats.jobs = workers
         _LAST_STATS = stats
+        findings = list(findings) + [
+            diagnostic(catalogue, "ML003", display, Span(1, 0, 1, 0), detail=why)
+            for display, why in project.rejected if "ML003" in settings.enabled_codes]
         return RunResult(
             findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order), root=str(settings.root)
         )

@@ -47,6 +47,10 @@ class Finding:
     suppressed: Optional[str] = None  # how it was suppressed ("inline", "file"), or None
     confirmation: Tuple[Tuple[str, str], ...] = ()  # (target, state) pairs after --confirm
     stmt_line: Optional[int] = None  # first line of the enclosing statement (for suppressions)
+    #: (target, one line of evidence) after --confirm: why the state is what it is.
+    evidence: Tuple[Tuple[str, str], ...] = ()
+    #: --confirm ran every target this finding names and reproduced it on none: shown, never failing the run.
+    disproved: bool = False
 
     @property
     def line(self) -> int:
@@ -73,6 +77,15 @@ class RunResult:
     #: Per-target export outcomes from --confirm: list of dicts (model, target, status, seconds, message).
     confirm_results: List[Dict[str, object]] = field(default_factory=list)
 
+    #: Counts after --confirm (see ``mllint.confirm.merge.confirm_summary``); empty without --confirm.
+    confirm_summary: Dict[str, object] = field(default_factory=dict)
+    #: ``--shard I/N``: what ``mllint merge`` needs (see ``mllint.confirm.shard``); empty otherwise.
+    shard: Dict[str, object] = field(default_factory=dict)
+
     @property
     def active(self) -> List[Finding]:
         return [f for f in self.findings if f.suppressed is None]
+
+    def failing(self, threshold: Severity) -> List[Finding]:
+        """Active findings that fail the run at ``threshold``: a finding --confirm disproved never does."""
+        return [f for f in self.active if f.severity.rank >= threshold.rank and not f.disproved]

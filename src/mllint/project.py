@@ -3,6 +3,7 @@ module name means (never an installed package, never an excluded folder)."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -11,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from mllint.analysis.index import module_name_for
 from mllint.config import Settings
 from mllint.discovery import STDIN, _matches, discover, display_path
+from mllint.source import escapes_project
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Project:
         self.named: Dict[str, SourceFile] = {f.name: f for f in named}
         self._named_paths = {f.path.resolve() for f in named if f.path is not None and f.path.exists()}
         self._context: Dict[str, Optional[SourceFile]] = {}
+        #: (display, why) of paths that are reported but never read: links out of the project, symlink loops,
+        #: folders that cannot be listed
+        self.rejected: List[Tuple[str, str]] = []
 
     def lookup(self, name: str) -> Optional[SourceFile]:
         found = self.named.get(name)
@@ -68,7 +73,15 @@ def build_project(
     exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
     named: List[SourceFile] = []
     taken: Set[str] = set()
-    for path in discover(paths, root, exclude, force_exclude=force_exclude):
+    rejected: List[Tuple[str, str]] = []  # (display, why): reported as ML003, never read
+    unreadable: List[OSError] = []
+    for path in discover(paths, root, exclude, force_exclude=force_exclude, unreadable=unreadable):
+        if str(path) != STDIN and os.path.islink(path) and not os.path.exists(path):
+            rejected.append((display_path(path, root, lexical=True), "a symlink loop or a dangling symlink: not read"))
+            continue
+        if str(path) != STDIN and escapes_project(path, root):
+            rejected.append((display_path(path, root, lexical=True), "a symlink to a file outside the project: not read"))
+            continue
         if str(path) == STDIN:
             real = Path(stdin_filename) if stdin_filename else None
             display = display_path(real, root) if real else STDIN
@@ -83,7 +96,10 @@ def build_project(
         named.append(source)
     # A buffer given on stdin under its real filename (editors) resolves imports from beside that file too.
     near = next((f.path for f in named if f.path is not None and (f.data is None or f.path.is_file())), None)
-    return Project(root, exclude, named, near)
+    project = Project(root, exclude, named, near)
+    project.rejected = rejected + [(display_path(Path(e.filename), root) if e.filename else ".",
+                                    f"folder not read: {e.strerror or e}") for e in unreadable]
+    return project
 
 
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.M)

@@ -10,12 +10,15 @@ the parent uses it on log text too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 Location = Tuple[str, int]
 
@@ -189,20 +192,33 @@ def faulthandler_frames(log: str, files: UserFiles) -> Located:
     return Located()
 
 
-def user_warnings(records: Iterable[object], files: UserFiles, category: str = "") -> List[Tuple[str, int, str]]:
-    """``warnings.catch_warnings(record=True)`` records in user files: (path, line, first message line)."""
-    out: List[Tuple[str, int, str]] = []
-    for w in records:
-        cat = getattr(getattr(w, "category", None), "__name__", "")
-        if category and cat != category:
-            continue
-        loc = files.loc(str(getattr(w, "filename", "")), int(getattr(w, "lineno", 0) or 0))
-        if loc:
-            text = str(getattr(w, "message", "")).strip().splitlines()
-            item = (loc[0], loc[1], text[0] if text else cat)
-            if item not in out:
-                out.append(item)
-    return out
+@contextlib.contextmanager
+def recorded_user_warnings(files: UserFiles, category: str = "") -> Iterator[List[Tuple[str, int, str]]]:
+    """Record warnings (all of them, each time) as (path, line, first message line) in user files.
+
+    A warning raised inside a framework's own code on behalf of the user's call (``nn.LSTM`` and
+    ``nn.EmbeddingBag`` warn from torch/nn/modules) is attributed to the innermost user frame of the stack
+    it was raised from, which only exists while the warning is shown: so it is read there."""
+    found: List[Tuple[str, int, str]] = []
+
+    def show(message: Any, cat: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if category and getattr(cat, "__name__", "") != category:
+            return
+        loc = files.loc(str(filename), int(lineno or 0))
+        frame = sys._getframe(1)
+        while loc is None and frame is not None:
+            loc = files.loc(frame.f_code.co_filename, frame.f_lineno)
+            frame = frame.f_back
+        if loc is not None:
+            text = str(message).strip().splitlines()
+            item = (loc[0], loc[1], text[0] if text else getattr(cat, "__name__", ""))
+            if item not in found:
+                found.append(item)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield found
 
 
 def iter_user_frames(stack_text: str, files: UserFiles) -> Iterator[Location]:

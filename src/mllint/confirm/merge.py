@@ -123,17 +123,57 @@ def _reached(result: ExportResult, path: str, line: int) -> bool:
     return any(p == path and first <= line <= last for p, first, last in result.reached)
 
 
+_FAILING = ("failed", "mismatch", "crashed", "timeout")
+
+
+def _first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def _where(loc: Optional[Location]) -> str:
+    return f"{loc[0]}:{loc[1]}" if loc else "an unlocated point"
+
+
 def _state(index: int, finding: Finding, path: str, target: str, results: Sequence[ExportResult],
-           confirmed: Set[Tuple[int, str]]) -> str:
+           confirmed: Set[Tuple[int, str]], side_effect: bool = False) -> Tuple[str, str]:
+    """The confirmation state of one finding on one target, and one line saying why.
+
+    A clean export rules a hazard out only when it could have shown it: an export failure for ``fails``,
+    compared outputs for a silent or size-dependent change; never a portability cost (``degrades``) or a
+    side effect that outputs do not show."""
+    mine = [r for r in results if r.target == target]
     if (index, target) in confirmed:
-        return "confirmed"
+        failing = [r for r in mine if r.status in _FAILING]
+        r = failing[0] if failing else (mine[0] if mine else None)
+        if r is None:
+            return "confirmed", "confirmed"
+        if r.status in _FAILING:
+            return "confirmed", _shorten(f"{r.model}: {r.status} at {_where(r.location)}: {_first_line(r.message)}", 200)
+        return "confirmed", f"{r.model}: the tracer warned at this line"
     effect = dict(finding.effects).get(target, "fails")
-    for r in results:
-        if r.target != target or r.status != "ok" or not _reached(r, path, finding.span.line):
+    uncompared = None
+    for r in mine:
+        if r.status != "ok" or not _reached(r, path, finding.span.line):
             continue
-        if effect in ("fails", "crashes") or r.details.get("compared"):
-            return "not-reproduced"
-    return "not-run"
+        if side_effect and effect != "fails":
+            return "not-run", f"{r.model}: exported, but comparing outputs cannot show a dropped side effect"
+        if effect == "degrades":
+            return "not-run", f"{r.model}: exported; a clean export does not rule out this portability cost"
+        compared = r.details.get("compared") or []
+        if effect in ("fails", "crashes") or compared:
+            how = f"; outputs matched eager on {len(compared)} input set{'s' if len(compared) != 1 else ''}" if compared else ""
+            return "not-reproduced", f"{r.model}: exported and ran this code{how}"
+        uncompared = r
+    if uncompared is not None:
+        return "not-run", f"{uncompared.model}: exported, but outputs could not be compared, so a silent change cannot be ruled out"
+    stopped = next((r for r in mine if r.status in _FAILING), None)
+    if stopped is not None:
+        return "not-run", f"{stopped.model}: {target} stopped earlier, at {_where(stopped.location)}"
+    if any(r.status == "error" for r in mine):
+        return "not-run", "the model factory failed, nothing was exported"
+    if mine and all(r.status == "skipped" for r in mine):
+        return "not-run", _shorten(f"{target} was not run: {_first_line(mine[0].message)}", 200)
+    return "not-run", "no configured model reaches this code"
 
 
 def _fallback_location(result: ExportResult, root: Path) -> Location:
@@ -199,8 +239,13 @@ def _new_findings(results: Sequence[ExportResult], explained: Set[int], root: Pa
     return out
 
 
-def merge(findings: List[Finding], results: List[ExportResult], root: Path, catalogue: object) -> List[Finding]:
-    """Static findings with their per-target confirmation, plus findings for failures nothing predicted."""
+def merge(findings: List[Finding], results: List[ExportResult], root: Path, catalogue: object,
+          keep_static: bool = False) -> List[Finding]:
+    """Static findings with their per-target confirmation, plus findings for failures nothing predicted.
+
+    A static finding that is ``not-reproduced`` on every target it names is marked ``disproved`` (it no
+    longer fails the run) unless ``keep_static`` asks to keep static verdicts as they are.
+    """
     root = Path(root).resolve()
     source = _Source(root)
     paths = [_path_of(f, root) for f in findings]
@@ -212,10 +257,48 @@ def merge(findings: List[Finding], results: List[ExportResult], root: Path, cata
         if not targets:
             merged.append(f)
             continue
-        states = tuple((t, _state(i, f, paths[i], t, results, confirmed)) for t in targets)
-        merged.append(f.with_(confirmation=states))
+        rule = catalogue.get(f.code) if hasattr(catalogue, "get") else None  # type: ignore[attr-defined]
+        side_effect = bool(getattr(rule, "side_effect", False))
+        judged = [(t, *_state(i, f, paths[i], t, results, confirmed, side_effect)) for t in targets]
+        states = tuple((t, state) for t, state, _ in judged)
+        disproved = (not keep_static and f.suppressed is None and len(targets) == len(f.targets)
+                     and all(state == "not-reproduced" for _, state in states))
+        merged.append(f.with_(confirmation=states, evidence=tuple((t, why) for t, _, why in judged),
+                              disproved=disproved))
     merged.extend(_new_findings(results, explained, root, catalogue, source))
     return sorted(merged, key=lambda f: f.sort_key())
+
+
+def confirm_summary(findings: Iterable[Finding], results: Iterable[ExportResult]) -> Dict[str, object]:
+    """Counts for the reports: per target, (finding, target) pairs by state and new failures (ML1xx);
+    in all, findings confirmed on some target, disproved, and the rest."""
+    per_target: Dict[str, Dict[str, int]] = {}
+    for r in results:
+        if r.status != "skipped":
+            per_target.setdefault(r.target, {"confirmed": 0, "not-reproduced": 0, "not-run": 0, "new-failures": 0})
+    totals = {"confirmed": 0, "disproved": 0, "undecided": 0, "new-failures": 0}
+    for f in findings:
+        if f.suppressed is not None:
+            continue
+        if f.code in PROBLEM_CODES.values():
+            totals["new-failures"] += 1
+            for t in f.targets:
+                per_target.setdefault(t, {"confirmed": 0, "not-reproduced": 0, "not-run": 0, "new-failures": 0})
+                per_target[t]["new-failures"] += 1
+            continue
+        if not f.confirmation:
+            continue
+        for t, state in f.confirmation:
+            per_target.setdefault(t, {"confirmed": 0, "not-reproduced": 0, "not-run": 0, "new-failures": 0})
+            per_target[t][state] += 1
+        states = {state for _, state in f.confirmation}
+        if "confirmed" in states:
+            totals["confirmed"] += 1
+        elif f.disproved:
+            totals["disproved"] += 1
+        else:
+            totals["undecided"] += 1
+    return {"findings": totals, "targets": {t: per_target[t] for t in sorted(per_target)}}
 
 
 def summarise(results: Iterable[ExportResult]) -> Dict[str, int]:

@@ -65,6 +65,8 @@ class ExportResult:
             out["export_seconds"] = round(self.export_seconds, 3)
         if self.framework:
             out["framework"] = self.framework
+        if self.details.get("device"):
+            out["device"] = self.details["device"]
         if self.details.get("applicable") is False:
             out["applicable"] = False  # another framework's target: a table may leave the cell empty
         for key in ("flex_ops", "unsupported_ops", "notes", "artifact"):

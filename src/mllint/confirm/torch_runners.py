@@ -10,8 +10,10 @@ they are recovered from the exported program's node stack traces and from ``draf
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import io
 import re
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from mllint.confirm.compare import DEFAULT_TOLERANCE, array_leaves, derive_probes, describe_difference, leaves
-from mllint.confirm.locate import Located, UserFiles, iter_user_frames, user_warnings
+from mllint.confirm.locate import Located, UserFiles, iter_user_frames, recorded_user_warnings
 from mllint.confirm.session import Job, Outcome, Session
 from mllint.confirm.spec import ExportSpec
 from mllint.targets import TORCH_TARGETS, runner_of
@@ -49,6 +51,20 @@ def _move(value: Any, device: str) -> Any:
         return type(value)(*(_move(v, device) for v in value))
     if isinstance(value, (list, tuple)):
         return type(value)(_move(v, device) for v in value)
+    return value
+
+
+def _copy(value: Any) -> Any:
+    """Fresh copies of the tensors in ``value``: a model that mutates its inputs in place must not change the
+    inputs of the next run (eager reference, export, artifact)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_copy(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
     return value
 
 
@@ -94,7 +110,7 @@ class TorchSession(Session):
 
     def _eager(self, model: torch.nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> List[np.ndarray]:
         with torch.no_grad():
-            return array_leaves(model(*args, **kwargs))
+            return array_leaves(model(*_copy(args), **_copy(kwargs)))
 
     def _reference(self, probes: List[Probe]) -> Tuple[Optional[List[List[np.ndarray]]], List[Probe]]:
         """Eager outputs on the example and the probes (one copy, called in order, like the artifacts)."""
@@ -178,7 +194,7 @@ class TorchSession(Session):
         offset = self.log_size()
         try:
             with torch.no_grad():
-                got = array_leaves(call(self.args, self.kwargs))
+                got = array_leaves(call(*self.example()))
         except Exception as exc:  # noqa: BLE001
             raise self.failure(target, exc, offset, "the exported model fails on the example input: ")
         compared = ["example"]
@@ -190,7 +206,7 @@ class TorchSession(Session):
                 continue
             try:
                 with torch.no_grad():
-                    got = array_leaves(call(args, kwargs))
+                    got = array_leaves(call(_copy(args), _copy(kwargs)))
             except Exception as exc:  # noqa: BLE001
                 located = mismatch_at() or self.failure(target, exc, offset).located
                 raise Outcome("mismatch", f"raises on the {name} input: {type(exc).__name__}: "
@@ -200,6 +216,10 @@ class TorchSession(Session):
                 raise Outcome("mismatch", f"on the {name} input, {why}", mismatch_at())
             compared.append(name)
         self.details["compared"] = compared
+
+    def example(self) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+        """Fresh copies of the example inputs (for one export or one run)."""
+        return _copy(self.args), _copy(self.kwargs)
 
     def _keep(self, path: Any) -> None:
         if self.job.artifacts:
@@ -219,15 +239,15 @@ class TorchSession(Session):
         return None
 
     def _run_torchscript_trace(self, target: str) -> Optional[str]:
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
+        args, kwargs = self.example()
+        if kwargs:  # the tracer takes positional or keyword inputs, not both: pass all by name
+            by_name = self._by_name(args, kwargs)
+        with recorded_user_warnings(self.files, "TracerWarning") as found:
             model = _fresh(self.pristine)
-            if self.kwargs:  # the tracer takes positional or keyword inputs, not both: pass all by name
-                traced = self.timed_export(lambda: torch.jit.trace(
-                    model, example_kwarg_inputs=self._by_name(self.args, self.kwargs)))
+            if kwargs:
+                traced = self.timed_export(lambda: torch.jit.trace(model, example_kwarg_inputs=by_name))
             else:
-                traced = self.timed_export(lambda: torch.jit.trace(model, self.args))
-        found = user_warnings(records, self.files, "TracerWarning")
+                traced = self.timed_export(lambda: torch.jit.trace(model, args))
         if found:
             self.details["warnings"] = found
         if self.job.artifacts:
@@ -239,8 +259,9 @@ class TorchSession(Session):
         return None
 
     def _run_torch_export(self, target: str) -> Optional[str]:
+        args, kwargs = self.example()
         ep = self.timed_export(lambda: torch.export.export(
-            _fresh(self.pristine), self.args, self.kwargs or None, dynamic_shapes=self.dynamic_shapes,
+            _fresh(self.pristine), args, kwargs or None, dynamic_shapes=self.dynamic_shapes,
             strict=self.job.strict))
         if self.job.artifacts:
             path = self.artifact_path(target, ".pt2")
@@ -276,8 +297,21 @@ class TorchSession(Session):
         return call
 
     def _by_name(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Every input by parameter name (``**kwargs`` spread out), for a tracer that takes names only."""
+        params = inspect.signature(self.pristine.forward).parameters
         bound = inspect.signature(self.pristine.forward).bind(*args, **kwargs)
-        return dict(bound.arguments)
+        out: Dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = params[name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise Outcome("failed", f"torch.jit.trace cannot pass the positional inputs of `*{name}` together "
+                                            f"with keyword inputs (it takes positional or keyword inputs, not both)")
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                out.update(value)
+            else:
+                out[name] = value
+        return out
 
     def _named_inputs(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[str, np.ndarray]:
         try:
@@ -288,8 +322,9 @@ class TorchSession(Session):
 
     def _run_onnx_dynamo(self, target: str) -> Optional[str]:
         path = self.artifact_path(target, ".onnx")
+        args, kwargs = self.example()
         program = self.timed_export(lambda: torch.onnx.export(
-            _fresh(self.pristine), self.args, kwargs=self.kwargs or None, dynamo=True,
+            _fresh(self.pristine), args, kwargs=kwargs or None, dynamo=True,
             dynamic_shapes=self.dynamic_shapes, opset_version=self.job.onnx_opset, verbose=False))
         program.save(str(path))
         self._keep(path)
@@ -334,19 +369,51 @@ class TorchSession(Session):
     def _run_onnx_legacy(self, target: str) -> Optional[str]:
         path = self.artifact_path(target, ".onnx")
         names, axes = self._legacy_axes()
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
+        args, kwargs = self.example()
+        if names is None:  # nested or keyword inputs: name every tensor leaf, in the exporter's flattening order
+            names = [f"input_{i}" for i in range(sum(1 for x in leaves((args, kwargs)) if _is_tensor(x)))]
+        # The legacy exporter reads a trailing dict in ``args`` as keyword inputs: a dict input needs a
+        # trailing empty one to stay positional.
+        legacy_args = args + ({},) if not kwargs and args and isinstance(args[-1], dict) else args
+        with recorded_user_warnings(self.files, "TracerWarning") as found:
             self.timed_export(lambda: torch.onnx.export(
-                _fresh(self.pristine), self.args, str(path), kwargs=self.kwargs or None, dynamo=False,
+                _fresh(self.pristine), legacy_args, str(path), kwargs=kwargs or None, dynamo=False,
                 input_names=names, dynamic_axes=axes, opset_version=self.job.onnx_opset, verbose=False))
-        found = user_warnings(records, self.files, "TracerWarning")
         if found:
             self.details["warnings"] = found
         self._keep(path)
         declared = {n: set(dims) for n, dims in axes.items()} if axes else {}
-        self.compare(target, self._onnx_call(self._onnx_session(path)), declared,
+        self.compare(target, self._legacy_call(self._onnx_session(path), names), declared,
                      mismatch_at=lambda: _warning_location(found))
         return None
+
+    def _legacy_call(self, session: Any, names: List[str]) -> Callable[[Tuple[Any, ...], Dict[str, Any]], Any]:
+        """Feed a legacy ONNX model by the input names mllint gave it. The exporter drops inputs the graph does
+        not use, and adds a tensor default of ``forward`` that the call leaves out as an input of its own."""
+        graph_inputs = [i.name for i in session.get_inputs()]
+
+        def call(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+            given = [_tensor_to_array(x) for x in leaves((args, kwargs)) if _is_tensor(x)]
+            by_name = dict(zip(names, given))
+            extra = [n for n in graph_inputs if n not in by_name]
+            defaults = self._tensor_defaults(args, kwargs)
+            if len(extra) > len(defaults):
+                raise RuntimeError(f"cannot feed the ONNX inputs {extra}: the example has no tensors for them")
+            feed = {n: by_name[n] for n in graph_inputs if n in by_name}
+            feed.update(zip(extra, defaults))
+            return session.run(None, feed)
+
+        return call
+
+    def _tensor_defaults(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> List[np.ndarray]:
+        """Tensor defaults of ``forward``'s parameters the call leaves out, in signature order."""
+        try:
+            sig = inspect.signature(self.pristine.forward)
+            bound = sig.bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            return []
+        return [_tensor_to_array(p.default) for name, p in sig.parameters.items()
+                if name not in bound.arguments and _is_tensor(p.default)]
 
     # -- locations for errors that carry none -------------------------------------------------
     def recover_location(self, target: str, exc: BaseException, log_text: str) -> Located:
@@ -379,10 +446,32 @@ class TorchSession(Session):
         found = list(dict.fromkeys(found))
         return Located(found[0], found, "draft_export") if found else Located()
 
+    def _program_for_onnx(self) -> Any:
+        """The exported program the dynamo ONNX exporter converts, captured with the exporter's own strategies
+        (non-strict ``torch.export`` with shapes refined from its suggested fixes, then strict, then draft), so
+        that the program is the one whose node failed: plain ``torch.export`` may fail first."""
+        try:
+            from torch.onnx._internal.exporter import _capture_strategies
+
+            strategies = [cls() for cls in _capture_strategies.CAPTURE_STRATEGIES]
+        except Exception:  # noqa: BLE001 - private API moved: plain non-strict export
+            strategies = []
+        for strategy in strategies:
+            args, kwargs = self.example()
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = strategy(_fresh(self.pristine), args, kwargs, self.dynamic_shapes)
+            if result.exported_program is not None:
+                return result.exported_program
+        args, kwargs = self.example()
+        return torch.export.export(_fresh(self.pristine), args, kwargs or None,
+                                   dynamic_shapes=self.dynamic_shapes, strict=False)
+
     def _onnx_dispatch_locations(self, text: str) -> Located:
-        """Every node the ONNX registry cannot translate, with its user line (pytorch-hazards §4.3)."""
-        ep = torch.export.export(_fresh(self.pristine), self.args, self.kwargs or None,
-                                 dynamic_shapes=self.dynamic_shapes, strict=False)
+        """Every node the ONNX registry cannot translate, with its user line (pytorch-hazards §4.3): aten ops
+        without an ONNX function, and the node the conversion error names (Python builtins such as ``round``,
+        higher-order ops such as ``map``), whose stack trace carries the user's line."""
+        ep = self._program_for_onnx()
+        named = re.search(r"translating node %(\w+)", text)
         found: List[Tuple[str, int]] = []
         ops: List[str] = []
         try:
@@ -392,16 +481,20 @@ class TorchSession(Session):
             table = _decomp.create_onnx_friendly_decomposition_table(set(registry.functions.keys()))
             decomposed = ep.run_decompositions(table)
             for node in decomposed.graph.nodes:
-                if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
+                if node.op != "call_function":
+                    continue
+                missing = False
+                op_name = getattr(node.target, "__name__", str(node.target))
+                if isinstance(node.target, torch._ops.OpOverload):
                     fn, _ = _dispatching.dispatch(node, registry)
-                    if fn is None:
-                        ops.append(str(node.target))
-                        found.extend(list(iter_user_frames(node.meta.get("stack_trace", ""), self.files))[-1:])
+                    missing, op_name = fn is None, str(node.target)
+                if missing or (named is not None and node.name == named.group(1)):
+                    ops.append(op_name)
+                    found.extend(list(iter_user_frames(node.meta.get("stack_trace", ""), self.files))[-1:])
         except Exception:  # noqa: BLE001 - private API moved: fall back to the node named in the message
-            m = re.search(r"translating node %(\w+)", text)
-            if m:
+            if named:
                 for node in ep.run_decompositions().graph.nodes:
-                    if node.name == m.group(1):
+                    if node.name == named.group(1):
                         found.extend(list(iter_user_frames(node.meta.get("stack_trace", ""), self.files))[-1:])
         if ops:
             self.details["unsupported_ops"] = sorted(set(ops))

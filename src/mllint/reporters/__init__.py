@@ -7,6 +7,8 @@ stdout or, atomically, to ``--output``.
 from __future__ import annotations
 
 import importlib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -29,6 +31,27 @@ class ReportContext:
     show_source: bool = True
     sarif_category: Optional[str] = None
     fail_on: str = "warning"
+    config_file: Optional[Path] = None  # the pyproject.toml whose [tool.mllint] was used (None: defaults)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def json_text(doc: object) -> str:
+    """``doc`` as indented JSON; a file name that is not valid UTF-8 (its bytes kept as lone surrogates, as
+    Python decodes file names) is written as ``\\udcXX`` escapes, so the report is valid UTF-8 JSON."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def config_label(ctx: ReportContext) -> str:
+    """Which configuration a run used, for the summaries."""
+    if ctx.config_file is None:
+        return "defaults (no [tool.mllint] table in the project)"
+    try:
+        return Path(ctx.config_file).resolve().relative_to(Path(ctx.root).resolve()).as_posix()
+    except ValueError:
+        return str(ctx.config_file)
 
 
 def render(fmt: str, ctx: ReportContext) -> str:

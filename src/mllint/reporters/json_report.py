@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
 from mllint.findings import Finding
-from mllint.reporters import ReportContext
+from mllint.reporters import ReportContext, config_label, json_text
+from mllint.targets import Severity
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +27,8 @@ def finding_to_dict(f: Finding) -> Dict[str, Any]:
         "fix": f.fix,
         "suppressed": f.suppressed,
         "confirmation": dict(f.confirmation) if f.confirmation else None,
+        "evidence": dict(f.evidence) if f.evidence else None,
+        "disproved": f.disproved,
     }
 
 
@@ -38,13 +40,18 @@ def render(ctx: ReportContext) -> str:
         "mllint_version": ctx.version,
         "root": str(ctx.root),
         "targets": list(ctx.targets),
+        "config_file": config_label(ctx) if ctx.config_file is not None else None,
         "files_checked": result.files_checked,
         "summary": {
             "findings": len(result.active),
             "suppressed": len(result.findings) - len(result.active),
             "by_severity": {s: sum(1 for f in result.active if f.severity.value == s) for s in ("error", "warning", "info")},
+            "failing": len(result.failing(Severity(ctx.fail_on))),
+            "confirm": result.confirm_summary or None,
         },
         "findings": [finding_to_dict(f) for f in result.findings],
         "exports": result.confirm_results or None,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if result.shard:
+        doc["shard"] = result.shard
+    return json_text(doc)

@@ -18,7 +18,6 @@ reads error-level notifications as "results may be incomplete", which is what a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -28,8 +27,8 @@ from urllib.parse import quote
 from mllint.catalogue import RuleSpec
 from mllint.findings import Finding, Span
 from mllint.fingerprints import file_line_hashes
-from mllint.reporters import ReportContext
-from mllint.source import decode
+from mllint.reporters import ReportContext, json_text
+from mllint.source import decode, escapes_project
 from mllint.targets import FAMILIES
 from mllint.utf16 import split_lines, utf16_column
 
@@ -64,7 +63,9 @@ class _Sources:
         """Absolute path of a finding's file, without following symlinks; None for stdin."""
         if display == _STDIN:
             return None
-        return Path(os.path.normpath(os.path.join(self.project_root, display)))
+        path = Path(os.path.normpath(os.path.join(self.project_root, display)))
+        # a symlink out of the project: neither read nor hashed (its content never reaches a report)
+        return None if escapes_project(path, Path(self.project_root)) else path
 
     def line(self, display: str, number: int) -> Optional[str]:
         if display not in self._lines:
@@ -107,7 +108,9 @@ class _Locations:
             relative = path.relative_to(self.base)
         except ValueError:
             return {"uri": path.as_uri()}
-        return {"uri": quote(relative.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+        # the name's own bytes, percent-encoded (also when they are not valid UTF-8)
+        raw = relative.as_posix().encode("utf-8", "surrogateescape")
+        return {"uri": quote(raw, safe="/"), "uriBaseId": SRCROOT}
 
     def region(self, display: str, span: Span) -> Dict[str, int]:
         """1-based lines; 1-based UTF-16 columns, end exclusive (code points if the text is unknown)."""
@@ -167,7 +170,8 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     result: Dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": rule_index[f.code],
-        "level": LEVELS[f.severity.value],
+        # A finding the real exports disproved on every target it names is a note: shown, not failing.
+        "level": "note" if f.disproved else LEVELS[f.severity.value],
         "message": _message(f),
         "locations": [where.physical(f.path, f.span)],
         "properties": {"targets": list(f.targets), "effects": dict(f.effects)},
@@ -175,6 +179,8 @@ def _result(f: Finding, rule_index: Dict[str, int], where: _Locations) -> Dict[s
     if f.confirmation:
         states = dict(f.confirmation)
         result["properties"]["confirmation"] = {t: states.get(t, "not-run") for t in (f.targets or tuple(states))}
+        result["properties"]["evidence"] = dict(f.evidence)
+        result["properties"]["disproved"] = f.disproved
     fingerprint = where.sources.fingerprint(f.path, f.span.line)
     if fingerprint:
         result["partialFingerprints"] = {"primaryLocationLineHash": fingerprint}
@@ -238,9 +244,9 @@ def build_log(ctx: ReportContext) -> Dict[str, Any]:
     if ctx.sarif_category:
         run["automationDetails"] = {"id": ctx.sarif_category.rstrip("/") + "/"}
     if ctx.result.confirm_results:
-        run["properties"] = {"exports": ctx.result.confirm_results}
+        run["properties"] = {"exports": ctx.result.confirm_results, "confirm": ctx.result.confirm_summary}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
 def render(ctx: ReportContext) -> str:
-    return json.dumps(build_log(ctx), indent=2, ensure_ascii=False) + "\n"
+    return json_text(build_log(ctx))

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from mllint.findings import Finding
-from mllint.reporters import ReportContext
+from mllint.reporters import ReportContext, config_label
+from mllint.source import escapes_project
 from mllint.targets import target
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -21,6 +22,9 @@ _EFFECT_STYLE = {"fails": "red", "silent": "magenta", "run-fails": "red", "crash
 def _source_lines(root: Path, display: str, cache: Dict[str, Optional[List[str]]]) -> Optional[List[str]]:
     if display not in cache:
         path = Path(display) if Path(display).is_absolute() else root / display
+        if escapes_project(path, root):  # a symlink out of the project: its content is never shown
+            cache[display] = None
+            return None
         try:
             cache[display] = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
@@ -49,6 +53,7 @@ def render(ctx: ReportContext) -> str:
         if ctx.result.confirm_results:
             _print_exports(console, ctx)
         _print_summary(console, ctx)
+        console.print(Text(f"Configuration: {config_label(ctx)}", style="dim"))
     return buf.getvalue()
 
 
@@ -98,12 +103,14 @@ def _print_exports(console: Console, ctx: ReportContext) -> None:
 
 
 def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict[str, Optional[List[str]]]) -> None:
-    head = Text()
+    head = Text(style="dim" if f.disproved else "")
     head.append(f"{f.path}:{f.line}:{f.col + 1}:", style="bold")
     head.append(" ")
-    head.append(f.code, style=_STYLE.get(f.severity.value, ""))
+    head.append(f.code, style="dim" if f.disproved else _STYLE.get(f.severity.value, ""))
     head.append(f" {f.name} ", style="dim")
     head.append(f.message)
+    if f.disproved:
+        head.append(" [disproved by --confirm: not failing the run]", style="green")
     console.print(head)
     lines = _source_lines(ctx.root, f.path, cache) if ctx.show_source else None
     if lines and 1 <= f.line <= len(lines):
@@ -123,6 +130,8 @@ def _print_finding(console: Console, ctx: ReportContext, f: Finding, cache: Dict
             if state:
                 tags.append(f" [{state}]", style="green" if state == "confirmed" else "dim")
         console.print(tags)
+    for target, why in f.evidence:
+        console.print(Text(f"      {target}: {why}", style="dim"))
     if f.fix:
         console.print(Text("      fix: ", style="dim") + Text(f.fix, style="green"))
 
@@ -144,8 +153,11 @@ def _print_summary(console: Console, ctx: ReportContext) -> None:
             msg += f" ({hidden})"
         console.print(Text(msg + ".", style="green"))
         return
-    by_sev = Counter(f.severity.value for f in active)
+    by_sev = Counter(f.severity.value for f in active if not f.disproved)
     parts = [f"{by_sev[s]} {s}{'s' if by_sev[s] != 1 else ''}" for s in ("error", "warning", "info") if by_sev[s]]
+    disproved = sum(1 for f in active if f.disproved)
+    if disproved:
+        parts.append(f"{disproved} disproved by --confirm")
     files_with = len({f.path for f in active})
     console.print()
     line = Text(f"Found {len(active)} finding{'s' if len(active) != 1 else ''} ({', '.join(parts)}) in "
@@ -156,3 +168,21 @@ def _print_summary(console: Console, ctx: ReportContext) -> None:
     per_target = Counter(t for f in active for t in f.targets)
     if per_target:
         console.print(Text("By target: " + ", ".join(f"{t} {n}" for t, n in sorted(per_target.items())), style="dim"))
+    if result.confirm_summary:
+        _print_confirm_summary(console, result.confirm_summary)
+
+
+def _print_confirm_summary(console: Console, summary: Dict[str, object]) -> None:
+    """One line of what the real exports decided, then the same per target."""
+    totals = summary.get("findings") or {}
+    assert isinstance(totals, dict)
+    console.print(Text(
+        f"Confirmed by real exports: {totals.get('confirmed', 0)} confirmed, {totals.get('disproved', 0)} disproved "
+        f"(not failing the run), {totals.get('undecided', 0)} undecided, {totals.get('new-failures', 0)} new export "
+        f"failure{'s' if totals.get('new-failures', 0) != 1 else ''}", style="bold"))
+    per_target = summary.get("targets") or {}
+    assert isinstance(per_target, dict)
+    for name, counts in per_target.items():
+        console.print(Text(
+            f"  {name}: {counts['confirmed']} confirmed, {counts['not-reproduced']} not reproduced, "
+            f"{counts['not-run']} not run, {counts['new-failures']} new", style="dim"))
