@@ -56,7 +56,9 @@ async def served(files: List[Path], root: Path) -> Dict[Path, Tuple[int, float, 
 
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     await client.start_io(sys.executable, "-m", "mllint", "server", env=env, cwd=str(root))
-    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=root.as_uri()))
+    await client.initialize_async(
+        types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=root.as_uri())
+    )
     client.initialized(types.InitializedParams())
     out = {}
     for path in files:
@@ -64,12 +66,18 @@ async def served(files: List[Path], root: Path) -> Dict[Path, Tuple[int, float, 
         seconds = []
         for version in (1, 2):
             if version == 2:
-                client.text_document_did_close(types.DidCloseTextDocumentParams(
-                    text_document=types.TextDocumentIdentifier(uri=path.as_uri())))
+                client.text_document_did_close(
+                    types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=path.as_uri()))
+                )
                 await arrived.get()  # the close clears the diagnostics
             start = time.perf_counter()
-            client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-                uri=path.as_uri(), language_id="python", version=version, text=text)))
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=path.as_uri(), language_id="python", version=version, text=text
+                    )
+                )
+            )
             when, params = await asyncio.wait_for(arrived.get(), timeout=120)
             seconds.append(when - start)
         out[path] = (len(params.diagnostics), seconds[0], seconds[1])
@@ -94,9 +102,11 @@ def main() -> int:
     for index, kind in ((1, "cold"), (2, "warm")):
         base_ms = [baseline[p][index] * 1000 for p in files]
         lsp_ms = [server[p][index] * 1000 for p in files]
-        print(f"{kind}: direct run_check (baseline) median {statistics.median(base_ms):.1f} ms, max {max(base_ms):.1f} ms; "
-              f"server didOpen -> diagnostics median {statistics.median(lsp_ms):.1f} ms, max {max(lsp_ms):.1f} ms; "
-              f"ratio of medians {statistics.median(lsp_ms) / statistics.median(base_ms):.2f}")
+        print(
+            f"{kind}: direct run_check (baseline) median {statistics.median(base_ms):.1f} ms, max {max(base_ms):.1f} ms; "
+            f"server didOpen -> diagnostics median {statistics.median(lsp_ms):.1f} ms, max {max(lsp_ms):.1f} ms; "
+            f"ratio of medians {statistics.median(lsp_ms) / statistics.median(base_ms):.2f}"
+        )
     print(f"files whose diagnostics differ from the baseline's findings: {len(mismatched)}")
     for p in mismatched:
         print(f"  {p.relative_to(root)}: server {server[p][0]}, baseline {baseline[p][0]}")

@@ -93,7 +93,7 @@ class DropPathEval(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0. or not self.training:
+        if self.p == 0.0 or not self.training:
             return x
         keep = torch.rand(x.shape[0], 1, 1, 1) > self.p
         if keep.sum() == 0:
@@ -152,12 +152,21 @@ def onnx(model, dynamo: bool) -> str:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     out: Dict[str, Dict[str, str]] = {}
-    for cls in (OptionalDictOr, OptionalIntTruth, WindowStage, Levels, ScriptIfTracing, DropPathEval, IsCompiling, InOnnxExport):
+    for cls in (
+        OptionalDictOr,
+        OptionalIntTruth,
+        WindowStage,
+        Levels,
+        ScriptIfTracing,
+        DropPathEval,
+        IsCompiling,
+        InOnnxExport,
+    ):
         model = cls().eval()
         out[cls.__name__] = {
-            "torchscript-script": outcome(lambda: (torch.jit.script(model), "OK")[1]),
-            "torchscript-trace": outcome(lambda: same(torch.jit.trace(model, (EXAMPLE,), check_trace=False), model)),
-            "torch-export": outcome(lambda: same(torch.export.export(model, (EXAMPLE,)).module(), model)),
+            "torchscript-script": outcome(lambda m=model: (torch.jit.script(m), "OK")[1]),
+            "torchscript-trace": outcome(lambda m=model: same(torch.jit.trace(m, (EXAMPLE,), check_trace=False), m)),
+            "torch-export": outcome(lambda m=model: same(torch.export.export(m, (EXAMPLE,)).module(), m)),
             "onnx-dynamo": onnx(model, True),
             "onnx-legacy": onnx(model, False),
         }

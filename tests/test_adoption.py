@@ -75,11 +75,16 @@ def test_baseline_round_trip_survives_line_shift_and_reports_new_and_stale(tmp_p
     code, out, err = _run(capsys, ".", "-q", "--baseline", "mllint-baseline.json")
     assert code == 1
     assert _quiet_lines(out) == [
-        "model.py:22:20: PT102 `x.mean().item()` takes a Python number out of a tensor (reached from `Other.forward`)"]
+        "model.py:22:20: PT102 `x.mean().item()` takes a Python number out of a tensor (reached from `Other.forward`)"
+    ]
     assert "stale" not in err
     # Without the baseline all three are there, at their new lines.
     code, out, _ = _run(capsys, ".", "-q")
-    assert [line.split(" ")[0] for line in _quiet_lines(out)] == ["model.py:11:12:", "model.py:15:21:", "model.py:22:20:"]
+    assert [line.split(" ")[0] for line in _quiet_lines(out)] == [
+        "model.py:11:12:",
+        "model.py:15:21:",
+        "model.py:22:20:",
+    ]
 
     # Fixing the branch makes its entry stale; the run still passes the other baselined finding.
     fixed = shifted.replace("        if x.sum() > 0:\n            return x\n", "")
@@ -125,13 +130,18 @@ def test_statistics_per_rule_and_target(tmp_path, monkeypatch, capsys) -> None:
     _project(tmp_path, monkeypatch, MODEL + NEW_HAZARD)
     code, out, _ = _run(capsys, ".", "--statistics")
     assert code == 1
-    assert out == ("2  PT102  tensor-item\n1  PT101  tensor-dependent-branch\n\n"
-                   "By target:\n3  torchscript-trace\n1  torch-export\n")
+    assert out == (
+        "2  PT102  tensor-item\n1  PT101  tensor-dependent-branch\n\n"
+        "By target:\n3  torchscript-trace\n1  torch-export\n"
+    )
     code, out, _ = _run(capsys, ".", "--statistics", "--format", "json")
     assert json.loads(out) == {
-        "rules": [{"code": "PT102", "name": "tensor-item", "count": 2},
-                  {"code": "PT101", "name": "tensor-dependent-branch", "count": 1}],
-        "targets": [{"target": "torchscript-trace", "count": 3}, {"target": "torch-export", "count": 1}]}
+        "rules": [
+            {"code": "PT102", "name": "tensor-item", "count": 2},
+            {"code": "PT101", "name": "tensor-dependent-branch", "count": 1},
+        ],
+        "targets": [{"target": "torchscript-trace", "count": 3}, {"target": "torch-export", "count": 1}],
+    }
     code, _, err = _run(capsys, ".", "--statistics", "--format", "sarif")
     assert code == 2 and "--statistics" in err
 
@@ -166,16 +176,18 @@ def test_add_ignore_preserves_formatting_is_idempotent_and_relints_clean(tmp_pat
     assert code == 1
     assert "model.py:12:18: PT102 not ignored: no line of the statement can end with a comment" in err
     assert "added 3 ignore comments in 1 file" in err
-    expected = (ADD_IGNORE
-                .replace("        if (x.sum()\r\n", "        if (x.sum()  # mllint: ignore[PT101]\r\n")
-                .replace("# mllint: ignore[PT999]", "# mllint: ignore[PT999,PT101]")
-                .replace("dim=int(x.max().item()))\r\n", "dim=int(x.max().item()))  # mllint: ignore[PT102]\r\n"))
+    expected = (
+        ADD_IGNORE.replace("        if (x.sum()\r\n", "        if (x.sum()  # mllint: ignore[PT101]\r\n")
+        .replace("# mllint: ignore[PT999]", "# mllint: ignore[PT999,PT101]")
+        .replace("dim=int(x.max().item()))\r\n", "dim=int(x.max().item()))  # mllint: ignore[PT102]\r\n")
+    )
     assert after == expected
     assert (root / "model.py").stat().st_mode & 0o777 == 0o640
     # Re-lint: only the unplaceable finding is left; a second run changes nothing.
     code, out, _ = _run(capsys, ".", "-q")
     assert _quiet_lines(out) == [
-        "model.py:12:18: PT102 `x.sum().item()` takes a Python number out of a tensor (reached from `Net.forward`)"]
+        "model.py:12:18: PT102 `x.sum().item()` takes a Python number out of a tensor (reached from `Net.forward`)"
+    ]
     code, _, err = _run(capsys, ".", "--add-ignore")
     assert "added 0 ignore comments" in err
     assert (root / "model.py").read_bytes().decode() == expected
@@ -243,9 +255,15 @@ def test_readme_problem_matcher_matches_each_finding_head_and_nothing_else(tmp_p
     code, out, _ = _run(capsys, ".", "--color", "never")
     assert code == 1
     matches = [m for m in map(regexp.match, out.splitlines()) if m]
-    got = [(m.group(pattern["file"]), m.group(pattern["line"]), m.group(pattern["column"]), m.group(pattern["code"]))
-           for m in matches]
-    assert got == [("model.py", "7", "12", "PT101"), ("model.py", "11", "21", "PT102"), ("model.py", "18", "20", "PT102")]
+    got = [
+        (m.group(pattern["file"]), m.group(pattern["line"]), m.group(pattern["column"]), m.group(pattern["code"]))
+        for m in matches
+    ]
+    assert got == [
+        ("model.py", "7", "12", "PT101"),
+        ("model.py", "11", "21", "PT102"),
+        ("model.py", "18", "20", "PT102"),
+    ]
     assert matches[0].group(pattern["message"]).startswith("tensor-dependent-branch `if` tests tensor data")
 
 
@@ -260,7 +278,9 @@ def test_confirm_constraints_pin_the_measured_versions() -> None:
     assert confirm["tensorflow"] == measured["tensorflow-cpu"]
 
 
-def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_string(tmp_path, monkeypatch, capsys) -> None:
+def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_string(
+    tmp_path, monkeypatch, capsys
+) -> None:
     source = textwrap.dedent(
         '''\
         import torch
@@ -276,7 +296,8 @@ def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_stri
                         0:
                     return z
                 return x
-        ''')
+        '''
+    )
     root = _project(tmp_path, monkeypatch, source)
     code, _, err = _run(capsys, ".", "--add-ignore")
     assert code == 1 and "model.py:10:12: PT101 not ignored: no line of the statement can end with a comment" in err
@@ -286,7 +307,9 @@ def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_stri
     assert [line.split(" ")[1] for line in _quiet_lines(out)] == ["PT101"]
 
 
-def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_comments(tmp_path, monkeypatch, capsys) -> None:
+def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_comments(
+    tmp_path, monkeypatch, capsys
+) -> None:
     import re
     import shutil
 
@@ -331,13 +354,21 @@ def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_pa
         class Net(Backbone):
             def forward(self, x):
                 return x * x.mean().item()
-        """)
+        """
+    )
     (scripts / "model.py").write_text(model)
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
 
     def run(*args: str, stdin: str = "") -> str:
-        proc = subprocess.run([sys.executable, "-m", "mllint", "check", *args, "-q", "--no-cache", "--exit-zero"],
-                              cwd=tmp_path, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "mllint", "check", *args, "-q", "--no-cache", "--exit-zero"],
+            cwd=tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 

@@ -169,8 +169,12 @@ def test_onnx_dynamo_conversion_failures_are_located_at_the_user_line(tmp_path: 
     (tmp_path / "dyn" / "models.py").write_text(DYNAMO)
     models = [ModelSpec("round", "dyn.models:half_rows"), ModelSpec("map", "dyn.models:mapped")]
     results = {r.model: r for r in run_confirm(models, tmp_path, ("onnx-dynamo",), "cpu", 2, None, False, None)}
-    lines = {key: n for n, text in enumerate(DYNAMO.splitlines(), 1)
-             for key in ("round", "map") if f"onnx-dynamo: {'no ONNX function for round' if key == 'round' else 'map'}" in text}
+    lines = {
+        key: n
+        for n, text in enumerate(DYNAMO.splitlines(), 1)
+        for key in ("round", "map")
+        if f"onnx-dynamo: {'no ONNX function for round' if key == 'round' else 'map'}" in text
+    }
     for model, r in results.items():
         assert r.status == "failed", (model, r.message)
         assert r.location == ("dyn/models.py", lines[model]), (model, r.location, r.message)

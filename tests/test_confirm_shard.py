@@ -78,8 +78,12 @@ def test_the_split_is_a_partition_and_stable_when_models_are_added() -> None:
     targets = ("torchscript-script", "torch-export", "onnx-dynamo")
     models = [ModelSpec(f"m{i}", f"pkg:m{i}") for i in range(12)]
     for count in (1, 2, 5):
-        pairs = [(m.name, t) for i in range(1, count + 1) for m in shard_models(models, targets, i, count)
-                 for t in m.targets or ()]
+        pairs = [
+            (m.name, t)
+            for i in range(1, count + 1)
+            for m in shard_models(models, targets, i, count)
+            for t in m.targets or ()
+        ]
         assert sorted(pairs) == sorted((m.name, t) for m in models for t in targets)
     before = {(m.name, t): shard_of(m.name, t, 4) for m in models for t in targets}
     grown = models + [ModelSpec("new", "pkg:new")]

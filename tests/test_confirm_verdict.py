@@ -47,7 +47,8 @@ def project(tmp_path: Path, keep: bool = False) -> Path:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.mllint]\ntargets = ["torch-export", "onnx-dynamo"]\n'
         + ("keep-static-verdicts = true\n" if keep else "")
-        + '\n[[tool.mllint.models]]\nname = "rows"\nfactory = "pkg.rows:make"\n')
+        + '\n[[tool.mllint.models]]\nname = "rows"\nfactory = "pkg.rows:make"\n'
+    )
     return tmp_path
 
 
@@ -94,8 +95,9 @@ def test_keeping_static_verdicts_fails_the_run_as_before(tmp_path: Path, run_mll
 
 def test_every_result_says_which_device_it_ran_on(tmp_path: Path, run_mllint) -> None:
     root = project(tmp_path)
-    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--confirm", "--format", "json", "--device", "auto"],
-                                root).stdout)
+    doc = json.loads(
+        run_mllint(["check", ".", "--no-cache", "--confirm", "--format", "json", "--device", "auto"], root).stdout
+    )
     from mllint.confirm import gpu_available
 
     want = "cuda" if gpu_available() else "cpu"  # auto: the GPU where there is one

@@ -27,8 +27,12 @@ HAZARD = textwrap.dedent("""\
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                   env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(root.parent)})
+    subprocess.run(
+        ["git", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(root.parent)},
+    )
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -49,8 +53,9 @@ def _reported(stdout: str) -> set:
     return {f["path"] for f in json.loads(stdout)["findings"]}
 
 
-@pytest.mark.parametrize("key", ["core.fsmonitor", "core.hooksPath", "diff.external", "core.pager",
-                                 "core.sshCommand", "core.editor"])
+@pytest.mark.parametrize(
+    "key", ["core.fsmonitor", "core.hooksPath", "diff.external", "core.pager", "core.sshCommand", "core.editor"]
+)
 def test_repository_git_config_runs_nothing(tmp_path: Path, run_mllint, key: str) -> None:
     root = _repo(tmp_path)
     marker = tmp_path / "marker"
@@ -64,13 +69,17 @@ def test_repository_git_config_runs_nothing(tmp_path: Path, run_mllint, key: str
         (hooks / hook).chmod(0o755)
     _git(root, "add", "pkg/model.py")  # before the hostile config: git itself would run it
     _git(root, "config", key, str(hooks if key == "core.hooksPath" else script))
-    for args in (["check", ".", "--format", "json", "--no-cache"],
-                 ["check", "--force-exclude", "--format", "json", "--no-cache", "pkg/model.py", "ignored/model.py"]):
+    for args in (
+        ["check", ".", "--format", "json", "--no-cache"],
+        ["check", "--force-exclude", "--format", "json", "--no-cache", "pkg/model.py", "ignored/model.py"],
+    ):
         proc = run_mllint(args, root)
         assert proc.returncode == 1, proc.stderr
         assert not marker.exists(), f"{key}: the repository's config ran a command"
     assert _reported(run_mllint(["check", ".", "--format", "json", "--no-cache"], root).stdout) == {
-        "pkg/model.py", "pkg/kept_generated_model.py"}
+        "pkg/model.py",
+        "pkg/kept_generated_model.py",
+    }
 
 
 def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, run_mllint) -> None:
@@ -80,8 +89,20 @@ def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, run_mllint) ->
     proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root, env_extra=empty_path)
     assert proc.returncode == 1, proc.stderr
     assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
-    forced = run_mllint(["check", "--force-exclude", "--format", "json", "--no-cache", "ignored/model.py",
-                         "pkg/generated_model.py", "pkg/model.py"], root, env_extra=empty_path)
+    forced = run_mllint(
+        [
+            "check",
+            "--force-exclude",
+            "--format",
+            "json",
+            "--no-cache",
+            "ignored/model.py",
+            "pkg/generated_model.py",
+            "pkg/model.py",
+        ],
+        root,
+        env_extra=empty_path,
+    )
     assert _reported(forced.stdout) == {"pkg/model.py"}
 
 
@@ -108,6 +129,7 @@ def test_a_symlinked_gitignore_is_not_followed(tmp_path: Path, run_mllint) -> No
 
 
 # -- the cache folder ------------------------------------------------------------------------------
+
 
 def _victim(tmp_path: Path) -> Path:
     victim = tmp_path / "victim"
@@ -184,7 +206,7 @@ def _forge(cache: Path, clean_digest: str, hazard_digest: str) -> int:
     forged = 0
     for path in cache.rglob("*.bin"):
         data = path.read_bytes()
-        payload = data[cache_mod._HEADER:]
+        payload = data[cache_mod._HEADER :]
         record = cache_mod._SafeUnpickler(io.BytesIO(payload)).load()
         if getattr(record, "digest", None) != clean_digest:
             continue
@@ -260,8 +282,12 @@ def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: 
     secret.write_text("TOKEN = 'hunter2-do-not-echo'\n" + HAZARD)
     (root / "pkg" / "leak.py").symlink_to(secret)
     (root / "pkg" / "inside.py").symlink_to(root / "pkg" / "model.py")  # a link within the project is fine
-    for args in (["check", ".", "--no-cache"], ["check", "pkg/leak.py", "--no-cache"],
-                 ["check", ".", "--no-cache", "--format", "sarif"], ["check", ".", "--no-cache", "--format", "json"]):
+    for args in (
+        ["check", ".", "--no-cache"],
+        ["check", "pkg/leak.py", "--no-cache"],
+        ["check", ".", "--no-cache", "--format", "sarif"],
+        ["check", ".", "--no-cache", "--format", "json"],
+    ):
         proc = run_mllint(args, root)
         assert "hunter2" not in proc.stdout + proc.stderr, args
         assert "outside the project" in proc.stdout, args
@@ -271,6 +297,7 @@ def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: 
 
 
 # -- --output --------------------------------------------------------------------------------------
+
 
 def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path, run_mllint) -> None:
     root = _repo(tmp_path)
@@ -347,7 +374,9 @@ def test_bad_timeouts_are_usage_errors(tmp_path: Path, run_mllint, value: str) -
 
 def test_a_configured_timeout_must_be_positive(tmp_path: Path, run_mllint) -> None:
     root = _repo(tmp_path)
-    (root / "pyproject.toml").write_text('[tool.mllint]\n[[tool.mllint.models]]\nfactory = "pkg.model:make"\ntimeout = 0\n')
+    (root / "pyproject.toml").write_text(
+        '[tool.mllint]\n[[tool.mllint.models]]\nfactory = "pkg.model:make"\ntimeout = 0\n'
+    )
     proc = run_mllint(["check", ".", "--no-cache"], root)
     assert proc.returncode == 2 and "'timeout' must be a positive number" in proc.stderr
 
@@ -358,7 +387,8 @@ def test_the_command_line_timeout_wins_over_the_configured_one(tmp_path: Path, r
     root = tmp_path / "proj"
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "stuck.py").write_text(textwrap.dedent("""\
+    (root / "pkg" / "stuck.py").write_text(
+        textwrap.dedent("""\
         import time
 
         import torch
@@ -374,15 +404,19 @@ def test_the_command_line_timeout_wins_over_the_configured_one(tmp_path: Path, r
 
         def make():
             return Stuck(), (torch.randn(2, 3),)
-        """))
-    (root / "pyproject.toml").write_text('[tool.mllint]\ntargets = ["torchscript-trace"]\n'
-                                         '[[tool.mllint.models]]\nname = "stuck"\nfactory = "pkg.stuck:make"\ntimeout = 600\n')
+        """)
+    )
+    (root / "pyproject.toml").write_text(
+        '[tool.mllint]\ntargets = ["torchscript-trace"]\n'
+        '[[tool.mllint.models]]\nname = "stuck"\nfactory = "pkg.stuck:make"\ntimeout = 600\n'
+    )
     proc = run_mllint(["check", ".", "--confirm", "--no-cache", "--format", "json", "--timeout", "4"], root)
     (export,) = json.loads(proc.stdout)["exports"]
     assert export["status"] == "timeout" and export["seconds"] < 60, export
 
 
 # -- pathological trees ----------------------------------------------------------------------------
+
 
 def test_symlink_loops_and_dangling_links_are_reported_and_the_rest_is_checked(tmp_path: Path, run_mllint) -> None:
     root = _repo(tmp_path)
@@ -413,8 +447,10 @@ def test_a_file_name_that_is_not_utf8_is_reported_in_every_format(tmp_path: Path
         else:  # JSON stays valid UTF-8
             out.read_bytes().decode("utf-8")
     assert run_mllint(["check", ".", "--no-cache", "--format", "sarif", "-o", str(sarif_path)], root).returncode == 1
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in json.loads(sarif_path.read_text(encoding="utf-8"))["runs"][0]["results"]}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in json.loads(sarif_path.read_text(encoding="utf-8"))["runs"][0]["results"]
+    }
     assert "pkg/caf%E9.py" in uris  # the name's own byte, percent-encoded
     doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     assert "pkg/caf\udce9.py" in {f["path"] for f in doc["findings"]}

@@ -27,7 +27,7 @@ def facts() -> dict:
     proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=900)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
     assert line is not None, proc.stderr[-3000:]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 @pytest.mark.export
@@ -62,7 +62,10 @@ def test_script_if_tracing_keeps_both_branches(facts: dict) -> None:
 @pytest.mark.slow
 def test_guard_functions_true_where_mllint_says(facts: dict) -> None:
     # SILENT = the example took the doubled branch: the guard was true on that target.
-    for case, guard in (("IsCompiling", "torch.compiler.is_compiling"), ("InOnnxExport", "torch.onnx.is_in_onnx_export")):
+    for case, guard in (
+        ("IsCompiling", "torch.compiler.is_compiling"),
+        ("InOnnxExport", "torch.onnx.is_in_onnx_export"),
+    ):
         sets = call_guard(guard)
         assert sets is not None
         never_true, never_false = sets

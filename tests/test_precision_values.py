@@ -10,19 +10,22 @@ from mllint.analysis.values import Kind, annotation_kind, is_optional_annotation
 from mllint.testing import lint_source
 
 
-@pytest.mark.parametrize("annotation,kind", [
-    ("torch.Tensor", Kind.TENSOR),
-    ("typing.Optional[torch.Tensor]", Kind.TENSOR),
-    ("typing.Union[torch.Tensor,None]", Kind.TENSOR),  # ``Tensor | None``
-    ("typing.List[torch.Tensor]", Kind.TENSOR_LIST),
-    ("tuple[torch.Tensor,...]", Kind.TENSOR_LIST),
-    ("typing.Optional[typing.Dict[str,torch.Tensor]]", Kind.UNKNOWN),  # a dict: neither tensor nor static
-    ("int", Kind.STATIC),
-    ("typing.Union[int,None]", Kind.STATIC),
-    ("typing.Tuple[int,int]", Kind.STATIC),
-    ("typing.Union[int,torch.Tensor]", None),  # either: unknown
-    ("pkg.Config", None),
-])
+@pytest.mark.parametrize(
+    "annotation,kind",
+    [
+        ("torch.Tensor", Kind.TENSOR),
+        ("typing.Optional[torch.Tensor]", Kind.TENSOR),
+        ("typing.Union[torch.Tensor,None]", Kind.TENSOR),  # ``Tensor | None``
+        ("typing.List[torch.Tensor]", Kind.TENSOR_LIST),
+        ("tuple[torch.Tensor,...]", Kind.TENSOR_LIST),
+        ("typing.Optional[typing.Dict[str,torch.Tensor]]", Kind.UNKNOWN),  # a dict: neither tensor nor static
+        ("int", Kind.STATIC),
+        ("typing.Union[int,None]", Kind.STATIC),
+        ("typing.Tuple[int,int]", Kind.STATIC),
+        ("typing.Union[int,torch.Tensor]", None),  # either: unknown
+        ("pkg.Config", None),
+    ],
+)
 def test_annotation_kind(annotation: str, kind: Optional[Kind]) -> None:
     assert annotation_kind(annotation) == kind
 
@@ -104,11 +107,16 @@ def _numpy_calls_reached_from_parent(arg: str, text: Optional[str] = None) -> in
     return len(seen)
 
 
-@pytest.mark.parametrize("arg,reached", [
-    ("as_numpy=False", 0), ("False", 0),  # built without NumPy: that branch is not in Parent's artifact
-    ("as_numpy=True", 1), ("", 1),  # passed True, or the default True
-    ("as_numpy=flag()", 1),  # not a constant: both branches
-])
+@pytest.mark.parametrize(
+    "arg,reached",
+    [
+        ("as_numpy=False", 0),
+        ("False", 0),  # built without NumPy: that branch is not in Parent's artifact
+        ("as_numpy=True", 1),
+        ("", 1),  # passed True, or the default True
+        ("as_numpy=flag()", 1),  # not a constant: both branches
+    ],
+)
 def test_constructor_argument_decides_branch_per_parent(arg: str, reached: int) -> None:
     assert _numpy_calls_reached_from_parent(arg) == reached
 
@@ -131,11 +139,15 @@ def test_call_site_constant_prunes_helper_branch() -> None:
 
 def test_constructor_argument_through_a_base_init_is_not_trusted() -> None:
     # ``super().__init__(not fast)`` forwards a different value: the base's attribute stays unknown.
-    text = CTOR.replace("class Parent(", (
-        "class Sub(Out):\n"
-        "    def __init__(self, as_numpy: bool = False):\n"
-        "        super().__init__(not as_numpy)\n"
-        "class Parent(")).replace("self.out = Out(ARG)", "self.out = Sub(as_numpy=False)")
+    text = CTOR.replace(
+        "class Parent(",
+        (
+            "class Sub(Out):\n"
+            "    def __init__(self, as_numpy: bool = False):\n"
+            "        super().__init__(not as_numpy)\n"
+            "class Parent("
+        ),
+    ).replace("self.out = Out(ARG)", "self.out = Sub(as_numpy=False)")
     assert _numpy_calls_reached_from_parent("", text=text) == 1
 
 

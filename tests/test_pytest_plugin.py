@@ -63,8 +63,14 @@ def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # load the plugin from this checkout, whatever is installed
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "mllint.pytest_plugin", "-p", "no:cacheprovider",
-                           "-rA", *args], cwd=root, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "mllint.pytest_plugin", "-p", "no:cacheprovider", "-rA", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_off_unless_asked(tmp_path: Path) -> None:
@@ -76,8 +82,12 @@ def test_off_unless_asked(tmp_path: Path) -> None:
 def test_collects_every_model_and_target(tmp_path: Path) -> None:
     proc = _pytest(_project(tmp_path), "--mllint-confirm", "--collect-only", "-q")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for name in ("clean::torchscript-script", "clean::torch-export", "branchy::torchscript-script",
-                 "branchy::torch-export"):
+    for name in (
+        "clean::torchscript-script",
+        "clean::torch-export",
+        "branchy::torchscript-script",
+        "branchy::torch-export",
+    ):
         assert f"pyproject.toml::mllint::{name}" in proc.stdout, proc.stdout
 
 
@@ -99,15 +109,17 @@ def test_no_models_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 4 and "no [[tool.mllint.models]]" in proc.stderr, proc.stdout + proc.stderr
 
 
-
 def test_the_package_registers_the_plugin_for_pytest() -> None:
     """Declared as a ``pytest11`` entry point (an installed wheel loads it; it stays off unless asked)."""
     from importlib.metadata import entry_points
 
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '[project.entry-points.pytest11]\nmllint = "mllint.pytest_plugin"' in text
-    installed = {e.name: e.value for e in entry_points(group="pytest11")
-                 if e.dist is not None and e.dist.metadata["Name"] == "mllint-export"}
+    installed = {
+        e.name: e.value
+        for e in entry_points(group="pytest11")
+        if e.dist is not None and e.dist.metadata["Name"] == "mllint-export"
+    }
     if not installed:
         pytest.skip("the installed mllint-export was built before the plugin existed (reinstall to check it)")
     assert installed == {"mllint": "mllint.pytest_plugin"}

@@ -47,8 +47,8 @@ def _apply(text: str, edits: List[types.TextEdit]) -> str:
     for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
         start, end = e.range.start, e.range.end
         head = lines[start.line][: start.character]
-        tail = lines[end.line][end.character:]
-        lines[start.line: end.line + 1] = (head + e.new_text + tail).split("\n")
+        tail = lines[end.line][end.character :]
+        lines[start.line : end.line + 1] = (head + e.new_text + tail).split("\n")
     return "\n".join(lines)
 
 
@@ -75,15 +75,18 @@ class _Session:
             while not self.messages:
                 self.arrived.clear()
                 await self.arrived.wait()
+
         await asyncio.wait_for(wait(), timeout=60)
         return self.messages[-1]
 
     async def next_diagnostics(self, uri: str, count: int) -> types.PublishDiagnosticsParams:
         """Wait (bounded) until ``uri`` has had ``count`` publications; the last one."""
+
         async def wait() -> None:
             while len(self.diagnostics.get(uri, [])) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
+
         await asyncio.wait_for(wait(), timeout=60)
         return self.diagnostics[uri][-1]
 
@@ -92,28 +95,49 @@ async def _drive(root: Path) -> None:
     s = _Session()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])))
     await s.client.start_io(sys.executable, "-m", "mllint", "server", env=env, cwd=str(root))
-    init = await asyncio.wait_for(s.client.initialize_async(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri=root.as_uri(), process_id=os.getpid())), timeout=60)
+    init = await asyncio.wait_for(
+        s.client.initialize_async(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(), root_uri=root.as_uri(), process_id=os.getpid()
+            )
+        ),
+        timeout=60,
+    )
     assert init.capabilities.code_action_provider and init.capabilities.hover_provider
     s.client.initialized(types.InitializedParams())
 
     uri = (root / "model.py").as_uri()
-    s.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="python", version=1, text=MODEL)))
+    s.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=MODEL)
+        )
+    )
     published = await s.next_diagnostics(uri, 1)
     assert [(d.code, d.source) for d in published.diagnostics] == [("PT102", "mllint")]
     diag = published.diagnostics[0]
     # `x.mean().item()` on line 7 (0-based 6), columns 19..34.
-    assert (diag.range.start.line, diag.range.start.character, diag.range.end.line, diag.range.end.character) == (6, 19, 6, 34)
+    assert (diag.range.start.line, diag.range.start.character, diag.range.end.line, diag.range.end.character) == (
+        6,
+        19,
+        6,
+        34,
+    )
     assert diag.severity == types.DiagnosticSeverity.Warning and "torchscript-trace" in diag.message
 
-    hover = await s.client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=6, character=25)))
+    hover = await s.client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=6, character=25)
+        )
+    )
     assert hover is not None and "# PT102 tensor-item" in hover.contents.value  # type: ignore[union-attr]
 
-    actions = await s.client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=diag.range,
-        context=types.CodeActionContext(diagnostics=[diag])))
+    actions = await s.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag]),
+        )
+    )
     assert actions is not None
     titles = [a.title for a in actions]  # type: ignore[union-attr]
     assert titles[0].startswith("Fix PT102") and any("mllint: ignore[PT102]" in t for t in titles)
@@ -123,25 +147,38 @@ async def _drive(root: Path) -> None:
     assert "return x * x.mean()\n" in fixed
 
     # The editor applies the edit (a full-text change): diagnostics clear; saving lints again.
-    s.client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    s.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)],
+        )
+    )
     cleared = await s.next_diagnostics(uri, 2)
     assert list(cleared.diagnostics) == [] and cleared.version == 2
     (root / "model.py").write_text(fixed)
-    s.client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    s.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     saved = await s.next_diagnostics(uri, 3)
     assert list(saved.diagnostics) == []
 
     # Typing a hazard: several quick changes are debounced into one lint of the last buffer.
     second = (root / "gate.py").as_uri()
-    s.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=second, language_id="python", version=1, text="")))
+    s.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=second, language_id="python", version=1, text="")
+        )
+    )
     await s.next_diagnostics(second, 1)
     for version in range(2, 6):
-        s.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=second, version=version),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=BRANCH[: len(BRANCH) * (version - 1) // 4])]))
+        s.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=second, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangeWholeDocument(text=BRANCH[: len(BRANCH) * (version - 1) // 4])
+                ],
+            )
+        )
     typed = await s.next_diagnostics(second, 2)
     assert typed.version == 5 and [d.code for d in typed.diagnostics] == ["PT101"]
     await asyncio.sleep(1.0)
@@ -149,18 +186,26 @@ async def _drive(root: Path) -> None:
 
     # The project's config changes on disk: the server re-reads it and re-lints open documents.
     (root / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['torch-export']\nignore = ['PT101']\n")
-    s.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[types.FileEvent(
-        uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]))
+    s.client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
     relinted = await s.next_diagnostics(second, 3)
     assert list(relinted.diagnostics) == []
 
     # Closing a document clears its diagnostics; a broken config is shown to the user, not a crash.
-    s.client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=second)))
+    s.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=second))
+    )
     closed = await s.next_diagnostics(second, 4)
     assert list(closed.diagnostics) == []
     (root / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['torch-exprot']\n")
-    s.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[types.FileEvent(
-        uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]))
+    s.client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=(root / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
     message = await s.next_message()
     assert "configuration error" in message and "did you mean 'torch-export'?" in message
 
@@ -184,9 +229,15 @@ def test_diagnostic_columns_follow_the_negotiated_position_encoding() -> None:
 
     line = '    y = {"\u00e9\U0001f600": x.mean().item()}'
     start = line.index("x.mean")
-    f = Finding("m.py", Span(1, start, 1, start + len("x.mean().item()")), "PT102", "tensor-item", "m", Severity.WARNING)
+    f = Finding(
+        "m.py", Span(1, start, 1, start + len("x.mean().item()")), "PT102", "tensor-item", "m", Severity.WARNING
+    )
     got = {}
-    for encoding in (types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf32):
+    for encoding in (
+        types.PositionEncodingKind.Utf8,
+        types.PositionEncodingKind.Utf16,
+        types.PositionEncodingKind.Utf32,
+    ):
         units = PositionCodec(encoding=encoding).client_num_units
         r = diagnostic(f, [line], units).range
         got[encoding] = (r.start.character, r.end.character)

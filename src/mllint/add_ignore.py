@@ -77,7 +77,7 @@ def _with_codes(line: str, comment: Optional[Tuple[int, str]], codes: Sequence[s
             have = [c.strip() for c in m.group(2).split(",") if c.strip()]
             merged = ",".join(have + [c for c in codes if c.upper() not in {h.upper() for h in have}])
             start = col + m.start(2)
-            return body[:start] + merged + body[start + len(m.group(2)):] + eol
+            return body[:start] + merged + body[start + len(m.group(2)) :] + eol
     return body.rstrip(" \t") + f"  # mllint: ignore[{','.join(codes)}]" + eol
 
 
@@ -165,8 +165,11 @@ def add_ignores(findings: Sequence[Finding], root: Path, given: Sequence[str] = 
     """
     outcome = Outcome()
     if any(g != "-" and _through_symlink(g) for g in given):
-        outcome.skipped.extend((f, "a path given goes through a symlink (symlinks are never written through)")
-                               for f in findings if f.suppressed is None and not f.code.startswith("ML0"))
+        outcome.skipped.extend(
+            (f, "a path given goes through a symlink (symlinks are never written through)")
+            for f in findings
+            if f.suppressed is None and not f.code.startswith("ML0")
+        )
         return outcome
     by_path: Dict[str, List[Finding]] = defaultdict(list)
     for f in findings:

@@ -89,9 +89,13 @@ def entries_for(findings: Iterable[Finding], root: Path, texts: Optional[Dict[st
 
 def dumps(entries: Sequence[Entry]) -> str:
     """Stable text: sorted entries, sorted keys, one field per line, trailing newline."""
-    doc = {"version": FORMAT_VERSION, "tool": "mllint",
-           "findings": [{"path": e.path, "code": e.code, "fingerprint": e.fingerprint, "message": e.message}
-                        for e in entries]}
+    doc = {
+        "version": FORMAT_VERSION,
+        "tool": "mllint",
+        "findings": [
+            {"path": e.path, "code": e.code, "fingerprint": e.fingerprint, "message": e.message} for e in entries
+        ],
+    }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -125,8 +129,13 @@ def _in_scope(entry: Entry, root: Path, checked: Sequence[Path]) -> bool:
     return False
 
 
-def apply(findings: Sequence[Finding], entries: Sequence[Entry], root: Path, checked: Sequence[Path],
-          texts: Optional[Dict[str, str]] = None) -> Applied:
+def apply(
+    findings: Sequence[Finding],
+    entries: Sequence[Entry],
+    root: Path,
+    checked: Sequence[Path],
+    texts: Optional[Dict[str, str]] = None,
+) -> Applied:
     """Mark findings that the baseline lists as suppressed; report entries nothing matched.
 
     Two passes: first by ``(path, code, fingerprint)``; then the entries left match remaining
@@ -170,4 +179,3 @@ def apply(findings: Sequence[Finding], entries: Sequence[Entry], root: Path, che
                 stale.append(e)
     matched = sum(1 for f in out if f.suppressed == SUPPRESSED_BY)
     return Applied(out, matched, stale)
-

@@ -381,10 +381,11 @@ class FileStore:
             return None
         self.reads += 1
         record = loads(data)
-        if not _well_typed(record) or record.display != display or record.module != module:  # type: ignore[union-attr]
+        if not isinstance(record, SourceRecord) or not _well_typed(record) or record.display != display \
+                or record.module != module:
             self.rejected += 1
             return None
-        return record  # type: ignore[return-value]
+        return record
 
     def save(self, record: SourceRecord) -> None:
         """Write atomically; a failure to write (read-only disk, races, a symlink on the way) only costs

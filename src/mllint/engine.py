@@ -90,7 +90,9 @@ def run_check(
         _LAST_STATS = stats
         findings = list(findings) + [
             diagnostic(catalogue, "ML003", display, Span(1, 0, 1, 0), detail=why)
-            for display, why in project.rejected if "ML003" in settings.enabled_codes]
+            for display, why in project.rejected
+            if "ML003" in settings.enabled_codes
+        ]
         return RunResult(
             findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order), root=str(settings.root)
         )

@@ -80,7 +80,9 @@ def build_project(
             rejected.append((display_path(path, root, lexical=True), "a symlink loop or a dangling symlink: not read"))
             continue
         if str(path) != STDIN and escapes_project(path, root):
-            rejected.append((display_path(path, root, lexical=True), "a symlink to a file outside the project: not read"))
+            rejected.append(
+                (display_path(path, root, lexical=True), "a symlink to a file outside the project: not read")
+            )
             continue
         if str(path) == STDIN:
             real = Path(stdin_filename) if stdin_filename else None
@@ -97,8 +99,10 @@ def build_project(
     # A buffer given on stdin under its real filename (editors) resolves imports from beside that file too.
     near = next((f.path for f in named if f.path is not None and (f.data is None or f.path.is_file())), None)
     project = Project(root, exclude, named, near)
-    project.rejected = rejected + [(display_path(Path(e.filename), root) if e.filename else ".",
-                                    f"folder not read: {e.strerror or e}") for e in unreadable]
+    project.rejected = rejected + [
+        (display_path(Path(e.filename), root) if e.filename else ".", f"folder not read: {e.strerror or e}")
+        for e in unreadable
+    ]
     return project
 
 

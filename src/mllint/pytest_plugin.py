@@ -20,12 +20,18 @@ FAILING = ("failed", "mismatch", "crashed", "timeout", "error")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mllint")
-    group.addoption("--mllint-confirm", action="store_true", default=False,
-                    help="collect each [[tool.mllint.models]] model x target as a test and run its real export")
-    group.addoption("--mllint-root", default=None,
-                    help="project whose pyproject.toml names the models (default: pytest's rootdir)")
-    group.addoption("--mllint-device", default="cpu", choices=("cpu", "cuda", "auto"),
-                    help="device for the exports (default: cpu)")
+    group.addoption(
+        "--mllint-confirm",
+        action="store_true",
+        default=False,
+        help="collect each [[tool.mllint.models]] model x target as a test and run its real export",
+    )
+    group.addoption(
+        "--mllint-root", default=None, help="project whose pyproject.toml names the models (default: pytest's rootdir)"
+    )
+    group.addoption(
+        "--mllint-device", default="cpu", choices=("cpu", "cuda", "auto"), help="device for the exports (default: cpu)"
+    )
 
 
 class ConfirmFailure(Exception):
@@ -62,8 +68,17 @@ class _Run:
         if spec.name not in self._results:
             from mllint.confirm import model_targets, run_confirm
 
-            results = run_confirm([spec], self.settings.root, tuple(model_targets(spec, self.settings.targets)),
-                                  self.device, 1, None, False, None, onnx_opset=self.settings.onnx_opset)
+            results = run_confirm(
+                [spec],
+                self.settings.root,
+                tuple(model_targets(spec, self.settings.targets)),
+                self.device,
+                1,
+                None,
+                False,
+                None,
+                onnx_opset=self.settings.onnx_opset,
+            )
             self._results[spec.name] = {r.target: r for r in results}
         return self._results[spec.name].get(target)
 
@@ -85,10 +100,18 @@ class ConfirmItem(pytest.Item):
             pytest.skip(r.message if r is not None else f"{self.spec.name} is not exported to {self.target}")
         if r.status not in FAILING:
             return
-        merged = merge(self.run.static(), [r], self.run.settings.root, self.run.catalogue,
-                       keep_static=self.run.settings.keep_static_verdicts)
-        hits = [f for f in merged if f.confirmation_map().get(self.target) == "confirmed"
-                or (f.code.startswith("ML1") and not f.targets)]
+        merged = merge(
+            self.run.static(),
+            [r],
+            self.run.settings.root,
+            self.run.catalogue,
+            keep_static=self.run.settings.keep_static_verdicts,
+        )
+        hits = [
+            f
+            for f in merged
+            if dict(f.confirmation).get(self.target) == "confirmed" or (f.code.startswith("ML1") and not f.targets)
+        ]
         lines = [f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.name} {f.message}" for f in hits]
         if not lines:
             lines = [f"{self.spec.name} {self.target}: {r.status}: {r.message}"]
@@ -116,8 +139,9 @@ class ConfirmFile(pytest.File):
 
         for spec in self.run.settings.models:
             for target in model_targets(spec, self.run.settings.targets):
-                yield ConfirmItem.from_parent(self, name=f"mllint::{spec.name}::{target}", spec=spec, target=target,
-                                              run=self.run)
+                yield ConfirmItem.from_parent(
+                    self, name=f"mllint::{spec.name}::{target}", spec=spec, target=target, run=self.run
+                )
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
@@ -131,7 +155,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     except ConfigError as exc:
         raise pytest.UsageError(f"mllint: configuration error: {exc}") from None
     if not run.settings.models:
-        raise pytest.UsageError(f"mllint: --mllint-confirm: no [[tool.mllint.models]] in {run.settings.config_file or root}")
+        raise pytest.UsageError(
+            f"mllint: --mllint-confirm: no [[tool.mllint.models]] in {run.settings.config_file or root}"
+        )
     pyproject = run.settings.config_file or root / "pyproject.toml"
     collector = ConfirmFile.from_parent(session, path=pyproject, run=run)
     items.extend(collector.collect())

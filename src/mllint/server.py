@@ -31,8 +31,11 @@ from mllint.utf16 import split_lines, utf16_column
 SOURCE = "mllint"
 #: Seconds without a change before a changed buffer is linted.
 DEBOUNCE = 0.3
-_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
-             "info": types.DiagnosticSeverity.Information}
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+}
 
 
 #: Counts a text's length in the position encoding agreed with the client (UTF-16 unless it asked otherwise).
@@ -51,7 +54,9 @@ def _position(lines: List[str], line: int, col: int, units: Units) -> types.Posi
 
 
 def _range(lines: List[str], line: int, col: int, end_line: int, end_col: int, units: Units) -> types.Range:
-    return types.Range(start=_position(lines, line, col, units), end=_position(lines, max(end_line, line), end_col, units))
+    return types.Range(
+        start=_position(lines, line, col, units), end=_position(lines, max(end_line, line), end_col, units)
+    )
 
 
 def diagnostic(f: Finding, lines: List[str], units: Units = _utf16_units) -> types.Diagnostic:
@@ -61,9 +66,13 @@ def diagnostic(f: Finding, lines: List[str], units: Units = _utf16_units) -> typ
         message += "\ntargets: " + ", ".join(f"{t} {e}" for t, e in f.effects)
     if f.fix:
         message += f"\nfix: {f.fix}"
-    return types.Diagnostic(range=_range(lines, f.span.line, f.span.col, f.span.end_line, f.span.end_col, units),
-                            message=message, severity=_SEVERITY.get(f.severity.value, types.DiagnosticSeverity.Warning),
-                            code=f.code, source=SOURCE)
+    return types.Diagnostic(
+        range=_range(lines, f.span.line, f.span.col, f.span.end_line, f.span.end_col, units),
+        message=message,
+        severity=_SEVERITY.get(f.severity.value, types.DiagnosticSeverity.Warning),
+        code=f.code,
+        source=SOURCE,
+    )
 
 
 @dataclass
@@ -101,8 +110,15 @@ class Linter:
         from mllint.engine import run_check
 
         settings = self.settings_for(path)
-        result = run_check(["-"], settings, self.catalogue, stdin_data=text.encode("utf-8"),
-                           stdin_filename=str(path), jobs=1, cache=True)
+        result = run_check(
+            ["-"],
+            settings,
+            self.catalogue,
+            stdin_data=text.encode("utf-8"),
+            stdin_filename=str(path),
+            jobs=1,
+            cache=True,
+        )
         return result.active
 
 
@@ -133,20 +149,27 @@ class MllintServer(LanguageServer):
         try:
             findings = await loop.run_in_executor(self.executor, self.linter.lint, Path(path), text)
         except ConfigError as exc:
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
-                                                             message=f"mllint: configuration error: {exc}"))
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"mllint: configuration error: {exc}")
+            )
             findings = []
         except Exception as exc:  # a crash of mllint: say so, keep serving the other documents
-            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
-                                                           message=f"mllint: internal error on {path}: {exc!r}"))
+            self.window_log_message(
+                types.LogMessageParams(
+                    type=types.MessageType.Error, message=f"mllint: internal error on {path}: {exc!r}"
+                )
+            )
             return
         if self.workspace.get_text_document(uri).version != version:
             return  # the buffer changed meanwhile; its own lint will publish
         units = document.position_codec.client_num_units
         self.linted[uri] = Linted(version, text, findings, units)
         lines = split_lines(text)
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, version=version, diagnostics=[diagnostic(f, lines, units) for f in findings]))
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, version=version, diagnostics=[diagnostic(f, lines, units) for f in findings]
+            )
+        )
 
     def relint_all(self) -> None:
         self.linter.forget()
@@ -155,8 +178,10 @@ class MllintServer(LanguageServer):
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
-    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and \
-        (b.start.line, b.start.character) <= (a.end.line, a.end.character)
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (b.start.line, b.start.character) <= (
+        a.end.line,
+        a.end.character,
+    )
 
 
 def code_actions(uri: str, linted: Linted, wanted: types.Range) -> List[types.CodeAction]:
@@ -171,22 +196,41 @@ def code_actions(uri: str, linted: Linted, wanted: types.Range) -> List[types.Co
         if not _overlaps(diag.range, wanted):
             continue
         if f.edits:
-            edits = [types.TextEdit(range=_range(lines, e.span.line, e.span.col, e.span.end_line, e.span.end_col,
-                                                 linted.units),
-                                    new_text=e.text) for e in f.edits]
-            fixes.append(types.CodeAction(title=f"Fix {f.code}: {f.fix or 'apply the suggested change'}",
-                                          kind=types.CodeActionKind.QuickFix, diagnostics=[diag], is_preferred=True,
-                                          edit=types.WorkspaceEdit(changes={uri: edits})))
+            edits = [
+                types.TextEdit(
+                    range=_range(lines, e.span.line, e.span.col, e.span.end_line, e.span.end_col, linted.units),
+                    new_text=e.text,
+                )
+                for e in f.edits
+            ]
+            fixes.append(
+                types.CodeAction(
+                    title=f"Fix {f.code}: {f.fix or 'apply the suggested change'}",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[diag],
+                    is_preferred=True,
+                    edit=types.WorkspaceEdit(changes={uri: edits}),
+                )
+            )
         ignore = ignore_line_edit(linted.text, f)
         if ignore is not None:
             line, new_text = ignore
             old = lines[line - 1]
-            edit = types.TextEdit(range=types.Range(start=types.Position(line=line - 1, character=0),
-                                                    end=types.Position(line=line - 1, character=linted.units(old))),
-                                  new_text=new_text)
-            ignores.append(types.CodeAction(title=f"Ignore {f.code} on this line (# mllint: ignore[{f.code}])",
-                                            kind=types.CodeActionKind.QuickFix, diagnostics=[diag],
-                                            edit=types.WorkspaceEdit(changes={uri: [edit]})))
+            edit = types.TextEdit(
+                range=types.Range(
+                    start=types.Position(line=line - 1, character=0),
+                    end=types.Position(line=line - 1, character=linted.units(old)),
+                ),
+                new_text=new_text,
+            )
+            ignores.append(
+                types.CodeAction(
+                    title=f"Ignore {f.code} on this line (# mllint: ignore[{f.code}])",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[diag],
+                    edit=types.WorkspaceEdit(changes={uri: [edit]}),
+                )
+            )
     return fixes + ignores
 
 
@@ -240,8 +284,9 @@ def build_server() -> MllintServer:
         if any((to_fs_path(c.uri) or "").endswith("pyproject.toml") for c in params.changes):
             ls.relint_all()
 
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
+    )
     def code_action(ls: MllintServer, params: types.CodeActionParams) -> List[types.CodeAction]:
         linted = ls.linted.get(params.text_document.uri)
         return code_actions(params.text_document.uri, linted, params.range) if linted else []

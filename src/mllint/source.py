@@ -57,16 +57,18 @@ def _inside(path: Path, base: Path) -> bool:
 
 def escapes_project(path: Path, root: Path) -> bool:
     """A path in the project whose symlinks (the file's or a folder's) lead outside it."""
-    return (_inside(Path(os.path.abspath(path)), Path(os.path.abspath(root)))
-            and not _inside(Path(os.path.realpath(path)), Path(os.path.realpath(root))))
+    return _inside(Path(os.path.abspath(path)), Path(os.path.abspath(root))) and not _inside(
+        Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    )
 
 
 def read(path: Path, display: str, root: Optional[Path] = None) -> SourceText:
     """The file's text; a symlink that resolves outside ``root`` (the project) is not read (ML003), so
     nothing outside the project (``/proc/self/environ``, a home folder) is ever echoed into a report."""
     if root is not None and escapes_project(path, root):
-        return SourceText(display, None, "", ("ML003", Span(1, 0, 1, 0),
-                                              "a symlink to a file outside the project: not read"))
+        return SourceText(
+            display, None, "", ("ML003", Span(1, 0, 1, 0), "a symlink to a file outside the project: not read")
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:

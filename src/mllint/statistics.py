@@ -40,6 +40,8 @@ def render_text(findings: Sequence[Finding]) -> str:
 
 def render_json(findings: Sequence[Finding]) -> str:
     rules, targets = counts(findings)
-    doc = {"rules": [{"code": c, "name": name, "count": n} for c, name, n in rules],
-           "targets": [{"target": t, "count": n} for t, n in targets]}
+    doc = {
+        "rules": [{"code": c, "name": name, "count": n} for c, name, n in rules],
+        "targets": [{"target": t, "count": n} for t, n in targets],
+    }
     return json.dumps(doc, indent=2) + "\n"

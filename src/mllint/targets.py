@@ -63,8 +63,12 @@ TARGETS: Tuple[Target, ...] = (
         "dynamo",
         "torch.export.export: an ExportedProgram (dynamo capture)",
         "export",
-        guards=("torch.compiler.is_exporting", "torch.compiler.is_compiling", "torch.compiler.is_dynamo_compiling",
-                "torch._dynamo.is_compiling"),
+        guards=(
+            "torch.compiler.is_exporting",
+            "torch.compiler.is_compiling",
+            "torch.compiler.is_dynamo_compiling",
+            "torch._dynamo.is_compiling",
+        ),
         runner="_run_torch_export",
     ),
     Target(

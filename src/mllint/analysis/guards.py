@@ -57,7 +57,9 @@ def guard_sets(test: cst.BaseExpression, leaf: Callable[[cst.BaseExpression], Op
     return leaf(test) or NO_GUARD
 
 
-def plain_leaf(qualify: Callable[[Optional[str]], Optional[str]]) -> Callable[[cst.BaseExpression], Optional[GuardSets]]:
+def plain_leaf(
+    qualify: Callable[[Optional[str]], Optional[str]],
+) -> Callable[[cst.BaseExpression], Optional[GuardSets]]:
     """Leaves every file knows without the walker: guard calls and ``self.training``."""
 
     def leaf(node: cst.BaseExpression) -> Optional[GuardSets]:
@@ -73,9 +75,16 @@ def plain_leaf(qualify: Callable[[Optional[str]], Optional[str]]) -> Callable[[c
 def returned_guard(fn: cst.FunctionDef, qualify: Callable[[Optional[str]], Optional[str]]) -> Optional[GuardSets]:
     """A helper whose body is ``return <guard expression>`` (after a docstring): its guard sets."""
     body = fn.body.body if isinstance(fn.body, cst.IndentedBlock) else []
-    stmts = [s for s in body if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
-                                     and isinstance(s.body[0], cst.Expr)
-                                     and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
+    stmts = [
+        s
+        for s in body
+        if not (
+            isinstance(s, cst.SimpleStatementLine)
+            and len(s.body) == 1
+            and isinstance(s.body[0], cst.Expr)
+            and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        )
+    ]
     if len(stmts) != 1 or not isinstance(stmts[0], cst.SimpleStatementLine) or len(stmts[0].body) != 1:
         return None
     ret = stmts[0].body[0]

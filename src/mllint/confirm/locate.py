@@ -16,9 +16,10 @@ import re
 import sys
 import traceback
 import warnings
+from types import FrameType
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple, Type, Union
 
 Location = Tuple[str, int]
 
@@ -201,17 +202,18 @@ def recorded_user_warnings(files: UserFiles, category: str = "") -> Iterator[Lis
     it was raised from, which only exists while the warning is shown: so it is read there."""
     found: List[Tuple[str, int, str]] = []
 
-    def show(message: Any, cat: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-        if category and getattr(cat, "__name__", "") != category:
+    def show(message: Union[Warning, str], category: Type[Warning], filename: str, lineno: int,
+             file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
+        if category and getattr(category, "__name__", "") != category:
             return
         loc = files.loc(str(filename), int(lineno or 0))
-        frame = sys._getframe(1)
+        frame: Optional[FrameType] = sys._getframe(1)
         while loc is None and frame is not None:
             loc = files.loc(frame.f_code.co_filename, frame.f_lineno)
             frame = frame.f_back
         if loc is not None:
             text = str(message).strip().splitlines()
-            item = (loc[0], loc[1], text[0] if text else getattr(cat, "__name__", ""))
+            item = (loc[0], loc[1], text[0] if text else getattr(category, "__name__", ""))
             if item not in found:
                 found.append(item)
 

@@ -257,7 +257,7 @@ def merge(findings: List[Finding], results: List[ExportResult], root: Path, cata
         if not targets:
             merged.append(f)
             continue
-        rule = catalogue.get(f.code) if hasattr(catalogue, "get") else None  # type: ignore[attr-defined]
+        rule = catalogue.get(f.code) if hasattr(catalogue, "get") else None
         side_effect = bool(getattr(rule, "side_effect", False))
         judged = [(t, *_state(i, f, paths[i], t, results, confirmed, side_effect)) for t in targets]
         states = tuple((t, state) for t, state, _ in judged)

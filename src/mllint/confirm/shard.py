@@ -44,7 +44,7 @@ def parse_shard(spec: str) -> Tuple[int, int]:
 
 def shard_of(model: str, target: str, count: int) -> int:
     """The shard (1-based) a (model, target) pair belongs to, from a stable hash of the pair."""
-    digest = hashlib.sha256(f"{model}\0{target}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{model}\0{target}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
@@ -58,15 +58,22 @@ def shard_models(models: Sequence[ModelSpec], targets: Sequence[str], index: int
     return out
 
 
-def config_fingerprint(settings_fingerprint: str, targets: Sequence[str], keep_static: bool,
-                       models: Sequence[ModelSpec], extra: Sequence[object] = ()) -> str:
+def config_fingerprint(
+    settings_fingerprint: str,
+    targets: Sequence[str],
+    keep_static: bool,
+    models: Sequence[ModelSpec],
+    extra: Sequence[object] = (),
+) -> str:
     """What must be equal for shard reports to merge: rules and targets, verdict policy, models, options."""
-    text = repr((settings_fingerprint, tuple(targets), keep_static,
-                 [dataclasses.astuple(m) for m in models], tuple(extra)))
+    text = repr(
+        (settings_fingerprint, tuple(targets), keep_static, [dataclasses.astuple(m) for m in models], tuple(extra))
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # -- records: findings and results in full, for the shard block ------------------------------------
+
 
 def finding_record(f: Finding) -> Dict[str, Any]:
     data = dataclasses.asdict(f)
@@ -81,12 +88,20 @@ def _pairs(value: Any) -> Tuple[Tuple[str, str], ...]:
 def finding_from_record(data: Dict[str, Any]) -> Finding:
     try:
         return Finding(
-            path=str(data["path"]), span=Span(**data["span"]), code=str(data["code"]), name=str(data["name"]),
-            message=str(data["message"]), severity=Severity(data["severity"]),
-            targets=tuple(str(t) for t in data.get("targets") or ()), effects=_pairs(data.get("effects")),
-            fix=data.get("fix"), edits=tuple(Edit(Span(**e["span"]), str(e["text"])) for e in data.get("edits") or ()),
-            suppressed=data.get("suppressed"), confirmation=_pairs(data.get("confirmation")),
-            stmt_line=data.get("stmt_line"), evidence=_pairs(data.get("evidence")),
+            path=str(data["path"]),
+            span=Span(**data["span"]),
+            code=str(data["code"]),
+            name=str(data["name"]),
+            message=str(data["message"]),
+            severity=Severity(data["severity"]),
+            targets=tuple(str(t) for t in data.get("targets") or ()),
+            effects=_pairs(data.get("effects")),
+            fix=data.get("fix"),
+            edits=tuple(Edit(Span(**e["span"]), str(e["text"])) for e in data.get("edits") or ()),
+            suppressed=data.get("suppressed"),
+            confirmation=_pairs(data.get("confirmation")),
+            stmt_line=data.get("stmt_line"),
+            evidence=_pairs(data.get("evidence")),
             disproved=bool(data.get("disproved", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -108,16 +123,28 @@ def result_from_record(data: Dict[str, Any]) -> ExportResult:
     return r
 
 
-def shard_block(index: int, count: int, fingerprint: str, models: Sequence[ModelSpec], keep_static: bool,
-                static: Sequence[Finding], results: Sequence[ExportResult]) -> Dict[str, Any]:
+def shard_block(
+    index: int,
+    count: int,
+    fingerprint: str,
+    models: Sequence[ModelSpec],
+    keep_static: bool,
+    static: Sequence[Finding],
+    results: Sequence[ExportResult],
+) -> Dict[str, Any]:
     return {
-        "index": index, "count": count, "config": fingerprint, "models": [m.name for m in models],
+        "index": index,
+        "count": count,
+        "config": fingerprint,
+        "models": [m.name for m in models],
         "keep_static": keep_static,
-        "static": [finding_record(f) for f in static], "results": [result_record(r) for r in results],
+        "static": [finding_record(f) for f in static],
+        "results": [result_record(r) for r in results],
     }
 
 
 # -- merging reports -------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class MergedInput:
@@ -151,24 +178,31 @@ def read_reports(paths: Sequence[Path]) -> MergedInput:
     seen: Dict[int, Path] = {}
     for path, doc in docs:
         if doc.get("mllint_version") != first.get("mllint_version"):
-            raise ShardError(f"{path}: written by mllint {doc.get('mllint_version')}, {first_path} by "
-                             f"{first.get('mllint_version')}: merge reports of one mllint version")
+            raise ShardError(
+                f"{path}: written by mllint {doc.get('mllint_version')}, {first_path} by "
+                f"{first.get('mllint_version')}: merge reports of one mllint version"
+            )
         if doc["shard"].get("config") != first["shard"].get("config") or doc["shard"].get("count") != count:
-            raise ShardError(f"{path} and {first_path} come from different configurations (rules, targets, "
-                             f"models or shard count): merge the shards of one run")
+            raise ShardError(
+                f"{path} and {first_path} come from different configurations (rules, targets, "
+                f"models or shard count): merge the shards of one run"
+            )
         index = doc["shard"].get("index")
         if index in seen:
             raise ShardError(f"{path} and {seen[index]} are both shard {index}/{count}")
         seen[index] = path
     missing = sorted(set(range(1, int(count) + 1)) - set(seen))
     if missing:
-        raise ShardError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{count}' for i in missing)} "
-                         f"missing: the verdict needs every shard")
+        raise ShardError(
+            f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{count}' for i in missing)} "
+            f"missing: the verdict needs every shard"
+        )
     static = [finding_from_record(d) for d in first["shard"].get("static") or []]
     for path, doc in docs[1:]:
         if [finding_from_record(d) for d in doc["shard"].get("static") or []] != static:
-            raise ShardError(f"{path} and {first_path} report different static findings: were they run on the "
-                             f"same commit?")
+            raise ShardError(
+                f"{path} and {first_path} report different static findings: were they run on the same commit?"
+            )
     models = list(first["shard"].get("models") or [])
     rank = {t: i for i, t in enumerate(ALL_TARGETS)}
     results = [result_from_record(d) for _, doc in docs for d in doc["shard"].get("results") or []]
