@@ -116,6 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _deliver(output: Optional[Path], stream, text: str) -> bool:
+    """Write the report to ``--output`` or stdout; False (after saying why) when it cannot be written."""
+    if output is None:
+        _emit(stream, text)
+        return True
+    from mllint.output import OutputError, write_report
+
+    try:
+        write_report(output, text)
+    except OutputError as exc:
+        sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
+        return False
+    return True
+
+
 def _emit(stream, text: str) -> None:
     """Write a report to stdout; file names that are not UTF-8 go out as their own bytes."""
     buffer = getattr(stream, "buffer", None)
@@ -236,16 +251,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         text = (render_json if args.format == "json" else render_text)(result.findings)
     else:
         text = render(args.format, ctx)
-    if args.output is not None:
-        from mllint.output import OutputError, write_report
-
-        try:
-            write_report(args.output, text)
-        except OutputError as exc:
-            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
-            return EXIT_USAGE
-    else:
-        _emit(stream, text)
+    if not _deliver(args.output, stream, text):
+        return EXIT_USAGE
     if any(f.code == "ML004" for f in result.findings):
         return EXIT_INTERNAL
     if args.exit_zero:
@@ -461,16 +468,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         quiet=args.quiet, sarif_category=args.sarif_category, fail_on=args.fail_on,
     )
     text = render(args.format, ctx)
-    if args.output is not None:
-        from mllint.output import OutputError, write_report
-
-        try:
-            write_report(args.output, text)
-        except OutputError as exc:
-            sys.stderr.write(f"mllint: cannot write the report: {exc}\n")
-            return EXIT_USAGE
-    else:
-        _emit(stream, text)
+    if not _deliver(args.output, stream, text):
+        return EXIT_USAGE
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK

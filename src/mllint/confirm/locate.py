@@ -201,10 +201,12 @@ def recorded_user_warnings(files: UserFiles, category: str = "") -> Iterator[Lis
     ``nn.EmbeddingBag`` warn from torch/nn/modules) is attributed to the innermost user frame of the stack
     it was raised from, which only exists while the warning is shown: so it is read there."""
     found: List[Tuple[str, int, str]] = []
+    wanted = category
 
+    # the parameter names are those of ``warnings.showwarning``, which this replaces
     def show(message: Union[Warning, str], category: Type[Warning], filename: str, lineno: int,
              file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
-        if category and getattr(category, "__name__", "") != category:
+        if wanted and getattr(category, "__name__", "") != wanted:
             return
         loc = files.loc(str(filename), int(lineno or 0))
         frame: Optional[FrameType] = sys._getframe(1)
