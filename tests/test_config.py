@@ -76,3 +76,15 @@ def test_models_parsed(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, CAT)
     (model,) = settings.models
     assert (model.name, model.factory, model.targets, model.timeout) == ("clf", "pkg.m:build", ("torch-export",), 30)
+
+
+@pytest.mark.parametrize("value", ["'all'", "['all']", "['ALL', 'tflite']"])
+def test_targets_all_restores_every_target(tmp_path: Path, value: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.mllint]\ntargets = {value}\n")
+    assert load_settings(tmp_path, CAT).targets == ALL_TARGETS
+
+
+def test_command_line_target_all_overrides_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['tflite']\n")
+    settings = load_settings(tmp_path, CAT, overrides={"targets": ["all"]})
+    assert settings.targets == ALL_TARGETS

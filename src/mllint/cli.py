@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", action="append", help="rule codes, names or prefixes to disable")
     check.add_argument("--extend-select", action="append", help="rules to enable on top of the configured ones")
     check.add_argument("--target", "--targets", dest="targets", action="append",
-                       help="export targets you ship to (comma-separated; default: configured, else all): "
-                            + ", ".join(target_names()))
+                       help="export targets you ship to (comma-separated; 'all' for every target; default: configured, "
+                            "else all): " + ", ".join(target_names()))
     check.add_argument("--severity", action="append", metavar="CODE=LEVEL", help="override a rule's severity")
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")

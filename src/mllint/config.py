@@ -202,6 +202,8 @@ def _targets_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> T
     values = _as_str_list(value, key, where)
     if not values:
         raise ConfigError(f"{where}: '{key}' must name at least one target")
+    if any(v.lower() == "all" for v in values):  # "all" (alone or in a list): every target
+        return target_names()
     return _check_targets(values, key, where)
 
 
