@@ -466,6 +466,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         targets=tuple(merged.doc.get("targets") or ()),
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
         quiet=args.quiet, sarif_category=args.sarif_category, fail_on=args.fail_on,
+        config_file=root / str(merged.doc["config_file"]) if merged.doc.get("config_file") else None,
     )
     text = render(args.format, ctx)
     if not _deliver(args.output, stream, text):
