@@ -12,42 +12,8 @@ import pytest
 from mllint.config import ModelSpec
 from mllint.confirm.shard import ShardError, parse_shard, shard_models, shard_of
 
-MODELS = textwrap.dedent("""\
-    import torch
-    from torch import nn
+from confirm_project import MODELS
 
-
-    class Clean(nn.Module):
-        def forward(self, x):
-            return torch.relu(x) * 2
-
-
-    class Branchy(nn.Module):
-        def forward(self, x):
-            if x.sum() > 0:
-                return x * 2
-            return x - 1
-
-
-    class Unpredicted(nn.Module):
-        def forward(self, x):
-            return torch.ops.aten.nonexistent_op_for_the_test(x)
-
-
-    def clean():
-        torch.manual_seed(0)  # the same inputs in every run, so that messages with figures agree
-        return Clean().eval(), (torch.randn(2, 3),)
-
-
-    def branchy():
-        torch.manual_seed(0)  # the same inputs in every run, so that messages with figures agree
-        return Branchy().eval(), (torch.randn(2, 3),)
-
-
-    def unpredicted():
-        torch.manual_seed(0)  # the same inputs in every run, so that messages with figures agree
-        return Unpredicted().eval(), (torch.randn(2, 3),)
-    """)
 
 CONFIG = textwrap.dedent("""\
     [tool.mllint]

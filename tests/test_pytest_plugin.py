@@ -10,30 +10,8 @@ from pathlib import Path
 
 import pytest
 
-MODELS = textwrap.dedent("""\
-    import torch
-    from torch import nn
+from confirm_project import MODELS
 
-
-    class Clean(nn.Module):
-        def forward(self, x):
-            return torch.relu(x) * 2
-
-
-    class Branchy(nn.Module):
-        def forward(self, x):
-            if x.sum() > 0:
-                return x * 2
-            return x - 1
-
-
-    def clean():
-        return Clean().eval(), (torch.randn(2, 3),)
-
-
-    def branchy():
-        return Branchy().eval(), (torch.randn(2, 3),)
-    """)
 
 CONFIG = textwrap.dedent("""\
     [tool.mllint]
