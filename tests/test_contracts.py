@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Dict, List
@@ -42,8 +44,8 @@ TORCH_MODELS = textwrap.dedent("""\
 
     class Baked(nn.Module):
         def forward(self, x):
-            rows = int(x.shape[0])
-            return (x * 2).reshape(rows, -1)
+            width = int(x.shape[1])
+            return (x * 2).reshape(-1, width)
 
 
     def static():
@@ -131,6 +133,13 @@ def _write(root: Path, files: Dict[str, str]) -> Path:
 def _line(root: Path, path: str, needle: str, after: int = 0) -> int:
     lines = (root / path).read_text().splitlines()
     return next(n for n, text in enumerate(lines, 1) if n > after and needle in text)
+
+
+def _run(args: List[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``mllint`` in a subprocess (for a module-scoped fixture, which cannot use ``run_mllint``)."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    return subprocess.run([sys.executable, "-m", "mllint", *args], cwd=str(cwd), capture_output=True, text=True,
+                          env=env, timeout=600)
 
 
 def _confirm_json(run_mllint, root: Path) -> Dict[str, Any]:
@@ -258,7 +267,7 @@ def test_contract_errors_name_the_model_and_stop_before_any_export(tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def torch_doc(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Dict[str, Any]:
+def torch_doc(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tritonclient.grpc")
@@ -277,11 +286,10 @@ def torch_doc(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
             '\n[[tool.mllint.models]]\nname = "triton-bad"\nfactory = "pkg.m:wide"\n'
             'targets = ["torchscript-script", "onnx-dynamo"]\ncontract = "models/wide/config.pbtxt"\n'
             '\n[[tool.mllint.models]]\nname = "baked"\nfactory = "pkg.m:baked"\ntargets = ["torchscript-trace"]\n'
-            'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", 3] }]\n'
+            'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", "width"] }]\n'
         ),
     })
-    run_mllint = request.getfixturevalue("run_mllint")
-    doc = _confirm_json(run_mllint, root)
+    doc = _confirm_json(_run, root)
     doc["_root"] = root
     return doc
 
@@ -345,8 +353,12 @@ def test_a_probe_at_a_declared_dynamic_size_fails_the_traced_model(torch_doc: Di
     line = _line(root, "pyproject.toml", "contract.inputs", after=_line(root, "pyproject.toml", 'name = "baked"'))
     ((code, path, at, targets, message),) = _of(torch_doc, "baked")
     assert (code, path, at, targets) == ("ML109", "pyproject.toml", line, ("torchscript-trace",))
-    assert message.startswith("the export raises at `batch` = 1 (the example has 2), a size the contract declares "
+    # mllint's own probes vary the batch only, where the traced reshape happens to hold
+    assert message.startswith("the export raises at `width` = 1 (the example has 3), a size the contract declares "
                               "dynamic: RuntimeError")
+    exports = {(r["model"], r["target"]): r for r in torch_doc["exports"]}
+    assert exports[("baked", "torchscript-trace")]["status"] == "ok"
+    assert exports[("baked", "torchscript-trace")]["contract_probes"] == ["batch=1", "batch=3"]
 
 
 KERAS_MODELS = textwrap.dedent("""\
@@ -365,9 +377,13 @@ KERAS_MODELS = textwrap.dedent("""\
 
 
     def bad():
-        inp = keras.Input(shape=(3,), batch_size=2, name="pixels")
+        import tensorflow as tf
+
+        inp = keras.Input(shape=(3,), name="pixels")
         model = keras.Model(inp, keras.layers.Dense(2, name="logits")(inp))
-        return model, (_example(),)
+        # a fixed batch in the signature; probes of the example's size only, so that the export itself passes
+        return {"model": model, "args": (_example(),), "input_signature": [tf.TensorSpec([2, 3], tf.float32)],
+                "probes": [(_example() * 2,)]}
     """)
 
 
@@ -378,7 +394,7 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
     contract_good = ('contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
                      'contract.outputs = [{ name = "output_0", dtype = "float32", shape = ["batch", 2] }]\n')
     contract_bad = ('contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
-                    'contract.outputs = [{ name = "probs", dtype = "float16", shape = ["batch", 2] }]\n')
+                    'contract.outputs = [{ name = "probs", dtype = "float16", shape = ["batch", 5] }]\n')
     root = _write(tmp_path, {
         "pkg/__init__.py": "", "pkg/k.py": KERAS_MODELS,
         "pyproject.toml": ('[tool.mllint]\ntargets = ["savedmodel"]\n'
@@ -392,9 +408,14 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
     after = _line(root, "pyproject.toml", 'name = "bad"')
     x_line = _line(root, "pyproject.toml", "contract.inputs", after)
     y_line = _line(root, "pyproject.toml", "contract.outputs", after)
+    # an unnamed tf.TensorSpec in the signature: TF Serving clients must send `args_0`, not `pixels`
     assert _of(doc, "bad") == [
+        ("ML106", "pyproject.toml", x_line, ("savedmodel",),
+         "input 0 is named `args_0` in the export; the contract says `pixels`"),
         ("ML107", "pyproject.toml", y_line, ("savedmodel",),
          "output 0 is named `output_0` in the export; the contract says `probs`"),
+        ("ML107", "pyproject.toml", y_line, ("savedmodel",),
+         "output `probs` dim 1 is 2 in the export; the contract says 5"),
         ("ML107", "pyproject.toml", y_line, ("savedmodel",),
          "output `probs` is float32 in the export; the contract says float16"),
         ("ML108", "pyproject.toml", x_line, ("savedmodel",),
