@@ -69,8 +69,10 @@ TORCH_MODELS = textwrap.dedent("""\
         return Baked().eval(), (torch.randn(2, 3),)
     """)
 
-CONTRACT = ('contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", 3] }]\n'
-            'contract.outputs = [{ name = "y", dtype = "FP32", shape = ["batch", 4] }]\n')
+CONTRACT = (
+    'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", 3] }]\n'
+    'contract.outputs = [{ name = "y", dtype = "FP32", shape = ["batch", 4] }]\n'
+)
 
 TRITON_GOOD = textwrap.dedent("""\
     name: "net"
@@ -138,8 +140,9 @@ def _line(root: Path, path: str, needle: str, after: int = 0) -> int:
 def _run(args: List[str], cwd: Path) -> subprocess.CompletedProcess:
     """``mllint`` in a subprocess (for a module-scoped fixture, which cannot use ``run_mllint``)."""
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run([sys.executable, "-m", "mllint", *args], cwd=str(cwd), capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mllint", *args], cwd=str(cwd), capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def _confirm_json(run_mllint, root: Path) -> Dict[str, Any]:
@@ -164,11 +167,17 @@ def test_dtype_aliases() -> None:
 
 def test_inline_contract_is_read_with_its_lines(tmp_path: Path) -> None:
     config = tmp_path / "pyproject.toml"
-    config.write_text('[tool.mllint]\n\n[[tool.mllint.models]]\nname = "other"\nfactory = "a:b"\n'
-                      '\n[[tool.mllint.models]]\nname = "m"\nfactory = "pkg.m:make"\n' + CONTRACT
-                      + 'contract.dims = { batch = { min = 1, max = 16 } }\n')
-    raw = {"inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 3]}],
-           "outputs": [{"name": "y", "dtype": "FP32", "shape": ["batch", 4]}], "dims": {"batch": {"min": 1, "max": 16}}}
+    config.write_text(
+        '[tool.mllint]\n\n[[tool.mllint.models]]\nname = "other"\nfactory = "a:b"\n'
+        '\n[[tool.mllint.models]]\nname = "m"\nfactory = "pkg.m:make"\n'
+        + CONTRACT
+        + "contract.dims = { batch = { min = 1, max = 16 } }\n"
+    )
+    raw = {
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 3]}],
+        "outputs": [{"name": "y", "dtype": "FP32", "shape": ["batch", 4]}],
+        "dims": {"batch": {"min": 1, "max": 16}},
+    }
     c = load_contract(ModelSpec("m", "pkg.m:make", contract=raw), tmp_path, config, ["other", "m"])
     assert c is not None and c["source"] == "pyproject.toml"
     assert [(t["name"], t["dtype"], t["shape"], t["line"]) for t in c["inputs"]] == [("x", "float32", ["batch", 3], 10)]
@@ -182,7 +191,10 @@ def test_triton_config_adds_the_implicit_batch_dimension(tmp_path: Path) -> None
     c = load_contract(ModelSpec("wide", "pkg.m:wide", contract="models/wide/config.pbtxt"), tmp_path, None, ["wide"])
     assert c is not None and c["kind"] == "triton" and c["dims"] == {"batch": [1, 8]}
     assert [(t["name"], t["shape"], t["line"]) for t in c["outputs"]] == [
-        ("OUTPUT__0", ["batch", 3], 12), ("total", ["batch", 1], 17), ("OUTPUT__2", ["batch", 4], 22)]
+        ("OUTPUT__0", ["batch", 3], 12),
+        ("total", ["batch", 1], 17),
+        ("OUTPUT__2", ["batch", 4], 22),
+    ]
     dynamic = textwrap.dedent("""\
         platform: "pytorch_libtorch"
         input [ { name: "INPUT__0" data_type: TYPE_INT64 dims: [ -1, 5 ] } ]
@@ -194,13 +206,19 @@ def test_triton_config_adds_the_implicit_batch_dimension(tmp_path: Path) -> None
 
 
 def test_checker_reports_each_kind_of_mismatch() -> None:
-    contract = {"source": "c.json", "line": 1, "inputs": [
-        {"name": "x", "dtype": "float32", "shape": ["batch", 3], "line": 2}],
-        "outputs": [{"name": "y", "dtype": "float32", "shape": ["batch", 4], "line": 3},
-                    {"name": "z", "dtype": "int64", "shape": None, "line": 4}]}
+    contract = {
+        "source": "c.json",
+        "line": 1,
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 3], "line": 2}],
+        "outputs": [
+            {"name": "y", "dtype": "float32", "shape": ["batch", 4], "line": 3},
+            {"name": "z", "dtype": "int64", "shape": None, "line": 4},
+        ],
+    }
     checker = Checker(contract, "onnx-dynamo")
-    checker.side("inputs", [{"name": "x", "dtype": "float32", "shape": [2, 3]},
-                            {"name": "mask", "dtype": "bool", "shape": [2]}])
+    checker.side(
+        "inputs", [{"name": "x", "dtype": "float32", "shape": [2, 3]}, {"name": "mask", "dtype": "bool", "shape": [2]}]
+    )
     checker.side("outputs", [{"name": "y", "dtype": "float64", "shape": ["s0", 4, 1]}])
     got = [(v["code"], v["location"][1], v["message"]) for v in checker.found]
     assert got == [
@@ -216,15 +234,27 @@ def test_checker_reports_each_kind_of_mismatch() -> None:
 
 
 BAD_CONTRACTS = {
-    "unknown-dtype": ({"c.json": '{\n  "inputs": [\n    {"name": "x", "dtype": "float33"}\n  ]\n}\n'},
-                      '"c.json"', "c.json:3: contract inputs[0]: unknown dtype 'float33'"),
+    "unknown-dtype": (
+        {"c.json": '{\n  "inputs": [\n    {"name": "x", "dtype": "float33"}\n  ]\n}\n'},
+        '"c.json"',
+        "c.json:3: contract inputs[0]: unknown dtype 'float33'",
+    ),
     "invalid-json": ({"c.json": '{\n  "inputs": [\n}\n'}, '"c.json"', "c.json:3: invalid JSON"),
-    "invalid-pbtxt": ({"m/config.pbtxt": 'name: "m"\ninput [ { name: "x" data_typo: TYPE_FP32 } ]\n'},
-                      '"m/config.pbtxt"', "m/config.pbtxt:2: not a valid Triton model configuration"),
-    "unknown-triton-dtype": ({"m/config.pbtxt": 'input [ { name: "x" data_type: TYPE_FP33 } ]\n'},
-                             '"m/config.pbtxt"', "m/config.pbtxt:1: not a valid Triton model configuration"),
-    "unknown-model": ({"all.toml": '[models.m.inputs]\n\n[[models.ghost.inputs]]\nname = "x"\n'},
-                      '"all.toml"', "all.toml:3: contract for unknown model 'ghost'"),
+    "invalid-pbtxt": (
+        {"m/config.pbtxt": 'name: "m"\ninput [ { name: "x" data_typo: TYPE_FP32 } ]\n'},
+        '"m/config.pbtxt"',
+        "m/config.pbtxt:2: not a valid Triton model configuration",
+    ),
+    "unknown-triton-dtype": (
+        {"m/config.pbtxt": 'input [ { name: "x" data_type: TYPE_FP33 } ]\n'},
+        '"m/config.pbtxt"',
+        "m/config.pbtxt:1: not a valid Triton model configuration",
+    ),
+    "unknown-model": (
+        {"all.toml": '[models.m.inputs]\n\n[[models.ghost.inputs]]\nname = "x"\n'},
+        '"all.toml"',
+        "all.toml:3: contract for unknown model 'ghost'",
+    ),
     "missing-file": ({}, '"nowhere.json"', "contract file 'nowhere.json' not found"),
     "parent-path": ({}, '"../c.json"', "must be relative to the project and stay inside it"),
     "absolute-path": ({}, '"/etc/c.json"', "must be relative to the project and stay inside it"),
@@ -238,9 +268,16 @@ def test_bad_contracts_are_configuration_errors(tmp_path: Path, run_mllint, case
     files, value, expected = BAD_CONTRACTS[case]
     if "pbtxt" in case:
         pytest.importorskip("tritonclient.grpc")
-    _write(tmp_path, {"pkg/__init__.py": "", "pkg/m.py": "def make():\n    return None\n", **files,
-                      "pyproject.toml": f'[tool.mllint]\n\n[[tool.mllint.models]]\nname = "m"\nfactory = "pkg.m:make"\n'
-                                        f"contract = {value}\n"})
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "def make():\n    return None\n",
+            **files,
+            "pyproject.toml": f'[tool.mllint]\n\n[[tool.mllint.models]]\nname = "m"\nfactory = "pkg.m:make"\n'
+            f"contract = {value}\n",
+        },
+    )
     proc = run_mllint(["check", ".", "--no-cache", "--confirm"], tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "configuration error" in proc.stderr and expected in proc.stderr, proc.stderr
@@ -250,9 +287,15 @@ def test_a_symlink_out_of_the_project_is_refused(tmp_path: Path, run_mllint) -> 
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "c.json").write_text('{"inputs": [{"name": "x"}]}')
-    root = _write(tmp_path / "proj", {"pkg/__init__.py": "", "pkg/m.py": "def make():\n    return None\n",
-                                      "pyproject.toml": '[tool.mllint]\n\n[[tool.mllint.models]]\nname = "m"\n'
-                                                        'factory = "pkg.m:make"\ncontract = "c.json"\n'})
+    root = _write(
+        tmp_path / "proj",
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": "def make():\n    return None\n",
+            "pyproject.toml": '[tool.mllint]\n\n[[tool.mllint.models]]\nname = "m"\n'
+            'factory = "pkg.m:make"\ncontract = "c.json"\n',
+        },
+    )
     os.symlink(outside / "c.json", root / "c.json")
     proc = run_mllint(["check", ".", "--no-cache", "--confirm"], root)
     assert proc.returncode == 2 and "leads outside the project" in proc.stderr, proc.stderr
@@ -271,32 +314,42 @@ def torch_doc(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tritonclient.grpc")
-    root = _write(tmp_path_factory.mktemp("contracts-torch"), {
-        "pkg/__init__.py": "", "pkg/m.py": TORCH_MODELS,
-        "models/net/config.pbtxt": TRITON_GOOD, "models/wide/config.pbtxt": TRITON_BAD,
-        "pyproject.toml": (
-            '[tool.mllint]\ntargets = ["torchscript-script", "torchscript-trace", "torch-export", "onnx-dynamo",'
-            ' "onnx-legacy"]\n'
-            '\n[[tool.mllint.models]]\nname = "static"\nfactory = "pkg.m:static"\n'
-            'targets = ["onnx-dynamo", "onnx-legacy"]\n' + CONTRACT
-            + '\n[[tool.mllint.models]]\nname = "dynamic"\nfactory = "pkg.m:dynamic"\n'
-            'targets = ["torch-export", "onnx-dynamo", "onnx-legacy"]\n' + CONTRACT
-            + '\n[[tool.mllint.models]]\nname = "triton-good"\nfactory = "pkg.m:dynamic"\n'
-            'targets = ["torchscript-script", "onnx-dynamo"]\ncontract = "models/net/config.pbtxt"\n'
-            '\n[[tool.mllint.models]]\nname = "triton-bad"\nfactory = "pkg.m:wide"\n'
-            'targets = ["torchscript-script", "onnx-dynamo"]\ncontract = "models/wide/config.pbtxt"\n'
-            '\n[[tool.mllint.models]]\nname = "baked"\nfactory = "pkg.m:baked"\ntargets = ["torchscript-trace"]\n'
-            'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", "width"] }]\n'
-        ),
-    })
+    root = _write(
+        tmp_path_factory.mktemp("contracts-torch"),
+        {
+            "pkg/__init__.py": "",
+            "pkg/m.py": TORCH_MODELS,
+            "models/net/config.pbtxt": TRITON_GOOD,
+            "models/wide/config.pbtxt": TRITON_BAD,
+            "pyproject.toml": (
+                '[tool.mllint]\ntargets = ["torchscript-script", "torchscript-trace", "torch-export", "onnx-dynamo",'
+                ' "onnx-legacy"]\n'
+                '\n[[tool.mllint.models]]\nname = "static"\nfactory = "pkg.m:static"\n'
+                'targets = ["onnx-dynamo", "onnx-legacy"]\n'
+                + CONTRACT
+                + '\n[[tool.mllint.models]]\nname = "dynamic"\nfactory = "pkg.m:dynamic"\n'
+                'targets = ["torch-export", "onnx-dynamo", "onnx-legacy"]\n'
+                + CONTRACT
+                + '\n[[tool.mllint.models]]\nname = "triton-good"\nfactory = "pkg.m:dynamic"\n'
+                'targets = ["torchscript-script", "onnx-dynamo"]\ncontract = "models/net/config.pbtxt"\n'
+                '\n[[tool.mllint.models]]\nname = "triton-bad"\nfactory = "pkg.m:wide"\n'
+                'targets = ["torchscript-script", "onnx-dynamo"]\ncontract = "models/wide/config.pbtxt"\n'
+                '\n[[tool.mllint.models]]\nname = "baked"\nfactory = "pkg.m:baked"\ntargets = ["torchscript-trace"]\n'
+                'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", "width"] }]\n'
+            ),
+        },
+    )
     doc = _confirm_json(_run, root)
     doc["_root"] = root
     return doc
 
 
 def _of(doc: Dict[str, Any], model: str) -> List[tuple]:
-    return sorted((f["code"], f["path"], f["line"], tuple(f["targets"]), f["message"].split("breaks its contract: ")[-1])
-                  for f in _contract_findings(doc) if f"model `{model}`" in f["message"])
+    return sorted(
+        (f["code"], f["path"], f["line"], tuple(f["targets"]), f["message"].split("breaks its contract: ")[-1])
+        for f in _contract_findings(doc)
+        if f"model `{model}`" in f["message"]
+    )
 
 
 @pytest.mark.export
@@ -305,10 +358,20 @@ def test_inline_contract_batch_exported_static_is_found(torch_doc: Dict[str, Any
     x_line = _line(root, "pyproject.toml", "contract.inputs")
     y_line = _line(root, "pyproject.toml", "contract.outputs")
     assert _of(torch_doc, "static") == [
-        ("ML108", "pyproject.toml", x_line, ("onnx-dynamo", "onnx-legacy"),
-         "input `x` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export"),
-        ("ML108", "pyproject.toml", y_line, ("onnx-dynamo", "onnx-legacy"),
-         "output `y` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export"),
+        (
+            "ML108",
+            "pyproject.toml",
+            x_line,
+            ("onnx-dynamo", "onnx-legacy"),
+            "input `x` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+        ),
+        (
+            "ML108",
+            "pyproject.toml",
+            y_line,
+            ("onnx-dynamo", "onnx-legacy"),
+            "output `y` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+        ),
     ]
     assert torch_doc["summary"]["confirm"]["findings"]["new-failures"] >= 2
 
@@ -333,15 +396,35 @@ def test_triton_contract_broken_in_every_way(torch_doc: Dict[str, Any]) -> None:
     x, out0, total, out2 = (_line(root, cfg, f'"{n}"') for n in ("x", "OUTPUT__0", "total", "OUTPUT__2"))
     found = _of(torch_doc, "triton-bad")
     both = ("torchscript-script", "onnx-dynamo")
-    assert ("ML108", cfg, x, ("onnx-dynamo",),
-            "input `x` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export") in found
+    assert (
+        "ML108",
+        cfg,
+        x,
+        ("onnx-dynamo",),
+        "input `x` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+    ) in found
     assert ("ML107", cfg, out0, both, "output `OUTPUT__0` is float64 in the export; the contract says float32") in found
-    assert ("ML108", cfg, out0, ("onnx-dynamo",),
-            "output `OUTPUT__0` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export") in found
-    assert ("ML107", cfg, total, ("onnx-dynamo",),
-            "output `total` has rank 1 ([2]) in the export; the contract says rank 2 ([batch, 1])") in found
-    assert ("ML107", cfg, total, ("torchscript-script",),
-            "output 1 `total` does not follow the `<name>__1` output naming of Triton's PyTorch backend") in found
+    assert (
+        "ML108",
+        cfg,
+        out0,
+        ("onnx-dynamo",),
+        "output `OUTPUT__0` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+    ) in found
+    assert (
+        "ML107",
+        cfg,
+        total,
+        ("onnx-dynamo",),
+        "output `total` has rank 1 ([2]) in the export; the contract says rank 2 ([batch, 1])",
+    ) in found
+    assert (
+        "ML107",
+        cfg,
+        total,
+        ("torchscript-script",),
+        "output 1 `total` does not follow the `<name>__1` output naming of Triton's PyTorch backend",
+    ) in found
     missing = [f for f in found if f[2] == out2]
     assert {f[3] for f in missing} == {("onnx-dynamo",), ("torchscript-script",)}
     assert all(f[4].startswith("output `OUTPUT__2` of the contract is missing from the export") for f in missing)
@@ -354,8 +437,9 @@ def test_a_probe_at_a_declared_dynamic_size_fails_the_traced_model(torch_doc: Di
     ((code, path, at, targets, message),) = _of(torch_doc, "baked")
     assert (code, path, at, targets) == ("ML109", "pyproject.toml", line, ("torchscript-trace",))
     # mllint's own probes vary the batch only, where the traced reshape happens to hold
-    assert message.startswith("the export raises at `width` = 1 (the example has 3), a size the contract declares "
-                              "dynamic: RuntimeError")
+    assert message.startswith(
+        "the export raises at `width` = 1 (the example has 3), a size the contract declares dynamic: RuntimeError"
+    )
     exports = {(r["model"], r["target"]): r for r in torch_doc["exports"]}
     assert exports[("baked", "torchscript-trace")]["status"] == "ok"
     assert exports[("baked", "torchscript-trace")]["contract_probes"] == ["batch=1", "batch=3"]
@@ -391,16 +475,28 @@ KERAS_MODELS = textwrap.dedent("""\
 def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_mllint) -> None:
     pytest.importorskip("tensorflow")
     pytest.importorskip("keras")
-    contract_good = ('contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
-                     'contract.outputs = [{ name = "output_0", dtype = "float32", shape = ["batch", 2] }]\n')
-    contract_bad = ('contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
-                    'contract.outputs = [{ name = "probs", dtype = "float16", shape = ["batch", 5] }]\n')
-    root = _write(tmp_path, {
-        "pkg/__init__.py": "", "pkg/k.py": KERAS_MODELS,
-        "pyproject.toml": ('[tool.mllint]\ntargets = ["savedmodel"]\n'
-                           '\n[[tool.mllint.models]]\nname = "good"\nfactory = "pkg.k:good"\n' + contract_good
-                           + '\n[[tool.mllint.models]]\nname = "bad"\nfactory = "pkg.k:bad"\n' + contract_bad),
-    })
+    contract_good = (
+        'contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
+        'contract.outputs = [{ name = "output_0", dtype = "float32", shape = ["batch", 2] }]\n'
+    )
+    contract_bad = (
+        'contract.inputs = [{ name = "pixels", dtype = "float32", shape = ["batch", 3] }]\n'
+        'contract.outputs = [{ name = "probs", dtype = "float16", shape = ["batch", 5] }]\n'
+    )
+    root = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/k.py": KERAS_MODELS,
+            "pyproject.toml": (
+                '[tool.mllint]\ntargets = ["savedmodel"]\n'
+                '\n[[tool.mllint.models]]\nname = "good"\nfactory = "pkg.k:good"\n'
+                + contract_good
+                + '\n[[tool.mllint.models]]\nname = "bad"\nfactory = "pkg.k:bad"\n'
+                + contract_bad
+            ),
+        },
+    )
     doc = _confirm_json(run_mllint, root)
     exports = {r["model"]: r for r in doc["exports"]}
     assert exports["good"]["status"] == "ok" and exports["good"]["contract_probes"] == ["batch=1", "batch=3"]
@@ -410,16 +506,46 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
     y_line = _line(root, "pyproject.toml", "contract.outputs", after)
     # an unnamed tf.TensorSpec in the signature: TF Serving clients must send `args_0`, not `pixels`
     assert _of(doc, "bad") == [
-        ("ML106", "pyproject.toml", x_line, ("savedmodel",),
-         "input 0 is named `args_0` in the export; the contract says `pixels`"),
-        ("ML107", "pyproject.toml", y_line, ("savedmodel",),
-         "output 0 is named `output_0` in the export; the contract says `probs`"),
-        ("ML107", "pyproject.toml", y_line, ("savedmodel",),
-         "output `probs` dim 1 is 2 in the export; the contract says 5"),
-        ("ML107", "pyproject.toml", y_line, ("savedmodel",),
-         "output `probs` is float32 in the export; the contract says float16"),
-        ("ML108", "pyproject.toml", x_line, ("savedmodel",),
-         "input `pixels` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export"),
-        ("ML108", "pyproject.toml", y_line, ("savedmodel",),
-         "output `probs` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export"),
+        (
+            "ML106",
+            "pyproject.toml",
+            x_line,
+            ("savedmodel",),
+            "input 0 is named `args_0` in the export; the contract says `pixels`",
+        ),
+        (
+            "ML107",
+            "pyproject.toml",
+            y_line,
+            ("savedmodel",),
+            "output 0 is named `output_0` in the export; the contract says `probs`",
+        ),
+        (
+            "ML107",
+            "pyproject.toml",
+            y_line,
+            ("savedmodel",),
+            "output `probs` dim 1 is 2 in the export; the contract says 5",
+        ),
+        (
+            "ML107",
+            "pyproject.toml",
+            y_line,
+            ("savedmodel",),
+            "output `probs` is float32 in the export; the contract says float16",
+        ),
+        (
+            "ML108",
+            "pyproject.toml",
+            x_line,
+            ("savedmodel",),
+            "input `pixels` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+        ),
+        (
+            "ML108",
+            "pyproject.toml",
+            y_line,
+            ("savedmodel",),
+            "output `probs` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
+        ),
     ]

@@ -72,9 +72,12 @@ class Checker:
                 pairs.append((i, c, actual[i] if i < len(actual) else None))
         for i, c, a in pairs:
             if a is None:
-                self.add(code, f"{one} `{c['name']}` of the contract is missing from the export (it has "
-                               f"{len(actual)} {side}: {', '.join(f'`{n}`' for n in actual_names) or 'none'})",
-                         c["line"])
+                self.add(
+                    code,
+                    f"{one} `{c['name']}` of the contract is missing from the export (it has "
+                    f"{len(actual)} {side}: {', '.join(f'`{n}`' for n in actual_names) or 'none'})",
+                    c["line"],
+                )
                 continue
             why = self._name_problem(names, i, c["name"], a["name"])
             if why:
@@ -86,24 +89,34 @@ class Checker:
             if cs is None or as_ is None:
                 continue
             if len(cs) != len(as_):
-                self.add(code, f"{label} has rank {len(as_)} ({_fmt(as_)}) in the export; the contract says rank "
-                               f"{len(cs)} ({_fmt(cs)})", c["line"])
+                self.add(
+                    code,
+                    f"{label} has rank {len(as_)} ({_fmt(as_)}) in the export; the contract says rank "
+                    f"{len(cs)} ({_fmt(cs)})",
+                    c["line"],
+                )
                 continue
             for k, (want, got) in enumerate(zip(cs, as_)):
                 if isinstance(want, int) and isinstance(got, int) and want != got:
                     self.add(code, f"{label} dim {k} is {got} in the export; the contract says {want}", c["line"])
                 elif not isinstance(want, int) and isinstance(got, int):
                     dim = f" (`{want}`)" if want else ""
-                    self.add("ML108", f"{label} dim {k}{dim} is dynamic in the contract but fixed to {got} in the "
-                                      "export", c["line"])
+                    self.add(
+                        "ML108",
+                        f"{label} dim {k}{dim} is dynamic in the contract but fixed to {got} in the export",
+                        c["line"],
+                    )
                     if side == "inputs":
                         self.fixed.add((i, k))
         if side == "inputs" and len(actual) > len(declared):
             used = {id(a) for _, _, a in pairs if a is not None}
             for a in actual:
                 if id(a) not in used:
-                    self.add(code, f"the export has an input `{a['name']}` that the contract does not declare",
-                             self.contract.get("line"))
+                    self.add(
+                        code,
+                        f"the export has an input `{a['name']}` that the contract does not declare",
+                        self.contract.get("line"),
+                    )
 
     def _name_problem(self, names: str, i: int, want: str, got: str) -> Optional[str]:
         if names == "exact" and want != got:
@@ -111,8 +124,10 @@ class Checker:
         if names == "libtorch":
             m = _INDEXED.match(want)
             if want != got and not (m and int(m.group(1)) == i):
-                return (f"`{want}` matches neither the forward argument `{got}` nor the `<name>__{i}` convention "
-                        "of Triton's PyTorch backend")
+                return (
+                    f"`{want}` matches neither the forward argument `{got}` nor the `<name>__{i}` convention "
+                    "of Triton's PyTorch backend"
+                )
         if names == "libtorch-outputs":
             m = _INDEXED.match(want)
             if not (m and int(m.group(1)) == i):
@@ -120,7 +135,9 @@ class Checker:
         return None
 
     # -- probes -----------------------------------------------------------------------------------
-    def probe_plan(self, shapes: List[Tuple[int, ...]]) -> List[Tuple[str, int, int, Dict[int, Tuple[int, ...]], Optional[int]]]:
+    def probe_plan(
+        self, shapes: List[Tuple[int, ...]]
+    ) -> List[Tuple[str, int, int, Dict[int, Tuple[int, ...]], Optional[int]]]:
         """(dimension label, size, example size, new shapes by input index, contract line) per probe."""
         declared = self.contract.get("inputs") or []
         bounds = self.contract.get("dims") or {}
@@ -136,10 +153,10 @@ class Checker:
                 label = d if d else f"{c['name']}[{k}]"
                 dims.setdefault(label, []).append((i, k))
                 lines.setdefault(label, c["line"])
-        plan = []
+        plan: List[Tuple[str, int, int, Dict[int, Tuple[int, ...]], Optional[int]]] = []
         for label, where in dims.items():
             example = shapes[where[0][0]][where[0][1]]
-            lo, hi = (bounds.get(label) or [None, None])
+            lo, hi = bounds.get(label) or [None, None]
             lo = 1 if lo is None else lo
             sizes: List[int] = []
             for s in (1, example + 1, example + 2, 2 * example + 1, example - 1):
@@ -155,9 +172,15 @@ class Checker:
                 plan.append((label, s, example, merged, lines[label]))
         return plan
 
-    def run_probes(self, shapes: List[Tuple[int, ...]], make: Callable[[Dict[int, Tuple[int, ...]]], Any],
-                   eager: Callable[[Any], List[np.ndarray]], artifact: Callable[[Any], List[np.ndarray]],
-                   tolerance: float, notes: List[str]) -> List[str]:
+    def run_probes(
+        self,
+        shapes: List[Tuple[int, ...]],
+        make: Callable[[Dict[int, Tuple[int, ...]]], Any],
+        eager: Callable[[Any], List[np.ndarray]],
+        artifact: Callable[[Any], List[np.ndarray]],
+        tolerance: float,
+        notes: List[str],
+    ) -> List[str]:
         """Run every probe; a violation per dimension (its first failing size). Returns the probes run."""
         done: List[str] = []
         failed: Set[str] = set()
@@ -168,21 +191,31 @@ class Checker:
             try:
                 want = eager(inputs)
             except Exception as exc:  # noqa: BLE001 - the eager model itself rejects the size
-                notes.append(f"contract probe `{label}` = {size}: the eager model rejects it ({type(exc).__name__}); "
-                             "not compared")
+                notes.append(
+                    f"contract probe `{label}` = {size}: the eager model rejects it ({type(exc).__name__}); "
+                    "not compared"
+                )
                 continue
             try:
                 got = artifact(inputs)
             except Exception as exc:  # noqa: BLE001
                 text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-                self.add("ML109", f"the export raises at `{label}` = {size} (the example has {example}), a size the "
-                                  f"contract declares dynamic: {type(exc).__name__}: {text}", line)
+                self.add(
+                    "ML109",
+                    f"the export raises at `{label}` = {size} (the example has {example}), a size the "
+                    f"contract declares dynamic: {type(exc).__name__}: {text}",
+                    line,
+                )
                 failed.add(label)
                 continue
             why = describe_difference(want, got, tolerance)
             if why:
-                self.add("ML109", f"at `{label}` = {size} (the example has {example}) the export differs from eager: "
-                                  f"{why}", line, silent=True)
+                self.add(
+                    "ML109",
+                    f"at `{label}` = {size} (the example has {example}) the export differs from eager: {why}",
+                    line,
+                    silent=True,
+                )
                 failed.add(label)
                 continue
             done.append(f"{label}={size}")
@@ -263,8 +296,15 @@ def _guarded(check: Callable[..., None]) -> Callable[..., None]:
 
 
 @_guarded
-def check_torch(session: Any, target: str, call: Callable[[Tuple[Any, ...], Dict[str, Any]], Any], *,
-                onnx_path: Any = None, program: Any = None, script: Any = None) -> None:
+def check_torch(
+    session: Any,
+    target: str,
+    call: Callable[[Tuple[Any, ...], Dict[str, Any]], Any],
+    *,
+    onnx_path: Any = None,
+    program: Any = None,
+    script: Any = None,
+) -> None:
     """Check one PyTorch artifact (after ``compare`` passed); records violations on ``session.details``."""
     contract = getattr(session.job, "contract", None)
     if not contract:
@@ -289,15 +329,23 @@ def check_torch(session: Any, target: str, call: Callable[[Tuple[Any, ...], Dict
         checker.side("outputs", outputs, names="none")
     elif script is not None:
         params = [a.name.split(".")[0] for a in script.forward.schema.arguments[1:]]
-        inputs = [{"name": params[i] if i < len(params) else f"input_{i}", "dtype": _canonical(t.dtype),
-                   "shape": [None] * t.dim()} for i, t in enumerate(tensors)]
+        inputs = [
+            {
+                "name": params[i] if i < len(params) else f"input_{i}",
+                "dtype": _canonical(t.dtype),
+                "shape": [None] * t.dim(),
+            }
+            for i, t in enumerate(tensors)
+        ]
         checker.side("inputs", inputs, names="libtorch")
         try:
             with torch.no_grad():
                 produced = call(*session.example())
             out_leaves = [x for x in _leaves_with_paths(produced, {})[0] if isinstance(x, torch.Tensor)]
-            outputs = [{"name": f"output__{i}", "dtype": _canonical(t.dtype), "shape": [None] * t.dim()}
-                       for i, t in enumerate(out_leaves)]
+            outputs = [
+                {"name": f"output__{i}", "dtype": _canonical(t.dtype), "shape": [None] * t.dim()}
+                for i, t in enumerate(out_leaves)
+            ]
             naming = "libtorch-outputs" if contract.get("kind") == "triton" else "none"
             checker.side("outputs", outputs, names=naming)
         except Exception:  # noqa: BLE001 - compare() already ran it; nothing more to learn here
@@ -386,8 +434,10 @@ def saved_model_interface(path: Any) -> Optional[Tuple[List[Tensor], List[Tensor
             return {"name": name, "dtype": _canonical(tf.dtypes.as_dtype(t.dtype).name), "shape": shape}
 
         key = _natural_key
-        return ([info(n, sig.inputs[n]) for n in sorted(sig.inputs, key=key)],
-                [info(n, sig.outputs[n]) for n in sorted(sig.outputs, key=key)])
+        return (
+            [info(n, sig.inputs[n]) for n in sorted(sig.inputs, key=key)],
+            [info(n, sig.outputs[n]) for n in sorted(sig.outputs, key=key)],
+        )
     return None
 
 
@@ -428,7 +478,9 @@ def check_savedmodel(session: Any, target: str, path: Any) -> None:
         shapes = [tuple(a.shape) for a in session.args]
 
         def make(new_shapes: Dict[int, Tuple[int, ...]]) -> Tuple[np.ndarray, ...]:
-            return tuple(_np_resized(a, new_shapes[i], rng) if i in new_shapes else a for i, a in enumerate(session.args))
+            return tuple(
+                _np_resized(a, new_shapes[i], rng) if i in new_shapes else a for i, a in enumerate(session.args)
+            )
 
         def artifact(args: Tuple[np.ndarray, ...]) -> List[np.ndarray]:
             result = serve(**{n: tf.constant(a) for n, a in zip(names, args)})

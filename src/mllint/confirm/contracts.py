@@ -40,13 +40,36 @@ CONTRACT_CODES: Dict[str, str] = {
 
 #: Canonical dtype names; every alias (Triton ``TYPE_FP32``, ``fp32``, ``float``, ``torch.float32`` ...) maps here.
 DTYPES: Tuple[str, ...] = (
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "bfloat16", "float32", "float64", "string",
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "string",
 )
 _ALIASES: Dict[str, str] = {
-    "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp32": "float32", "float": "float32",
-    "fp64": "float64", "double": "float64", "long": "int64", "int": "int32", "short": "int16",
-    "byte": "uint8", "bytes": "string", "str": "string", "boolean": "bool",
+    "fp16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "fp32": "float32",
+    "float": "float32",
+    "fp64": "float64",
+    "double": "float64",
+    "long": "int64",
+    "int": "int32",
+    "short": "int16",
+    "byte": "uint8",
+    "bytes": "string",
+    "str": "string",
+    "boolean": "bool",
 }
 TRITON_PLATFORMS: Dict[str, Tuple[str, ...]] = {
     "onnxruntime_onnx": ("onnx-dynamo", "onnx-legacy"),
@@ -66,7 +89,7 @@ def canonical_dtype(value: Any) -> Optional[str]:
     text = value.strip().lower()
     for prefix in ("type_", "torch.", "tf.", "np.", "numpy."):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     text = _ALIASES.get(text, text)
     return text if text in DTYPES else None
 
@@ -141,8 +164,7 @@ def _tensors(value: Any, side: str, text: _Text, start: int, stop: Optional[int]
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ConfigError(f"{_where(text, start)}: contract '{side}' must be a list of tables "
-                          "({{name, dtype, shape}})")
+        raise ConfigError(f"{_where(text, start)}: contract '{side}' must be a list of tables {{name, dtype, shape}}")
     out = []
     seen = set()
     for i, entry in enumerate(value):
@@ -161,8 +183,9 @@ def _tensors(value: Any, side: str, text: _Text, start: int, stop: Optional[int]
         if "dtype" in entry:
             dtype = canonical_dtype(entry["dtype"])
             if dtype is None:
-                raise ConfigError(f"{here}: unknown dtype {entry['dtype']!r}; known: {', '.join(DTYPES)} "
-                                  "(or Triton TYPE_* names)")
+                raise ConfigError(
+                    f"{here}: unknown dtype {entry['dtype']!r}; known: {', '.join(DTYPES)} (or Triton TYPE_* names)"
+                )
         out.append({"name": name, "dtype": dtype, "shape": _shape(entry.get("shape"), here), "line": line or start})
     return out
 
@@ -197,7 +220,10 @@ def _from_table(table: Any, text: _Text, start: int, stop: Optional[int], kind: 
     if unknown:
         raise ConfigError(f"{here}: contract: unknown key '{unknown[0]}' (expected inputs, outputs, dims, targets)")
     contract = {
-        "kind": kind, "source": text.display, "line": start, "platform": "",
+        "kind": kind,
+        "source": text.display,
+        "line": start,
+        "platform": "",
         "inputs": _tensors(table.get("inputs"), "inputs", text, start, stop),
         "outputs": _tensors(table.get("outputs"), "outputs", text, start, stop),
         "dims": _bounds(table.get("dims"), here),
@@ -218,8 +244,10 @@ def _triton(path: Path, text: _Text, raw: str) -> Dict[str, Any]:
         from google.protobuf import text_format
         from tritonclient.grpc import model_config_pb2
     except (ImportError, RuntimeError) as exc:
-        raise ConfigError(f"{text.display}: reading a Triton config.pbtxt needs the 'triton' extra "
-                          f"(pip install 'mllint-export[triton]'): {exc}") from None
+        raise ConfigError(
+            f"{text.display}: reading a Triton config.pbtxt needs the 'triton' extra "
+            f"(pip install 'mllint-export[triton]'): {exc}"
+        ) from None
     config = model_config_pb2.ModelConfig()
     try:
         text_format.Parse(raw, config)
@@ -235,13 +263,15 @@ def _triton(path: Path, text: _Text, raw: str) -> Dict[str, Any]:
 
     def side(items: Iterable[Any], label: str) -> List[Dict[str, Any]]:
         out = []
-        for i, t in enumerate(items):
+        for t in items:
             line = text.find(f'"{t.name}"') or 1
             dtype_name = names.get(t.data_type, "TYPE_INVALID")
             dtype = canonical_dtype(dtype_name)
             if dtype is None:
-                raise ConfigError(f"{_where(text, line)}: {label} '{t.name}': data_type {dtype_name} is not a tensor "
-                                  "type mllint can check")
+                raise ConfigError(
+                    f"{_where(text, line)}: {label} '{t.name}': data_type {dtype_name} is not a tensor "
+                    "type mllint can check"
+                )
             dims = list(t.reshape.shape) if t.HasField("reshape") else list(t.dims)
             shape: List[Any] = [None if d == -1 else int(d) for d in dims]
             if batch > 0:
@@ -250,9 +280,12 @@ def _triton(path: Path, text: _Text, raw: str) -> Dict[str, Any]:
         return out
 
     contract = {
-        "kind": "triton", "source": text.display, "line": text.find("name:") or 1,
+        "kind": "triton",
+        "source": text.display,
+        "line": text.find("name:") or 1,
         "platform": config.platform or config.backend,
-        "inputs": side(config.input, "input"), "outputs": side(config.output, "output"),
+        "inputs": side(config.input, "input"),
+        "outputs": side(config.output, "output"),
         "dims": {"batch": [1, batch]} if batch > 0 else {},
         "targets": list(TRITON_PLATFORMS.get(config.platform or config.backend, ())) or None,
     }
@@ -305,8 +338,10 @@ def _read_file(ref: str, root: Path, spec: ModelSpec, where: str, known: Sequenc
         for name in table:
             if name not in known:
                 line = text.find(f'"{name}"') or text.find(f"{name}") or 1
-                raise ConfigError(f"{text.display}:{line}: contract for unknown model '{name}'; configured models: "
-                                  f"{', '.join(known) or 'none'}")
+                raise ConfigError(
+                    f"{text.display}:{line}: contract for unknown model '{name}'; configured models: "
+                    f"{', '.join(known) or 'none'}"
+                )
         wanted = pick or spec.name
         if wanted not in table:
             raise ConfigError(f"{where}: contract file '{path_text}' has no contract for model '{wanted}'")
@@ -317,7 +352,9 @@ def _read_file(ref: str, root: Path, spec: ModelSpec, where: str, known: Sequenc
     return _from_table(data, text, 1, None, kind)
 
 
-def load_contract(spec: ModelSpec, root: Path, config_file: Optional[Path], known: Sequence[str]) -> Optional[Dict[str, Any]]:
+def load_contract(
+    spec: ModelSpec, root: Path, config_file: Optional[Path], known: Sequence[str]
+) -> Optional[Dict[str, Any]]:
     """The checked contract of one model (plain data), or None without one."""
     raw = getattr(spec, "contract", None)
     if raw is None:
@@ -361,8 +398,9 @@ def resolve_contracts(models: Sequence[ModelSpec], root: Path, config_file: Opti
 # -- violations -> findings (in the parent, after the children reported) ---------------------------------
 
 
-def contract_findings(results: Sequence[Any], root: Path, catalogue: object, source: Any,
-                      fallback: Any) -> List[Finding]:
+def contract_findings(
+    results: Sequence[Any], root: Path, catalogue: object, source: Any, fallback: Any
+) -> List[Finding]:
     """One finding per contract violation, grouped over the targets that violate it alike."""
     groups: Dict[Tuple[str, str, int, str], List[Tuple[Any, Dict[str, Any]]]] = {}
     for r in results:
@@ -376,14 +414,29 @@ def contract_findings(results: Sequence[Any], root: Path, catalogue: object, sou
         fields = {"targets": ", ".join(targets), "target": ", ".join(targets), "model": models, "detail": message}
         rule = catalogue.get(code) if hasattr(catalogue, "get") else None
         if rule is not None:
-            text, name, severity, fix = rule.message.format(**fields), rule.name, rule.default_severity, rule.choose_fix(targets)
+            text, name, severity, fix = (
+                rule.message.format(**fields),
+                rule.name,
+                rule.default_severity,
+                rule.choose_fix(targets),
+            )
         else:
             text, name, severity, fix = f"{fields['targets']} ({models}): {message}", code, Severity.ERROR, None
         effect = "silent" if code == "ML109" and all(v.get("silent") for _, v in members) else "fails"
         span = source.span(line, path) if source is not None else Span(line, 0, line, 0)
-        out.append(Finding(
-            path=path, span=span, code=code, name=name, message=text, severity=severity, targets=targets,
-            effects=tuple((t, effect) for t in targets), fix=fix,
-            confirmation=tuple((t, "confirmed") for t in targets), stmt_line=line,
-        ))
+        out.append(
+            Finding(
+                path=path,
+                span=span,
+                code=code,
+                name=name,
+                message=text,
+                severity=severity,
+                targets=targets,
+                effects=tuple((t, effect) for t in targets),
+                fix=fix,
+                confirmation=tuple((t, "confirmed") for t in targets),
+                stmt_line=line,
+            )
+        )
     return out
