@@ -14,6 +14,7 @@ turns into a finding at the contract's line:
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -287,10 +288,15 @@ def _guarded(check: Callable[..., None]) -> Callable[..., None]:
     """A contract check that breaks (an unreadable artifact, an API that moved) is a note, never a failed export."""
 
     def run(session: Any, *args: Any, **kwargs: Any) -> None:
+        if not getattr(session.job, "contract", None):
+            return
+        start = time.perf_counter()
         try:
             check(session, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001
             session.notes.append(f"contract check did not complete: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:  # the cost of contracts, apart from the export and mllint's own comparisons
+            session.details["contract_seconds"] = round(time.perf_counter() - start, 4)
 
     return run
 
