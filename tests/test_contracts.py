@@ -549,3 +549,44 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
             "output `probs` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
         ),
     ]
+
+
+def _pytest_plugin(root: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # load the plugin from this checkout, whatever is installed
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "mllint.pytest_plugin", "-p", "no:cacheprovider", "-rA",
+         "--mllint-confirm"],
+        cwd=root, capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+
+def _plugin_project(root: Path, contract: str) -> Path:
+    from confirm_project import MODELS
+
+    return _write(root, {
+        "pkg/__init__.py": "", "pkg/models.py": MODELS,
+        "pyproject.toml": '[tool.mllint]\ntargets = ["torchscript-script", "torch-export"]\n\n'
+                          '[[tool.mllint.models]]\nname = "clean"\nfactory = "pkg.models:clean"\n' + contract,
+    })  # fmt: skip
+
+
+@pytest.mark.export
+def test_the_pytest_plugin_fails_an_item_that_breaks_the_contract(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    root = _plugin_project(tmp_path, 'contract.inputs = [{ name = "x", dtype = "float32", shape = ["batch", 3] }]\n')
+    proc = _pytest_plugin(root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout
+    assert "FAILED pyproject.toml::mllint::clean::torch-export" in proc.stdout
+    line = _line(root, "pyproject.toml", "contract.inputs")
+    assert (
+        f"pyproject.toml:{line}:1: ML108 contract-dynamic-dim-fixed torch-export export of model `clean` breaks "
+        "its contract: input `x` dim 0 (`batch`) is dynamic in the contract but fixed to 2"
+    ) in proc.stdout
+
+
+def test_the_pytest_plugin_refuses_a_bad_contract(tmp_path: Path) -> None:
+    root = _plugin_project(tmp_path, 'contract.inputs = [{ name = "x", dtype = "complex512" }]\n')
+    proc = _pytest_plugin(root)
+    assert proc.returncode == 4 and "unknown dtype 'complex512'" in proc.stderr, proc.stdout + proc.stderr
