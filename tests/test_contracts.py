@@ -590,3 +590,19 @@ def test_the_pytest_plugin_refuses_a_bad_contract(tmp_path: Path) -> None:
     root = _plugin_project(tmp_path, 'contract.inputs = [{ name = "x", dtype = "complex512" }]\n')
     proc = _pytest_plugin(root)
     assert proc.returncode == 4 and "unknown dtype 'complex512'" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_an_output_named_like_an_input_is_located_at_the_output(tmp_path: Path) -> None:
+    _write(tmp_path, {"c.json": '{"inputs": [{"name": "x"}],\n "outputs": [\n  {"name": "x"}]}\n'})
+    c = load_contract(ModelSpec("m", "a:b", contract="c.json"), tmp_path, None, ["m"])
+    assert c is not None and (c["inputs"][0]["line"], c["outputs"][0]["line"]) == (1, 3)
+    pytest.importorskip("tritonclient.grpc")
+    _write(
+        tmp_path,
+        {
+            "m/config.pbtxt": 'input [\n  { name: "x" data_type: TYPE_FP32 dims: [ 3 ] }\n]\n'
+            'output [\n  { name: "x" data_type: TYPE_FP32 dims: [ 3 ] }\n]\n'
+        },
+    )
+    c = load_contract(ModelSpec("m", "a:b", contract="m/config.pbtxt"), tmp_path, None, ["m"])
+    assert c is not None and (c["inputs"][0]["line"], c["outputs"][0]["line"]) == (2, 5)

@@ -225,7 +225,8 @@ def _from_table(table: Any, text: _Text, start: int, stop: Optional[int], kind: 
         "line": start,
         "platform": "",
         "inputs": _tensors(table.get("inputs"), "inputs", text, start, stop),
-        "outputs": _tensors(table.get("outputs"), "outputs", text, start, stop),
+        # an output named like an input is looked up from where the outputs are written
+        "outputs": _tensors(table.get("outputs"), "outputs", text, text.find("outputs", start, stop) or start, stop),
         "dims": _bounds(table.get("dims"), here),
         "targets": None,
     }
@@ -261,10 +262,10 @@ def _triton(path: Path, text: _Text, raw: str) -> Dict[str, Any]:
     names = {v.number: v.name for v in model_config_pb2.DataType.DESCRIPTOR.values}
     batch = int(config.max_batch_size)
 
-    def side(items: Iterable[Any], label: str) -> List[Dict[str, Any]]:
+    def side(items: Iterable[Any], label: str, start: int) -> List[Dict[str, Any]]:
         out = []
         for t in items:
-            line = text.find(f'"{t.name}"') or 1
+            line = text.find(f'"{t.name}"', start) or text.find(f'"{t.name}"') or 1
             dtype_name = names.get(t.data_type, "TYPE_INVALID")
             dtype = canonical_dtype(dtype_name)
             if dtype is None:
@@ -284,14 +285,22 @@ def _triton(path: Path, text: _Text, raw: str) -> Dict[str, Any]:
         "source": text.display,
         "line": text.find("name:") or 1,
         "platform": config.platform or config.backend,
-        "inputs": side(config.input, "input"),
-        "outputs": side(config.output, "output"),
+        "inputs": side(config.input, "input", 1),
+        "outputs": side(config.output, "output", _first_field(text, "output")),
         "dims": {"batch": [1, batch]} if batch > 0 else {},
         "targets": list(TRITON_PLATFORMS.get(config.platform or config.backend, ())) or None,
     }
     if not contract["inputs"] and not contract["outputs"]:
         raise ConfigError(f"{text.display}: the Triton configuration declares no input and no output")
     return contract
+
+
+def _first_field(text: _Text, field: str) -> int:
+    """The line where a top-level text-format field (``output [`` / ``output {``) starts (1 if not found)."""
+    for i, line in enumerate(text.lines, 1):
+        if re.match(rf"^\s*{field}\s*(:\s*)?[\[{{]", line):
+            return i
+    return 1
 
 
 def _read_file(ref: str, root: Path, spec: ModelSpec, where: str, known: Sequence[str]) -> Dict[str, Any]:
