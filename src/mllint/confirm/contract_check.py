@@ -22,7 +22,6 @@ import numpy as np
 from mllint.confirm.compare import array_leaves, describe_difference
 
 Tensor = Dict[str, Any]  # {"name", "dtype", "shape"}: shape entries int (fixed), str (symbolic), None (unknown)
-_INDEXED = re.compile(r"^.+__(\d+)$")
 
 
 def _canonical(dtype: Any) -> Optional[str]:
@@ -45,6 +44,7 @@ class Checker:
         self.target = target
         self.found: List[Dict[str, Any]] = []
         self.fixed: Set[Tuple[int, int]] = set()  # (input index, dim) the export made static
+        self.notes: List[str] = []
 
     def applies(self) -> bool:
         wanted = self.contract.get("targets")
@@ -65,12 +65,23 @@ class Checker:
         one = side[:-1]
         actual_names = [a["name"] for a in actual]
         by_name = names == "exact" and all(c["name"] in actual_names for c in declared)
-        pairs: List[Tuple[int, Dict[str, Any], Optional[Tensor]]] = []
-        for i, c in enumerate(declared):
-            if by_name:
-                pairs.append((i, c, actual[actual_names.index(c["name"])]))
-            else:
-                pairs.append((i, c, actual[i] if i < len(actual) else None))
+        if names.startswith("libtorch"):
+            convention, positions = _libtorch_positions([c["name"] for c in declared], actual_names, side)
+            if convention == "strict" and self.contract.get("kind") == "triton":
+                rule = (
+                    "are neither all `forward` argument names nor all `<name>__<index>`"
+                    if side == "inputs"
+                    else "do not all follow `<name>__<index>`"
+                )
+                self.notes.append(
+                    f"the contract's {side} {rule}: Triton's PyTorch backend binds them in config "
+                    "order (and logs a warning)"
+                )
+        else:
+            positions = [actual_names.index(c["name"]) if by_name else i for i, c in enumerate(declared)]
+        pairs: List[Tuple[int, Dict[str, Any], Optional[Tensor]]] = [
+            (i, c, actual[p] if p < len(actual) else None) for i, (c, p) in enumerate(zip(declared, positions))
+        ]
         for i, c, a in pairs:
             if a is None:
                 self.add(
@@ -122,17 +133,6 @@ class Checker:
     def _name_problem(self, names: str, i: int, want: str, got: str) -> Optional[str]:
         if names == "exact" and want != got:
             return f"is named `{got}` in the export; the contract says `{want}`"
-        if names == "libtorch":
-            m = _INDEXED.match(want)
-            if want != got and not (m and int(m.group(1)) == i):
-                return (
-                    f"`{want}` matches neither the forward argument `{got}` nor the `<name>__{i}` convention "
-                    "of Triton's PyTorch backend"
-                )
-        if names == "libtorch-outputs":
-            m = _INDEXED.match(want)
-            if not (m and int(m.group(1)) == i):
-                return f"`{want}` does not follow the `<name>__{i}` output naming of Triton's PyTorch backend"
         return None
 
     # -- probes -----------------------------------------------------------------------------------
@@ -223,7 +223,24 @@ class Checker:
         return done
 
 
+def _libtorch_positions(names: List[str], forward: List[str], side: str) -> Tuple[str, List[int]]:
+    """How Triton's PyTorch backend binds config tensors to TorchScript positions (its GetNamingConvention):
+    inputs by ``forward`` argument name when every input is one; else, inputs and outputs, by the index of
+    ``<name>__<index>`` when every name has one; else in config order."""
+    if side == "inputs" and all(n in forward for n in names):
+        return "forward-argument", [forward.index(n) for n in names]
+    indices = []
+    for n in names:
+        at = n.find("__")
+        suffix = n[at + 2 :] if at >= 0 else "x"
+        if suffix and not suffix.isdigit():
+            return "strict", list(range(len(names)))
+        indices.append(int(suffix or 0))
+    return "named-index", indices
+
+
 def _record(session: Any, checker: Checker, probes: Optional[List[str]] = None) -> None:
+    session.notes.extend(n for n in checker.notes if n not in session.notes)
     if checker.found:
         session.details["contract"] = checker.found
     if probes:
@@ -352,8 +369,7 @@ def check_torch(
                 {"name": f"output__{i}", "dtype": _canonical(t.dtype), "shape": [None] * t.dim()}
                 for i, t in enumerate(out_leaves)
             ]
-            naming = "libtorch-outputs" if contract.get("kind") == "triton" else "none"
-            checker.side("outputs", outputs, names=naming)
+            checker.side("outputs", outputs, names="libtorch-outputs" if contract.get("kind") == "triton" else "none")
         except Exception:  # noqa: BLE001 - compare() already ran it; nothing more to learn here
             pass
     probes: List[str] = []
