@@ -423,7 +423,7 @@ def test_triton_contract_broken_in_every_way(torch_doc: Dict[str, Any]) -> None:
         cfg,
         total,
         ("torchscript-script",),
-        "output `total` has rank 1 ([?]) in the export; the contract says rank 2 ([batch, ?])",
+        "output `total` has rank 1 ([?]) in the export; the contract says rank 2 ([batch, 1])",
     ) in found
     # `total` breaks the `<name>__<index>` convention, so Triton's PyTorch backend binds the outputs in config
     # order (with a warning, not an error): a note, and `OUTPUT__2` is the missing third output
