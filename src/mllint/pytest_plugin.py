@@ -114,7 +114,8 @@ class ConfirmItem(pytest.Item):
         hits = [
             f
             for f in merged
-            if dict(f.confirmation).get(self.target) == "confirmed" or (f.code.startswith("ML1") and not f.targets)
+            if dict(f.confirmation).get(self.target) == "confirmed"
+            or (f.code.startswith("ML1") and not f.targets)
             or (f.code in CONTRACT_CODES.values() and self.target in f.targets)
         ]
         lines = [f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.name} {f.message}" for f in hits]

@@ -396,16 +396,20 @@ def check_torch(
         def eager(inputs: Tuple[Tuple[Any, ...], Dict[str, Any]]) -> List[np.ndarray]:
             nonlocal ref_model
             if ref_model is None:
-                from mllint.confirm.torch_runners import _fresh
+                import copy
 
-                ref_model = _fresh(session.pristine)
+                try:
+                    ref_model = copy.deepcopy(session.pristine)
+                except Exception:  # noqa: BLE001 - some modules refuse deepcopy (as in the runners)
+                    ref_model = session.pristine
             return session._eager(ref_model, *inputs)
 
         def artifact(inputs: Tuple[Tuple[Any, ...], Dict[str, Any]]) -> List[np.ndarray]:
-            from mllint.confirm.torch_runners import _copy
+            from torch.utils import _pytree as pytree
 
+            fresh = pytree.tree_map(lambda v: v.clone() if isinstance(v, torch.Tensor) else v, inputs)
             with torch.no_grad():
-                return array_leaves(call(_copy(inputs[0]), _copy(inputs[1])))
+                return array_leaves(call(*fresh))
 
         probes = checker.run_probes(shapes, make, eager, artifact, session.tolerance, session.notes)
     _record(session, checker, probes)
