@@ -480,7 +480,7 @@ KERAS_MODELS = textwrap.dedent("""\
 
 
 @pytest.mark.export
-def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_mllint) -> None:
+def test_keras_serving_default_and_tflite_signatures_against_a_contract(tmp_path: Path, run_mllint) -> None:
     pytest.importorskip("tensorflow")
     pytest.importorskip("keras")
     contract_good = (
@@ -497,7 +497,7 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
             "pkg/__init__.py": "",
             "pkg/k.py": KERAS_MODELS,
             "pyproject.toml": (
-                '[tool.mllint]\ntargets = ["savedmodel"]\n'
+                '[tool.mllint]\ntargets = ["savedmodel", "tflite"]\n'
                 '\n[[tool.mllint.models]]\nname = "good"\nfactory = "pkg.k:good"\n'
                 + contract_good
                 + '\n[[tool.mllint.models]]\nname = "bad"\nfactory = "pkg.k:bad"\n'
@@ -506,8 +506,10 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
         },
     )
     doc = _confirm_json(run_mllint, root)
-    exports = {r["model"]: r for r in doc["exports"]}
-    assert exports["good"]["status"] == "ok" and exports["good"]["contract_probes"] == ["batch=1", "batch=3"]
+    exports = {(r["model"], r["target"]): r for r in doc["exports"]}
+    for target in ("savedmodel", "tflite"):  # the TFLite signature runner resizes its inputs for the probes
+        good = exports[("good", target)]
+        assert good["status"] == "ok" and good["contract_probes"] == ["batch=1", "batch=3"], good
     assert _of(doc, "good") == []
     after = _line(root, "pyproject.toml", 'name = "bad"')
     x_line = _line(root, "pyproject.toml", "contract.inputs", after)
@@ -518,42 +520,42 @@ def test_keras_serving_default_signature_against_a_contract(tmp_path: Path, run_
             "ML106",
             "pyproject.toml",
             x_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "input 0 is named `args_0` in the export; the contract says `pixels`",
         ),
         (
             "ML107",
             "pyproject.toml",
             y_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "output 0 is named `output_0` in the export; the contract says `probs`",
         ),
         (
             "ML107",
             "pyproject.toml",
             y_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "output `probs` dim 1 is 2 in the export; the contract says 5",
         ),
         (
             "ML107",
             "pyproject.toml",
             y_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "output `probs` is float32 in the export; the contract says float16",
         ),
         (
             "ML108",
             "pyproject.toml",
             x_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "input `pixels` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
         ),
         (
             "ML108",
             "pyproject.toml",
             y_line,
-            ("savedmodel",),
+            ("savedmodel", "tflite"),
             "output `probs` dim 0 (`batch`) is dynamic in the contract but fixed to 2 in the export",
         ),
     ]

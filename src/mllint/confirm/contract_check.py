@@ -523,3 +523,52 @@ def _np_resized(like: np.ndarray, shape: Tuple[int, ...], rng: np.random.Generat
         return rng.integers(0, 2, size=shape).astype(bool)
     lo, hi = (int(like.min()), int(like.max())) if like.size else (0, 1)
     return rng.integers(lo, hi + 1, size=shape).astype(like.dtype)
+
+
+def tflite_interface(interpreter: Any) -> Tuple[List[Tensor], List[Tensor]]:
+    """The default signature of a TFLite model: names, dtypes, ``shape_signature`` (-1: dynamic)."""
+    runner = interpreter.get_signature_runner()
+
+    def info(name: str, d: Dict[str, Any]) -> Tensor:
+        sig = d.get("shape_signature")
+        shape = [int(v) if v >= 0 else "?" for v in (sig if sig is not None else d["shape"])]
+        return {"name": name, "dtype": _canonical(np.dtype(d["dtype"]).name), "shape": shape}
+
+    ins, outs = runner.get_input_details(), runner.get_output_details()
+    return ([info(n, ins[n]) for n in sorted(ins, key=_natural_key)],
+            [info(n, outs[n]) for n in sorted(outs, key=_natural_key)])  # fmt: skip
+
+
+@_guarded
+def check_tflite(session: Any, target: str, flatbuffer: bytes) -> None:
+    """Check a TFLite model's signature and probe it (the runner resizes inputs) at declared dynamic sizes."""
+    import tensorflow as tf
+
+    checker = Checker(session.job.contract, target)
+    if not checker.applies():
+        return
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    inputs, outputs = tflite_interface(interpreter)
+    checker.side("inputs", inputs)
+    checker.side("outputs", outputs)
+    probes: List[str] = []
+    if session.reference is not None:
+        declared_in = [c["name"] for c in session.job.contract.get("inputs") or []]
+        names = [i["name"] for i in inputs]
+        if len(declared_in) == len(names) and set(declared_in) == set(names):
+            names = declared_in
+        runner = interpreter.get_signature_runner()
+        rng = np.random.default_rng(1234)
+        shapes = [tuple(a.shape) for a in session.args]
+
+        def make(new_shapes: Dict[int, Tuple[int, ...]]) -> Tuple[np.ndarray, ...]:
+            return tuple(
+                _np_resized(a, new_shapes[i], rng) if i in new_shapes else a for i, a in enumerate(session.args)
+            )
+
+        def artifact(args: Tuple[np.ndarray, ...]) -> List[np.ndarray]:
+            result = runner(**dict(zip(names, args)))
+            return [np.asarray(result[k]) for k in sorted(result, key=_natural_key)]
+
+        probes = checker.run_probes(shapes, make, session._eager, artifact, session.tolerance, session.notes)
+    _record(session, checker, probes)

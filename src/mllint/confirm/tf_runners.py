@@ -285,6 +285,7 @@ class TFSession(Session):
         if self.job.artifacts:
             self.details["artifact"] = str(path)
         self._compare_outputs([self._interpret(flatbuffer, args) for _, args in self._inputs()], "TFLite model")
+        contract_check.check_tflite(self, target, flatbuffer)
         return None
 
     def _interpret(self, flatbuffer: bytes, args: Tuple[Any, ...]) -> Any:
