@@ -58,7 +58,7 @@ CONTRACTS = {
         "outputs": [{"name": "output_0", "dtype": "float32", "shape": ["batch", 4]}],
     },
 }
-TARGETS = {"cnn": ("torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"), "mlp": ("savedmodel",)}
+TARGETS = {"cnn": ("torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"), "mlp": ("savedmodel", "tflite")}
 
 
 def _models(with_contracts: bool, root: Path, targets: Tuple[str, ...]) -> List[ModelSpec]:
