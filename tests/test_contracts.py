@@ -627,3 +627,20 @@ def test_triton_pytorch_backend_binding_rules() -> None:
     assert _libtorch_positions(["ids", "INPUT__1"], forward, "inputs") == ("strict", [0, 1])  # mixed
     assert _libtorch_positions(["mask", "ids"], forward, "outputs") == ("strict", [0, 1])
     assert _libtorch_positions(["OUT__0", "OUT__x"], [], "outputs") == ("strict", [0, 1])
+
+
+def test_a_pbtxt_contract_without_the_triton_extra_says_what_to_install(tmp_path: Path, run_mllint) -> None:
+    fake = tmp_path / "no-triton" / "tritonclient"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('tritonclient is not installed (simulated)')\n")
+    root = _write(tmp_path / "proj", {
+        "pkg/__init__.py": "", "pkg/m.py": "def make():\n    return None\n",
+        "m/config.pbtxt": 'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n',
+        "pyproject.toml": '[tool.mllint]\n\n[[tool.mllint.models]]\nname = "m"\nfactory = "pkg.m:make"\n'
+                          'contract = "m/config.pbtxt"\n',
+    })  # fmt: skip
+    path = os.pathsep.join(p for p in (str(fake.parent), os.environ.get("PYTHONPATH", "")) if p)
+    proc = run_mllint(["check", ".", "--no-cache", "--confirm"], root, env_extra={"PYTHONPATH": path})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "m/config.pbtxt: reading a Triton config.pbtxt needs the 'triton' extra" in proc.stderr, proc.stderr
+    assert "pip install 'mllint-export[triton]'" in proc.stderr
