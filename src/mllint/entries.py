@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 #: Files whose text matches this may call an export API; only they are summarised before the walks.
 EXPORT_HINT = re.compile(
     r"\b(?:script|trace|trace_module|export|_export|dynamo_export|from_keras_model|from_concrete_functions|"
-    r"from_saved_model|save_keras_model|convert_tf_saved_model|convert)\s*\(|\.keras\b"
+    r"from_saved_model|save_keras_model|convert_tf_saved_model|convert)\s*\(|\.keras\b|saved_model\s*\.\s*save\b"
 )
 _PATTERN = re.compile(r"^[\w.*?\[\]!-]+:[\w*?\[\]!-]+$")
 _LOSS_BASE = re.compile(r"^torch\.nn\.(?:modules\.loss\.\w+|\w*Loss)$")
