@@ -70,6 +70,7 @@ def reported(result: RunResult) -> Set[Tuple[str, int]]:
 
 # -- default entry points: every model class but losses, training wrappers, inference runners ------------
 
+
 def _fixture_run(**overrides: object) -> RunResult:
     settings = load_settings(FIXTURE, CAT, None, dict(overrides) or None)
     settings.root = REPO
@@ -92,15 +93,23 @@ def test_losses_wrappers_and_runners_are_not_judged_their_look_alikes_are() -> N
     assert report["mode"] == "default" and report["reason"] == "every model class: no export calls found"
     excluded = {e["class"]: e["reason"] for e in report["excluded"]}  # type: ignore[union-attr]
     assert {k: v.split(":")[0] for k, v in excluded.items()} == {
-        "losses:LabelSmoothingLoss": "loss", "losses:DiceLoss": "loss",
-        "wrappers:MaskedPredictionWrapper": "training wrapper", "wrappers:StepWrapper": "training wrapper",
+        "losses:LabelSmoothingLoss": "loss",
+        "losses:DiceLoss": "loss",
+        "wrappers:MaskedPredictionWrapper": "training wrapper",
+        "wrappers:StepWrapper": "training wrapper",
         "wrappers:OptimizingModule": "training wrapper",
-        "runners:Predictor": "inference runner", "runners:MultiBackend": "inference runner",
+        "runners:Predictor": "inference runner",
+        "runners:MultiBackend": "inference runner",
     }
     assert excluded["wrappers:OptimizingModule"] == "training wrapper: holds an optimizer (self.opt)"
     assert excluded["runners:Predictor"].startswith("inference runner: forward ")
-    assert judged(result) == {"losses:LossPredictionHead", "losses:ScoreCriterion", "wrappers:Backbone",
-                              "wrappers:Classifier", "runners:Resizer"}
+    assert judged(result) == {
+        "losses:LossPredictionHead",
+        "losses:ScoreCriterion",
+        "wrappers:Backbone",
+        "wrappers:Classifier",
+        "runners:Resizer",
+    }
 
 
 def test_the_excluded_classes_do_have_hazards() -> None:
@@ -114,8 +123,11 @@ def test_the_excluded_classes_do_have_hazards() -> None:
 
 # -- export calls and factories choose the entry points -----------------------------------------------------
 
+
 def test_export_calls_make_the_exported_classes_the_only_entry_points() -> None:
-    script = "import torch\nfrom pkg.models import Net\n\nm = Net().eval()\ntorch.export.export(m, (torch.randn(2, 3),))\n"
+    script = (
+        "import torch\nfrom pkg.models import Net\n\nm = Net().eval()\ntorch.export.export(m, (torch.randn(2, 3),))\n"
+    )
     result = run({"pkg/__init__.py": "", "pkg/models.py": MODELS, "scripts/export.py": script})
     assert judged(result) == {"pkg.models:Net"}
     assert result.entry_points["judged"][0]["source"] == "export call at scripts/export.py:5"  # type: ignore[index]
@@ -126,7 +138,9 @@ def test_export_calls_make_the_exported_classes_the_only_entry_points() -> None:
 
 
 def test_a_factory_result_is_resolved_to_its_class() -> None:
-    script = "import torch\nfrom pkg.models import build\n\nmodel = build(None)\ntorch.onnx.export(model, (x,), 'm.onnx')\n"
+    script = (
+        "import torch\nfrom pkg.models import build\n\nmodel = build(None)\ntorch.onnx.export(model, (x,), 'm.onnx')\n"
+    )
     result = run({"pkg/__init__.py": "", "pkg/models.py": MODELS, "export.py": script})
     assert judged(result) == {"pkg.models:Net"}
     assert result.entry_points["targets"] == ["onnx-dynamo"]
@@ -141,8 +155,10 @@ def test_configured_model_factories_are_entry_points() -> None:
 
 
 def test_an_export_call_of_an_unknown_model_keeps_every_class_judged() -> None:
-    script = ("import torch\nfrom pkg.models import Net\n\ntorch.jit.trace(Net(), (x,))\n"
-              "model = torch.load('m.pt')\ntorch.jit.script(model)\n")
+    script = (
+        "import torch\nfrom pkg.models import Net\n\ntorch.jit.trace(Net(), (x,))\n"
+        "model = torch.load('m.pt')\ntorch.jit.script(model)\n"
+    )
     result = run({"pkg/__init__.py": "", "pkg/models.py": MODELS, "export.py": script})
     assert judged(result) == {"pkg.models:Net", "pkg.models:Other"}
     assert "not statically clear (export.py:6)" in str(result.entry_points["reason"])
@@ -160,6 +176,7 @@ def test_parallel_workers_get_the_same_plan(monkeypatch: pytest.MonkeyPatch) -> 
 
 # -- configuration ----------------------------------------------------------------------------------------
 
+
 def test_configured_entry_points_and_not_exported() -> None:
     files = {"pkg/__init__.py": "", "pkg/models.py": MODELS}
     only = run(files, "entry-points = ['pkg.models:Oth*']\n")
@@ -170,12 +187,15 @@ def test_configured_entry_points_and_not_exported() -> None:
     assert dropped.entry_points["excluded"] == [{"class": "pkg.models:Net", "reason": "not-exported (config)"}]
 
 
-@pytest.mark.parametrize("value, message", [
-    ("entry-points = ['pkg.models.Net']", "expected 'package.module:ClassName'"),
-    ("entry-points = 'pkg:Net Head'", "expected 'package.module:ClassName'"),
-    ("not-exported = [3]", "must be a list of strings"),
-    ("targets = ['auto', 'tflite']", "'auto' cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("entry-points = ['pkg.models.Net']", "expected 'package.module:ClassName'"),
+        ("entry-points = 'pkg:Net Head'", "expected 'package.module:ClassName'"),
+        ("not-exported = [3]", "must be a list of strings"),
+        ("targets = ['auto', 'tflite']", "'auto' cannot be combined"),
+    ],
+)
 def test_bad_entry_values_are_configuration_errors(tmp_path: Path, value: str, message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(f"[tool.mllint]\n{value}\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -195,24 +215,27 @@ TORCH_HEAD = "import torch\nfrom pkg.models import Net\nm = Net()\n"
 TF_HEAD = "import tensorflow as tf\nimport keras\nm = keras.Sequential([])\n"
 
 
-@pytest.mark.parametrize("script, targets", [
-    (TORCH_HEAD + "torch.jit.script(m)\n", ["torchscript-script"]),
-    (TORCH_HEAD + "torch.jit.trace(m, (x,))\n", ["torchscript-trace"]),
-    (TORCH_HEAD + "torch.export.export(m, (x,))\n", ["torch-export"]),
-    (TORCH_HEAD + "from torch.export import export\nep = export(m, (x,))\n", ["torch-export"]),
-    (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx', dynamo=False)\n", ["onnx-legacy"]),
-    (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx')\n", ["onnx-dynamo"]),
-    (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx', dynamo=True)\n", ["onnx-dynamo"]),
-    (TF_HEAD + "tf.saved_model.save(m, 'out')\n", ["savedmodel"]),
-    (TF_HEAD + "m.export('out')\n", ["savedmodel"]),
-    (TF_HEAD + "m.export('m.tflite', format='litert')\n", ["tflite"]),
-    (TF_HEAD + "m.save('m.keras')\n", ["keras-file"]),
-    (TF_HEAD + "m.save(f'{out}/m.keras')\n", ["keras-file"]),
-    (TF_HEAD + "c = tf.lite.TFLiteConverter.from_keras_model(m)\n", ["tflite"]),
-    (TF_HEAD + "import tensorflowjs as tfjs\ntfjs.converters.save_keras_model(m, 'web')\n", ["tfjs"]),
-    (TF_HEAD + "m.save('m.h5')\nnp_save = 1\n", list(MODERN_TARGETS)),  # not a .keras archive
-    (TORCH_HEAD + "torch.save(m.state_dict(), 'm.pt')\n", list(MODERN_TARGETS)),  # a checkpoint, not an export
-])
+@pytest.mark.parametrize(
+    "script, targets",
+    [
+        (TORCH_HEAD + "torch.jit.script(m)\n", ["torchscript-script"]),
+        (TORCH_HEAD + "torch.jit.trace(m, (x,))\n", ["torchscript-trace"]),
+        (TORCH_HEAD + "torch.export.export(m, (x,))\n", ["torch-export"]),
+        (TORCH_HEAD + "from torch.export import export\nep = export(m, (x,))\n", ["torch-export"]),
+        (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx', dynamo=False)\n", ["onnx-legacy"]),
+        (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx')\n", ["onnx-dynamo"]),
+        (TORCH_HEAD + "torch.onnx.export(m, (x,), 'm.onnx', dynamo=True)\n", ["onnx-dynamo"]),
+        (TF_HEAD + "tf.saved_model.save(m, 'out')\n", ["savedmodel"]),
+        (TF_HEAD + "m.export('out')\n", ["savedmodel"]),
+        (TF_HEAD + "m.export('m.tflite', format='litert')\n", ["tflite"]),
+        (TF_HEAD + "m.save('m.keras')\n", ["keras-file"]),
+        (TF_HEAD + "m.save(f'{out}/m.keras')\n", ["keras-file"]),
+        (TF_HEAD + "c = tf.lite.TFLiteConverter.from_keras_model(m)\n", ["tflite"]),
+        (TF_HEAD + "import tensorflowjs as tfjs\ntfjs.converters.save_keras_model(m, 'web')\n", ["tfjs"]),
+        (TF_HEAD + "m.save('m.h5')\nnp_save = 1\n", list(MODERN_TARGETS)),  # not a .keras archive
+        (TORCH_HEAD + "torch.save(m.state_dict(), 'm.pt')\n", list(MODERN_TARGETS)),  # a checkpoint, not an export
+    ],
+)
 def test_auto_targets_follow_the_export_calls(script: str, targets: List[str]) -> None:
     result = run({"pkg/__init__.py": "", "pkg/models.py": MODELS, "export.py": script})
     assert result.entry_points["targets"] == targets
@@ -239,12 +262,14 @@ def test_no_export_call_judges_the_modern_targets() -> None:
 
 # -- the summaries and --show-entry-points --------------------------------------------------------------
 
+
 def _project(tmp_path: Path, script: Optional[str] = None) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "models.py").write_text(MODELS + "\n\nclass FocalLoss(nn.Module):\n"
-                                                "    def forward(self, logits, labels):\n        return logits\n")
+    (tmp_path / "pkg" / "models.py").write_text(
+        MODELS + "\n\nclass FocalLoss(nn.Module):\n    def forward(self, logits, labels):\n        return logits\n"
+    )
     if script is not None:
         (tmp_path / "export.py").write_text(script)
 
@@ -254,13 +279,17 @@ def test_text_and_json_summaries_say_what_was_judged_and_why(run_mllint, tmp_pat
     text = run_mllint(["check", ".", "--no-cache"], cwd=tmp_path).stdout
     assert "Entry points: 2 (every model class: no export calls found)" in text
     assert "Excluded 1: FocalLoss (loss)" in text
-    assert ("Targets (auto: no export calls found): torch-export, onnx-dynamo, savedmodel, keras-file, tflite"
-            in text)
+    assert "Targets (auto: no export calls found): torch-export, onnx-dynamo, savedmodel, keras-file, tflite" in text
     doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], cwd=tmp_path).stdout)
     assert doc["targets"] == list(MODERN_TARGETS)
     report = doc["entry_points"]
-    assert report["mode"] == "default" and [e["class"] for e in report["judged"]] == ["pkg.models:Net", "pkg.models:Other"]
-    assert report["excluded"] == [{"class": "pkg.models:FocalLoss", "reason": "loss: forward takes the target 'labels'"}]
+    assert report["mode"] == "default" and [e["class"] for e in report["judged"]] == [
+        "pkg.models:Net",
+        "pkg.models:Other",
+    ]
+    assert report["excluded"] == [
+        {"class": "pkg.models:FocalLoss", "reason": "loss: forward takes the target 'labels'"}
+    ]
 
 
 def test_show_entry_points_lists_sources_exclusions_and_calls(run_mllint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -275,6 +304,7 @@ def test_show_entry_points_lists_sources_exclusions_and_calls(run_mllint, tmp_pa
           export.py:5  torch.jit.trace -> torchscript-trace: pkg.models.Net
         Targets (auto: export calls in export.py): torchscript-trace
         """)
-    listing = json.loads(run_mllint(["check", ".", "--no-cache", "--show-entry-points", "--format", "json"],
-                                    cwd=tmp_path).stdout)
+    listing = json.loads(
+        run_mllint(["check", ".", "--no-cache", "--show-entry-points", "--format", "json"], cwd=tmp_path).stdout
+    )
     assert listing["judged"] == [{"class": "pkg.models:Net", "source": "export call at export.py:5"}]

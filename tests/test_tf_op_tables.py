@@ -7,6 +7,7 @@ side runs in-process and never imports TensorFlow.
 
 from __future__ import annotations
 
+from functools import partial
 import json
 import os
 import subprocess
@@ -16,8 +17,6 @@ from importlib import metadata
 from typing import Dict, List, Tuple
 
 import pytest
-
-from functools import partial
 
 from mllint import testing
 from mllint.optables.tf_tables import data_path, load_tf_tables

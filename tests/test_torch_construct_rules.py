@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 import textwrap
 from typing import Dict, List, Sequence, Tuple
-
-from functools import partial
 
 from mllint import testing
 

@@ -98,7 +98,9 @@ def run_check(
             if "ML003" in settings.enabled_codes
         ]
         return RunResult(
-            findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order), root=str(settings.root),
+            findings=sorted(findings, key=Finding.sort_key),
+            files_checked=len(project.order),
+            root=str(settings.root),
             entry_points=_entry_report(settings, stats),
         )
     finally:

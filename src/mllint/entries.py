@@ -153,8 +153,14 @@ def build_plan(session: "Session", settings: "Settings") -> EntryPlan:
     for display, call in calls:
         where = f"{display}:{call.line}"
         qual, clear = _resolve(index, call.arg, call.via)
-        plan.calls.append((where, call.api.lstrip(".") if call.api.startswith(".") else call.api, call.target,
-                           qual or (call.arg or "?") + ("" if clear else " (not resolved)")))
+        plan.calls.append(
+            (
+                where,
+                call.api.lstrip(".") if call.api.startswith(".") else call.api,
+                call.target,
+                qual or (call.arg or "?") + ("" if clear else " (not resolved)"),
+            )
+        )
         if qual:
             plan.exported.setdefault(qual, f"export call at {where}")
         if not clear:
@@ -186,9 +192,11 @@ def build_plan(session: "Session", settings: "Settings") -> EntryPlan:
             sources.append("[[tool.mllint.models]] factories")
         plan.mode, plan.reason = "export", "export calls in " + " and ".join(sources) if files else sources[0]
     elif unclear:
-        plan.reason = (f"every model class: what {len(unclear)} export call{'s' if len(unclear) != 1 else ''} "
-                       f"export{'s' if len(unclear) == 1 else ''} is not statically clear ({', '.join(unclear[:3])}"
-                       f"{', ...' if len(unclear) > 3 else ''})")
+        plan.reason = (
+            f"every model class: what {len(unclear)} export call{'s' if len(unclear) != 1 else ''} "
+            f"export{'s' if len(unclear) == 1 else ''} is not statically clear ({', '.join(unclear[:3])}"
+            f"{', ...' if len(unclear) > 3 else ''})"
+        )
     elif calls:
         plan.reason = "every model class: the export calls name no project model class"
     else:

@@ -19,25 +19,95 @@ from mllint._compat import SLOTS
 from mllint.analysis.names import child_nodes, dotted, qualify
 
 #: Parameter names that hold the training targets of a loss.
-TARGET_PARAMS = frozenset({
-    "target", "targets", "label", "labels", "y", "y_true", "gt", "gts", "ground_truth", "groundtruth", "truth",
-    "true", "tgt", "gt_labels", "gt_boxes", "gt_masks", "target_labels",
-})
+TARGET_PARAMS = frozenset(
+    {
+        "target",
+        "targets",
+        "label",
+        "labels",
+        "y",
+        "y_true",
+        "gt",
+        "gts",
+        "ground_truth",
+        "groundtruth",
+        "truth",
+        "true",
+        "tgt",
+        "gt_labels",
+        "gt_boxes",
+        "gt_masks",
+        "target_labels",
+    }
+)
 #: Calls that read files or URLs or decode images: a model's ``forward`` takes tensors, a runner's takes paths.
-RUNNER_CALLS = frozenset({
-    "open", "PIL.Image.open", "cv2.imread", "cv2.imdecode", "cv2.VideoCapture", "urllib.request.urlopen",
-    "requests.get", "torchvision.io.read_image", "torchvision.io.decode_image", "torchvision.io.read_file",
-    "imageio.imread", "imageio.v3.imread", "skimage.io.imread", "onnxruntime.InferenceSession",
-    "tensorrt.Runtime", "openvino.runtime.Core", "openvino.Core",
-})
+RUNNER_CALLS = frozenset(
+    {
+        "open",
+        "PIL.Image.open",
+        "cv2.imread",
+        "cv2.imdecode",
+        "cv2.VideoCapture",
+        "urllib.request.urlopen",
+        "requests.get",
+        "torchvision.io.read_image",
+        "torchvision.io.decode_image",
+        "torchvision.io.read_file",
+        "imageio.imread",
+        "imageio.v3.imread",
+        "skimage.io.imread",
+        "onnxruntime.InferenceSession",
+        "tensorrt.Runtime",
+        "openvino.runtime.Core",
+        "openvino.Core",
+    }
+)
 #: Export-backend names a runner dispatches on (``if self.backend == "onnx":``).
-BACKEND_NAMES = frozenset({
-    "onnx", "onnxruntime", "ort", "tensorrt", "trt", "engine", "openvino", "coreml", "tflite", "edgetpu", "tfjs",
-    "torchscript", "saved_model", "savedmodel", "pb", "paddle", "ncnn", "triton", "mnn", "rknn",
-})
+BACKEND_NAMES = frozenset(
+    {
+        "onnx",
+        "onnxruntime",
+        "ort",
+        "tensorrt",
+        "trt",
+        "engine",
+        "openvino",
+        "coreml",
+        "tflite",
+        "edgetpu",
+        "tfjs",
+        "torchscript",
+        "saved_model",
+        "savedmodel",
+        "pb",
+        "paddle",
+        "ncnn",
+        "triton",
+        "mnn",
+        "rknn",
+    }
+)
 #: ``self.<flag>`` attributes that name backends (``if self.onnx: ... elif self.engine:``): two or more tested
-BACKEND_FLAGS = frozenset({"onnx", "engine", "tflite", "coreml", "openvino", "saved_model", "pb", "jit", "triton",
-                           "paddle", "ncnn", "tfjs", "edgetpu", "xml", "dnn", "onnx_dynamic"})
+BACKEND_FLAGS = frozenset(
+    {
+        "onnx",
+        "engine",
+        "tflite",
+        "coreml",
+        "openvino",
+        "saved_model",
+        "pb",
+        "jit",
+        "triton",
+        "paddle",
+        "ncnn",
+        "tfjs",
+        "edgetpu",
+        "xml",
+        "dnn",
+        "onnx_dynamic",
+    }
+)
 _LOSS_FUNCTIONS = ("loss", "cross_entropy", "binary_cross_entropy", "nll", "kl_div", "ctc")
 
 
@@ -61,8 +131,11 @@ def _is_loss_call(name: str) -> bool:
 
 
 #: A file whose text matches none of these cannot hold any walked fact (the walk of ``forward`` is skipped).
-_HINT = re.compile(r"backward|open\(|imread|imdecode|urlopen|requests|InferenceSession|read_image|decode_image|"
-                   r"isinstance|loss|criterion|Runtime|Core\(|self\.\w+\s*(?:==|!=|in\b|:|or\b|and\b|else)", re.I)
+_HINT = re.compile(
+    r"backward|open\(|imread|imdecode|urlopen|requests|InferenceSession|read_image|decode_image|"
+    r"isinstance|loss|criterion|Runtime|Core\(|self\.\w+\s*(?:==|!=|in\b|:|or\b|and\b|else)",
+    re.I,
+)
 
 
 def role_facts(fn: cst.FunctionDef, aliases: Dict[str, str], text: str = "") -> Optional[RoleFacts]:
@@ -90,7 +163,11 @@ def role_facts(fn: cst.FunctionDef, aliases: Dict[str, str], text: str = "") -> 
             if runner is None and raw == "isinstance" and len(node.args) == 2:
                 first, kinds = node.args[0].value, node.args[1].value
                 names = {dotted(e.value) for e in kinds.elements} if isinstance(kinds, cst.Tuple) else {dotted(kinds)}
-                if isinstance(first, cst.Name) and first.value in param_names and names & {"str", "Path", "pathlib.Path"}:
+                if (
+                    isinstance(first, cst.Name)
+                    and first.value in param_names
+                    and names & {"str", "Path", "pathlib.Path"}
+                ):
                     runner = f"takes a file path ('{first.value}' may be a str)"
             if targets and loss_from is None and raw and _is_loss_call(raw):
                 used = {n.value for a in node.args for n in _names(a.value)}
