@@ -308,3 +308,35 @@ def test_show_entry_points_lists_sources_exclusions_and_calls(run_mllint, tmp_pa
         run_mllint(["check", ".", "--no-cache", "--show-entry-points", "--format", "json"], cwd=tmp_path).stdout
     )
     assert listing["judged"] == [{"class": "pkg.models:Net", "source": "export call at export.py:5"}]
+
+
+def test_confirm_factory_forms_are_resolved_and_an_unclear_factory_keeps_every_class() -> None:
+    factories = textwrap.dedent("""\
+        from pkg.models import Net, Other
+
+
+        def as_tuple():
+            return Net().eval(), (1,)
+
+
+        def as_dict():
+            model = Other()
+            return {"model": model, "args": (1,)}
+
+
+        def either(flag):
+            if flag:
+                return Net(), (1,)
+            return Other(), (1,)
+        """)
+    files = {"pkg/__init__.py": "", "pkg/models.py": MODELS, "pkg/factories.py": factories}
+    config = "[[tool.mllint.models]]\nfactory = 'pkg.factories:as_tuple'\n[[tool.mllint.models]]\nfactory = 'pkg.factories:as_dict'\n"
+    both = run(files, config)
+    assert both.entry_points["mode"] == "export" and judged(both) == {"pkg.models:Net", "pkg.models:Other"}
+    assert both.entry_points["reason"] == "[[tool.mllint.models]] factories"
+    unclear = run(files, "[[tool.mllint.models]]\nfactory = 'pkg.factories:either'\n")
+    assert unclear.entry_points["mode"] == "default"
+    assert unclear.entry_points["reason"] == (
+        "every model class: what 1 export call or factory exports is not statically clear "
+        "(factory pkg.factories:either)"
+    )

@@ -192,10 +192,11 @@ def build_plan(session: "Session", settings: "Settings") -> EntryPlan:
             sources.append("[[tool.mllint.models]] factories")
         plan.mode, plan.reason = "export", "export calls in " + " and ".join(sources) if files else sources[0]
     elif unclear:
+        what = "export call" if all(not u.startswith("factory ") for u in unclear) else "export call or factory"
+        many = len(unclear) != 1
         plan.reason = (
-            f"every model class: what {len(unclear)} export call{'s' if len(unclear) != 1 else ''} "
-            f"export{'s' if len(unclear) == 1 else ''} is not statically clear ({', '.join(unclear[:3])}"
-            f"{', ...' if len(unclear) > 3 else ''})"
+            f"every model class: what {len(unclear)} {what}{'s' if many else ''} export{'' if many else 's'} "
+            f"is not statically clear ({', '.join(unclear[:3])}{', ...' if len(unclear) > 3 else ''})"
         )
     elif calls:
         plan.reason = "every model class: the export calls name no project model class"

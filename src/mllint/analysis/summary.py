@@ -887,8 +887,9 @@ def _declared_dims(node: cst.BaseExpression) -> Tuple[int, ...]:
 
 
 def _factory_builds(fn: cst.FunctionDef, local_classes: Dict[str, str], aliases: Dict[str, str]) -> Optional[str]:
-    """The class a factory builds, when every ``return`` returns ``Cls(...)`` (or a local bound to one) of one
-    class. Statements only (``return`` and assignments), so it costs little on any function."""
+    """The class a factory builds, when every ``return`` returns ``Cls(...)`` (or a local bound to one, or the
+    ``--confirm`` forms ``(model, args)`` / ``{"model": model}``) of one class. Statements only (``return`` and
+    assignments), so it costs little on any function."""
     if not isinstance(fn.body, cst.IndentedBlock):
         return None
     collector = _CallSiteCollector(aliases, local_classes, {})
@@ -902,7 +903,15 @@ def _factory_builds(fn: cst.FunctionDef, local_classes: Dict[str, str], aliases:
                     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                         collector._remember(small.targets[0].target.value, small.value)
                     elif isinstance(small, cst.Return):
-                        cls = collector._built_class(small.value) if small.value is not None else None
+                        value = small.value
+                        # the --confirm factory forms: ``return model, (x,)`` and ``return {"model": model, ...}``
+                        if isinstance(value, cst.Tuple) and value.elements:
+                            value = value.elements[0].value
+                        elif isinstance(value, cst.Dict):
+                            value = next((e.value for e in value.elements if isinstance(e, cst.DictElement)
+                                          and isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == "model"),
+                                         None)
+                        cls = collector._built_class(value) if value is not None else None
                         if cls is None:
                             unclear[0] = True
                         else:
