@@ -249,6 +249,10 @@ def test_auto_targets_union_in_table_order_and_all_restores_nine() -> None:
     everything = run(files, "targets = 'all'\n")
     assert everything.entry_points["targets"] == list(ALL_TARGETS)
     assert everything.entry_points["targets_reason"] == "all"
+    assert run(files, "targets = ['tflite']\n", targets=["auto"]).entry_points["targets"] == [
+        "torchscript-script",
+        "onnx-legacy",
+    ]  # --target auto wins over the configured targets
     named = run(files, targets=["tflite"])
     assert named.entry_points["targets"] == ["tflite"] and named.entry_points["targets_reason"] == "configured"
 
