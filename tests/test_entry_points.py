@@ -344,3 +344,27 @@ def test_confirm_factory_forms_are_resolved_and_an_unclear_factory_keeps_every_c
         "every model class: what 1 export call or factory exports is not statically clear "
         "(factory pkg.factories:either)"
     )
+
+
+def test_keras_export_then_conversion_of_the_saved_model() -> None:
+    layers = textwrap.dedent("""\
+        import keras
+
+
+        class Net(keras.Model):
+            def call(self, x):
+                return x
+
+
+        class Unused(keras.layers.Layer):
+            def call(self, x):
+                return x
+        """)
+    script = (
+        "import tensorflow as tf\nfrom pkg.nets import Net\n\nm = Net()\nm.export('out')\n"
+        "converter = tf.lite.TFLiteConverter.from_saved_model('out')\n"
+    )
+    result = run({"pkg/__init__.py": "", "pkg/nets.py": layers, "export.py": script})
+    assert result.entry_points["mode"] == "export" and judged(result) == {"pkg.nets:Net"}
+    assert result.entry_points["targets"] == ["savedmodel", "tflite"]
+    assert [c["exports"] for c in result.entry_points["export_calls"]] == ["pkg.nets.Net", "a saved model (a path)"]

@@ -115,6 +115,8 @@ def role_of(index: ProjectIndex, cls: ClassSummary, framework: str) -> Optional[
 
 def _resolve(index: ProjectIndex, arg: Optional[str], via: str) -> Tuple[Optional[str], bool]:
     """(project model class, statically clear) for what an export call or factory exports."""
+    if via == "path":
+        return None, True  # converts what another call saved: that call names the model
     if not arg:
         return None, False
     found = index.resolve(arg)
@@ -150,15 +152,21 @@ def build_plan(session: "Session", settings: "Settings") -> EntryPlan:
             calls.extend((st.display, e) for e in st.summary.exports)
     unclear: List[str] = []
     files: List[str] = []
+    calls.sort(key=lambda item: (item[0], item[1].line))
     for display, call in calls:
         where = f"{display}:{call.line}"
         qual, clear = _resolve(index, call.arg, call.via)
         plan.calls.append(
             (
                 where,
-                call.api.lstrip(".") if call.api.startswith(".") else call.api,
+                "model" + call.api if call.api.startswith(".") else call.api,  # ``model.save``, ``model.export``
                 call.target,
-                qual or (call.arg or "?") + ("" if clear else " (not resolved)"),
+                qual
+                or (
+                    "a saved model (a path)"
+                    if call.via == "path"
+                    else (call.arg or "?") + ("" if clear else " (not resolved)")
+                ),
             )
         )
         if qual:

@@ -131,7 +131,7 @@ class ExportCall:
     #: what it exports, statically: a qualified class (``m = Net(...)``), a function whose result it is
     #: (``m = build(...)``: ``via == "factory"``), any other qualified name; None when unknown
     arg: Optional[str] = None
-    via: str = ""  # "class", "factory", "name" or ""
+    via: str = ""  # "class", "factory", "name", "path" (converts a saved artifact: no model) or ""
 
 
 @dataclass
@@ -770,7 +770,7 @@ class _CallSiteCollector:
         target = export_target(api, keywords)
         if target is None:
             return
-        arg, via = self._exported(obj)
+        arg, via = (None, "path") if api in _PATH_EXPORTS else self._exported(obj)
         self.exports.append(ExportCall(api, target, self._line(name), arg, via))
 
     def _exported(self, node: Optional[cst.BaseExpression]) -> Tuple[Optional[str], str]:
@@ -859,6 +859,12 @@ class _CallSiteCollector:
                     out.append((f"#{i}", _declared_dims(el.value)))
         return tuple((k, dims) for k, dims in out if dims)
 
+
+#: Export APIs that convert a saved artifact (a path), not a model object: they name a target, no model.
+_PATH_EXPORTS = frozenset({
+    "tensorflow.lite.TFLiteConverter.from_saved_model", "tensorflowjs.converters.convert_tf_saved_model",
+    "tensorflowjs.converters.convert",
+})
 
 #: Methods that return the module itself, so ``Net().eval()`` is still a ``Net``.
 _SELF_RETURNING = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "half", "double", "bfloat16",
