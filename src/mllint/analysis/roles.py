@@ -143,7 +143,10 @@ def role_facts(fn: cst.FunctionDef, aliases: Dict[str, str], text: str = "") -> 
     params = list(fn.params.posonly_params) + list(fn.params.params) + list(fn.params.kwonly_params)
     required = [p.name.value for p in params if p.default is None and p.name.value != "self"]
     targets = [n for n in required if n.lower() in TARGET_PARAMS]
-    param_names = {p.name.value for p in params}
+    # the model input (the first parameter after ``self``): a runner's may be a path; a flag that may be a
+    # string (``isinstance(mode, str)``) says nothing
+    inputs = [p.name.value for p in params if p.name.value != "self"][:1]
+    param_names = set(inputs)
     backward = False
     loss_from: Optional[str] = None
     runner: Optional[str] = None
