@@ -7,6 +7,7 @@ for Python code, which is where static findings live.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 from types import CodeType, FrameType
@@ -16,7 +17,10 @@ from mllint.confirm.locate import UserFiles
 
 
 class ReachRecorder:
-    """Context manager collecting (path, first line, last line) of every user function called inside it."""
+    """Context manager collecting (path, first line, last line) of every user function called inside it.
+
+    Module and class bodies are left out: importing a file is not running the methods it defines.
+    """
 
     def __init__(self, files: UserFiles) -> None:
         self.files = files
@@ -31,7 +35,9 @@ class ReachRecorder:
         if code in self._seen:
             return
         self._seen.add(code)
-        if self.files.is_user(code.co_filename):
+        # Module and class bodies run at import and span every function they define: only the
+        # functions themselves (CO_OPTIMIZED; lambdas and comprehensions included) say what ran.
+        if code.co_flags & inspect.CO_OPTIMIZED and self.files.is_user(code.co_filename):
             lines = [ln for _, _, ln in code.co_lines() if ln is not None] if hasattr(code, "co_lines") else []
             last = max(lines, default=code.co_firstlineno)
             self._user[code] = (self.files.rel(code.co_filename), code.co_firstlineno, max(last, code.co_firstlineno))
