@@ -7,7 +7,7 @@ The models are built by ``factories.py`` (tiny configs, random weights, nothing 
 packages. Each package's installed sources are copied into one scratch project
 (``benchmarks/.agreement/project``), so that the ``--confirm`` runners treat them as the user's code:
 every model is exported for real to the five PyTorch targets in isolated child processes
-(``mllint.confirm.isolation.run_confirm``), which also records the code each model ran. Those results are
+(``mllint.confirm.isolation.run_confirm``), which also record the functions each model's own calls ran (not the code that only built it). Those results are
 the ground truth; they are cached as data in ``ground_truth.json`` (keyed by the torch and package versions
 and the factory's source), so a later run only re-runs models whose inputs changed.
 
@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -148,8 +148,9 @@ def run_ground_truth(models: Sequence[str], jobs: int, timeout: float) -> Dict[s
             "location": list(r.location) if r.location else None,
             "locations": [list(x) for x in r.locations],
         }
-        if r.reached and not entry["reached"]:
-            entry["reached"] = [list(x) for x in r.reached if not x[0].startswith(FACTORY_MODULE)]
+        ran = r.details.get("ran") or ()  # what the model's calls ran, not the build-only code
+        if ran and not entry["reached"]:
+            entry["reached"] = [list(x) for x in ran if not str(x[0]).startswith(FACTORY_MODULE)]
     return out
 
 
@@ -162,7 +163,13 @@ def load_ground_truth() -> Dict[str, dict]:
 def save_ground_truth(models: Dict[str, dict]) -> None:
     data = {"about": "Real export outcomes of benchmarks/agreement/factories.py (written by agreement.py)",
             "models": {k: models[k] for k in sorted(models)}}
-    GROUND_TRUTH.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    lines = ['{"about": ' + json.dumps(data["about"]) + ', "models": {']
+    items = list(data["models"].items())
+    for i, (name, entry) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        lines.append(f" {json.dumps(name)}: {json.dumps(entry, sort_keys=True, separators=(',', ':'))}{comma}")
+    lines.append("}}")
+    GROUND_TRUTH.write_text("\n".join(lines) + "\n", encoding="utf-8")  # one model per line: readable diffs
 
 
 def static_findings(paths: Sequence[str], extra: Sequence[str]) -> Tuple[List[dict], float, dict]:

@@ -130,6 +130,23 @@ def report(ctx: FunctionContext, code: str, node: cst.CSTNode, level: str = PLAI
 
 
 # -- small syntax helpers ---------------------------------------------------------------------------
+def _tries_tensor_op(ctx: FunctionContext, body: cst.BaseSuite) -> bool:
+    """Whether a ``try`` body computes on a tensor (a call, operator or index whose value is one)."""
+    stack: List[cst.CSTNode] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, (cst.Call, cst.BinaryOperation, cst.Subscript, cst.Comparison)):
+            try:
+                if ctx.kind(node) == Kind.TENSOR:
+                    return True
+            except Exception:  # noqa: BLE001 - an expression mllint cannot evaluate is not evidence
+                pass
+        stack.extend(child_nodes(node))
+    return False
+
+
 def _is_literal(node: cst.BaseExpression) -> bool:
     """A literal non-None Python value (what TorchScript cannot pass as a Tensor)."""
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
@@ -378,8 +395,13 @@ class ScriptConstructs(Check):
 
     # PT202: try/except (script rejects it; tracing crashes when the exception fires) -------------
     def visit_Try(self, ctx: FunctionContext, node: cst.Try) -> None:
-        if node.handlers:  # try/finally alone catches nothing
-            report(ctx, "PT202", node, FRONTEND)
+        if not node.handlers:  # try/finally alone catches nothing
+            return
+        # Tracing and the exporters only crash or misbehave when the exception fires while they
+        # run; with no tensor operation inside the ``try`` (``try: import apex``, a version check)
+        # nothing they capture can raise, and only scripting, which rejects the syntax, is left.
+        quiet = frozenset() if _tries_tensor_op(ctx, node.body) else frozenset(TORCH_TARGETS) - {SCRIPT}
+        report(ctx, "PT202", node, FRONTEND, also_exempt=quiet)
 
     def visit_TryStar(self, ctx: FunctionContext, node: cst.CSTNode) -> None:  # pragma: no cover - Python 3.11+
         self.visit_Try(ctx, node)  # type: ignore[arg-type]
