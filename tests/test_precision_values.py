@@ -218,3 +218,42 @@ def test_try_without_tensor_operations_is_a_scripting_finding_only() -> None:
     got = {f.line: set(f.targets) for f in lint_source(code) if f.code == "PT202"}
     assert got[4] == {"torchscript-script"}
     assert {"torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"} <= got[13]
+
+
+def test_dict_outputs_PT217_and_look_alikes() -> None:
+    code = (
+        "import collections\n"
+        "import dataclasses\n"
+        "from typing import NamedTuple\n"
+        "import torch\n"
+        "from torch import nn\n"
+        "@dataclasses.dataclass\n"
+        "class Out(collections.OrderedDict):\n"
+        "    a: torch.Tensor = None\n"
+        "class Pair(NamedTuple):\n"
+        "    a: torch.Tensor\n"
+        "    b: torch.Tensor\n"
+        "class Head(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return {'y': x}\n"
+        "class Wrapped(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return Out(a=x)\n"
+        "class Plain(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        stats = {'y': x}\n"
+        "        return Pair(x, stats['y'])\n"
+        "class Block(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return {'hidden': x}\n"
+        "class Model(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return self.block(x)['hidden']\n"
+    )
+    got = {f.line: f for f in lint_source(code) if f.code == "PT217"}
+    assert sorted(got) == [14, 17]  # not the NamedTuple, not a dict built and read inside, not a part's output
+    assert got[14].targets == ("torchscript-trace",) and got[14].severity.value == "error"
+    assert "`Out`, which derives from `OrderedDict`" in got[17].message

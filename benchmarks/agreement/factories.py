@@ -134,9 +134,26 @@ def hf_clip_text():
     return _hf("CLIPTextConfig", "CLIPTextModel")
 
 
+def hf_bert_classifier():
+    return _hf("BertConfig", "BertForSequenceClassification", num_labels=3)
+
+
+def hf_gpt2_lm_head():
+    return _hf("GPT2Config", "GPT2LMHeadModel", n_embd=32, n_layer=2, n_head=4, n_positions=64)
+
+
+def hf_distilbert_classifier():
+    return _hf("DistilBertConfig", "DistilBertForSequenceClassification", dim=32, n_layers=2, n_heads=4,
+               hidden_dim=37, num_labels=3)
+
+
 # -- transformers: vision and audio --------------------------------------------------------------------
 def hf_vit():
     return _hf("ViTConfig", "ViTModel", "pixels", image_size=32, patch_size=8, **SMALL)
+
+
+def hf_vit_classifier():
+    return _hf("ViTConfig", "ViTForImageClassification", "pixels", image_size=32, patch_size=8, num_labels=3, **SMALL)
 
 
 def hf_deit():
