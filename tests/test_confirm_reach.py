@@ -9,7 +9,7 @@ from pathlib import Path
 from mllint.confirm.locate import UserFiles
 from mllint.confirm.reach import ReachRecorder
 
-SOURCE = '''\
+SOURCE = """\
 def used(x):
     return x + 1
 
@@ -24,7 +24,7 @@ class Net:
 
 def run():
     return Net().forward(1)
-'''
+"""
 
 
 def test_import_does_not_reach_every_function(tmp_path: Path) -> None:
@@ -50,7 +50,9 @@ def test_import_does_not_reach_every_function(tmp_path: Path) -> None:
 
 def test_build_only_code_is_not_ran(tmp_path: Path) -> None:
     path = tmp_path / "buildmod_reach.py"
-    path.write_text("def build():\n    return helper()\n\n\ndef helper():\n    return 1\n\n\ndef forward():\n    return 2\n")
+    path.write_text(
+        "def build():\n    return helper()\n\n\ndef helper():\n    return 1\n\n\ndef forward():\n    return 2\n"
+    )
     spec = importlib.util.spec_from_file_location("buildmod_reach", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -84,8 +84,11 @@ def factory_sources() -> Dict[str, str]:
     """Factory name -> a hash of its source (a changed factory re-runs only that model)."""
     text = (HERE / "factories.py").read_text(encoding="utf-8")
     tree = ast.parse(text)
-    shared = "".join(ast.get_source_segment(text, n) or "" for n in tree.body if not isinstance(n, ast.FunctionDef)
-                     or n.name.startswith("_"))
+    shared = "".join(
+        ast.get_source_segment(text, n) or ""
+        for n in tree.body
+        if not isinstance(n, ast.FunctionDef) or n.name.startswith("_")
+    )
     out = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
@@ -161,8 +164,10 @@ def load_ground_truth() -> Dict[str, dict]:
 
 
 def save_ground_truth(models: Dict[str, dict]) -> None:
-    data = {"about": "Real export outcomes of benchmarks/agreement/factories.py (written by agreement.py)",
-            "models": {k: models[k] for k in sorted(models)}}
+    data = {
+        "about": "Real export outcomes of benchmarks/agreement/factories.py (written by agreement.py)",
+        "models": {k: models[k] for k in sorted(models)},
+    }
     lines = ['{"about": ' + json.dumps(data["about"]) + ', "models": {']
     items = list(data["models"].items())
     for i, (name, entry) in enumerate(items):
@@ -175,8 +180,20 @@ def save_ground_truth(models: Dict[str, dict]) -> None:
 def static_findings(paths: Sequence[str], extra: Sequence[str]) -> Tuple[List[dict], float, dict]:
     """mllint's findings on ``paths`` (relative to the project), every target judged."""
     start = time.perf_counter()
-    cmd = [sys.executable, "-P", "-m", "mllint", "check", *paths, "--target", "all", "--format", "json",
-           "--no-cache", *extra]
+    cmd = [
+        sys.executable,
+        "-P",
+        "-m",
+        "mllint",
+        "check",
+        *paths,
+        "--target",
+        "all",
+        "--format",
+        "json",
+        "--no-cache",
+        *extra,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(PROJECT))
     if proc.returncode not in (0, 1):
         raise SystemExit(f"mllint check failed ({proc.returncode}): {proc.stderr[-3000:]}")
@@ -223,8 +240,14 @@ def _in(ranges: Sequence[Sequence[object]], path: str, line: int) -> bool:
 
 def claims(findings: Sequence[dict], target: str) -> List[dict]:
     """Findings that claim a hazard on ``target`` (tool diagnostics and info notes are not claims)."""
-    return [f for f in findings if target in (f.get("targets") or ()) and f["severity"] in ("error", "warning")
-            and not f["code"].startswith("ML") and not f.get("suppressed")]
+    return [
+        f
+        for f in findings
+        if target in (f.get("targets") or ())
+        and f["severity"] in ("error", "warning")
+        and not f["code"].startswith("ML")
+        and not f.get("suppressed")
+    ]
 
 
 def score(truth: Dict[str, dict], findings: Sequence[dict]) -> Dict[str, Score]:
@@ -246,18 +269,26 @@ def score(truth: Dict[str, dict], findings: Sequence[dict]) -> Dict[str, Score]:
                 s.missed_cells.append(f"{model}: {cell['status']} {cell['message'][:120]}")
             elif hits:
                 s.fp += 1
-                s.false_cells.append(f"{model}: " + ", ".join(sorted({f"{f['code']} {f['path']}:{f['line']}"
-                                                                      for f in hits}))[:300])
+                s.false_cells.append(
+                    f"{model}: " + ", ".join(sorted({f"{f['code']} {f['path']}:{f['line']}" for f in hits}))[:300]
+                )
             else:
                 s.tn += 1
             if fails and cell["locations"]:
                 s.located += 1
-                if any(f["path"] == p and abs(f["line"] - int(n)) <= LINE_WINDOW for f in mine
-                       for p, n in cell["locations"]):
+                if any(
+                    f["path"] == p and abs(f["line"] - int(n)) <= LINE_WINDOW
+                    for f in mine
+                    for p, n in cell["locations"]
+                ):
                     s.line_hits += 1
         for f in mine:
-            runners = [m for m in truth if _in(truth[m]["reached"], f["path"], f["line"])
-                       and (truth[m]["targets"].get(target) or {}).get("status") in JUDGED]
+            runners = [
+                m
+                for m in truth
+                if _in(truth[m]["reached"], f["path"], f["line"])
+                and (truth[m]["targets"].get(target) or {}).get("status") in JUDGED
+            ]
             if not runners:
                 s.unreached += 1
             elif any(truth[m]["targets"][target]["status"] in FAILS for m in runners):
@@ -273,12 +304,17 @@ def _fmt(x: Optional[float]) -> str:
 
 def report(scores: Dict[str, Score], truth: Dict[str, dict], seconds: float, verbose: bool) -> str:
     packages = sorted({package_of(m)[1] for m in truth})
-    lines = [f"{len(truth)} models from {len(packages)} packages; static check {seconds:.1f} s", "",
-             f"{'target':20} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}  {'prec':>5} {'recall':>6} {'F1':>5}"
-             f"  {'line hits':>9}  {'findings: consistent/contradicted/unreached':>12}"]
+    lines = [
+        f"{len(truth)} models from {len(packages)} packages; static check {seconds:.1f} s",
+        "",
+        f"{'target':20} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4}  {'prec':>5} {'recall':>6} {'F1':>5}"
+        f"  {'line hits':>9}  {'findings: consistent/contradicted/unreached':>12}",
+    ]
     for target, s in scores.items():
-        lines.append(f"{target:20} {s.tp:4} {s.fp:4} {s.fn:4} {s.tn:4}  {_fmt(s.precision):>5} {_fmt(s.recall):>6}"
-                     f" {_fmt(s.f1):>5}  {s.line_hits:4}/{s.located:<4}  {s.consistent}/{s.contradicted}/{s.unreached}")
+        lines.append(
+            f"{target:20} {s.tp:4} {s.fp:4} {s.fn:4} {s.tn:4}  {_fmt(s.precision):>5} {_fmt(s.recall):>6}"
+            f" {_fmt(s.f1):>5}  {s.line_hits:4}/{s.located:<4}  {s.consistent}/{s.contradicted}/{s.unreached}"
+        )
     if verbose:
         for target, s in scores.items():
             for kind, items in (("false alarm", s.false_cells), ("missed", s.missed_cells)):
@@ -303,8 +339,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prepare_project(package_of(m) for m in models)
 
     truth = load_ground_truth()
-    keys = {m: cell_key({"torch": version("torch"), package_of(m)[1]: version(package_of(m)[1])}, hashes[m])
-            for m in models}
+    keys = {
+        m: cell_key({"torch": version("torch"), package_of(m)[1]: version(package_of(m)[1])}, hashes[m]) for m in models
+    }
     stale = [m for m in models if args.refresh or truth.get(m, {}).get("key") != keys[m]]
     if stale and args.static_only:
         raise SystemExit(f"no cached ground truth for {len(stale)} model(s): {', '.join(stale[:8])} ...")
@@ -323,15 +360,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     scores = score(judged, findings)
     print(report(scores, judged, seconds, args.verbose))
     if not args.only and not args.mllint_option:
-        RESULTS.write_text(json.dumps({
-            "date": date.today().isoformat(),
-            "versions": {"torch": version("torch"), **{d: version(d) for _, d in PACKAGES.values()}},
-            "models": len(judged), "files_checked": len(paths), "static_seconds": round(seconds, 1),
-            "targets": {t: {"tp": s.tp, "fp": s.fp, "fn": s.fn, "tn": s.tn, "precision": s.precision,
-                            "recall": s.recall, "f1": s.f1, "line_hits": s.line_hits, "located": s.located,
-                            "findings_consistent": s.consistent, "findings_contradicted": s.contradicted,
-                            "findings_unreached": s.unreached} for t, s in scores.items()},
-        }, indent=1) + "\n", encoding="utf-8")
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "date": date.today().isoformat(),
+                    "versions": {"torch": version("torch"), **{d: version(d) for _, d in PACKAGES.values()}},
+                    "models": len(judged),
+                    "files_checked": len(paths),
+                    "static_seconds": round(seconds, 1),
+                    "targets": {
+                        t: {
+                            "tp": s.tp,
+                            "fp": s.fp,
+                            "fn": s.fn,
+                            "tn": s.tn,
+                            "precision": s.precision,
+                            "recall": s.recall,
+                            "f1": s.f1,
+                            "line_hits": s.line_hits,
+                            "located": s.located,
+                            "findings_consistent": s.consistent,
+                            "findings_contradicted": s.contradicted,
+                            "findings_unreached": s.unreached,
+                        }
+                        for t, s in scores.items()
+                    },
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

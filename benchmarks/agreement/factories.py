@@ -11,8 +11,14 @@ import torch
 
 torch.manual_seed(0)
 
-TXT = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-           max_position_embeddings=64)
+TXT = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    max_position_embeddings=64,
+)
 
 
 SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
@@ -72,8 +78,14 @@ def hf_deberta_v2():
 
 
 def hf_mobilebert():
-    return _hf("MobileBertConfig", "MobileBertModel", embedding_size=16, intra_bottleneck_size=16,
-               true_hidden_size=16, num_feedforward_networks=1)
+    return _hf(
+        "MobileBertConfig",
+        "MobileBertModel",
+        embedding_size=16,
+        intra_bottleneck_size=16,
+        true_hidden_size=16,
+        num_feedforward_networks=1,
+    )
 
 
 def hf_gpt2():
@@ -81,8 +93,14 @@ def hf_gpt2():
 
 
 def hf_gpt_neo():
-    return _hf("GPTNeoConfig", "GPTNeoModel", num_layers=2, attention_types=[[["global", "local"], 1]],
-               window_size=4, num_heads=4)
+    return _hf(
+        "GPTNeoConfig",
+        "GPTNeoModel",
+        num_layers=2,
+        attention_types=[[["global", "local"], 1]],
+        window_size=4,
+        num_heads=4,
+    )
 
 
 def hf_opt():
@@ -126,8 +144,17 @@ def hf_t5_encoder():
 
 
 def hf_bart():
-    return _hf("BartConfig", "BartModel", d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
-               decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37)
+    return _hf(
+        "BartConfig",
+        "BartModel",
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=37,
+    )
 
 
 def hf_clip_text():
@@ -143,8 +170,15 @@ def hf_gpt2_lm_head():
 
 
 def hf_distilbert_classifier():
-    return _hf("DistilBertConfig", "DistilBertForSequenceClassification", dim=32, n_layers=2, n_heads=4,
-               hidden_dim=37, num_labels=3)
+    return _hf(
+        "DistilBertConfig",
+        "DistilBertForSequenceClassification",
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        num_labels=3,
+    )
 
 
 # -- transformers: vision and audio --------------------------------------------------------------------
@@ -161,8 +195,17 @@ def hf_deit():
 
 
 def hf_swin():
-    return _hf("SwinConfig", "SwinModel", "pixels", image_size=32, patch_size=4, embed_dim=16, depths=[1, 1],
-               num_heads=[2, 2], window_size=4)
+    return _hf(
+        "SwinConfig",
+        "SwinModel",
+        "pixels",
+        image_size=32,
+        patch_size=4,
+        embed_dim=16,
+        depths=[1, 1],
+        num_heads=[2, 2],
+        window_size=4,
+    )
 
 
 def hf_convnext():
@@ -178,14 +221,33 @@ def hf_mobilenet_v2():
 
 
 def hf_segformer():
-    return _hf("SegformerConfig", "SegformerModel", "pixels", num_encoder_blocks=2, depths=[1, 1],
-               sr_ratios=[2, 1], hidden_sizes=[8, 16], num_attention_heads=[1, 2], strides=[4, 2],
-               patch_sizes=[7, 3], mlp_ratios=[2, 2])
+    return _hf(
+        "SegformerConfig",
+        "SegformerModel",
+        "pixels",
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[8, 16],
+        num_attention_heads=[1, 2],
+        strides=[4, 2],
+        patch_sizes=[7, 3],
+        mlp_ratios=[2, 2],
+    )
 
 
 def hf_wav2vec2():
-    return _hf("Wav2Vec2Config", "Wav2Vec2Model", "audio", conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8),
-               num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2, **SMALL)
+    return _hf(
+        "Wav2Vec2Config",
+        "Wav2Vec2Model",
+        "audio",
+        conv_dim=(8, 8),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 8),
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+        **SMALL,
+    )
 
 
 # -- MONAI -------------------------------------------------------------------------------------------
@@ -213,15 +275,23 @@ def monai_attention_unet():
 def monai_segresnet():
     from monai.networks.nets import SegResNet
 
-    return SegResNet(spatial_dims=2, init_filters=8, in_channels=1, out_channels=2, blocks_down=(1, 1),
-                     blocks_up=(1,)).eval(), (_img(32, 1),)
+    return SegResNet(
+        spatial_dims=2, init_filters=8, in_channels=1, out_channels=2, blocks_down=(1, 1), blocks_up=(1,)
+    ).eval(), (_img(32, 1),)
 
 
 def monai_dynunet():
     from monai.networks.nets import DynUNet
 
-    net = DynUNet(spatial_dims=2, in_channels=1, out_channels=2, kernel_size=[3, 3, 3], strides=[1, 2, 2],
-                  upsample_kernel_size=[2, 2], filters=[4, 8, 16])
+    net = DynUNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=2,
+        kernel_size=[3, 3, 3],
+        strides=[1, 2, 2],
+        upsample_kernel_size=[2, 2],
+        filters=[4, 8, 16],
+    )
     return net.eval(), (_img(32, 1),)
 
 
@@ -240,16 +310,21 @@ def monai_highresnet():
 def monai_densenet():
     from monai.networks.nets import DenseNet
 
-    net = DenseNet(spatial_dims=2, in_channels=1, out_channels=3, init_features=4, growth_rate=4,
-                   block_config=(1, 1))
+    net = DenseNet(spatial_dims=2, in_channels=1, out_channels=3, init_features=4, growth_rate=4, block_config=(1, 1))
     return net.eval(), (_img(32, 1),)
 
 
 def monai_resnet():
     from monai.networks.nets import ResNet
 
-    net = ResNet(block="basic", layers=[1, 1, 1, 1], block_inplanes=[4, 8, 8, 8], spatial_dims=2, n_input_channels=1,
-                 num_classes=3)
+    net = ResNet(
+        block="basic",
+        layers=[1, 1, 1, 1],
+        block_inplanes=[4, 8, 8, 8],
+        spatial_dims=2,
+        n_input_channels=1,
+        num_classes=3,
+    )
     return net.eval(), (_img(32, 1),)
 
 
@@ -263,24 +338,42 @@ def monai_efficientnet():
 def monai_swin_unetr():
     from monai.networks.nets import SwinUNETR
 
-    net = SwinUNETR(in_channels=1, out_channels=2, feature_size=12, spatial_dims=2, depths=(1, 1, 1, 1),
-                    num_heads=(1, 1, 1, 1))
+    net = SwinUNETR(
+        in_channels=1, out_channels=2, feature_size=12, spatial_dims=2, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1)
+    )
     return net.eval(), (_img(64, 1),)
 
 
 def monai_unetr():
     from monai.networks.nets import UNETR
 
-    net = UNETR(in_channels=1, out_channels=2, img_size=(32, 32), feature_size=4, hidden_size=32, mlp_dim=37,
-                num_heads=4, spatial_dims=2)
+    net = UNETR(
+        in_channels=1,
+        out_channels=2,
+        img_size=(32, 32),
+        feature_size=4,
+        hidden_size=32,
+        mlp_dim=37,
+        num_heads=4,
+        spatial_dims=2,
+    )
     return net.eval(), (_img(32, 1),)
 
 
 def monai_vit():
     from monai.networks.nets import ViT
 
-    net = ViT(in_channels=1, img_size=(32, 32), patch_size=(8, 8), hidden_size=32, mlp_dim=37, num_layers=2,
-              num_heads=4, spatial_dims=2, classification=True)
+    net = ViT(
+        in_channels=1,
+        img_size=(32, 32),
+        patch_size=(8, 8),
+        hidden_size=32,
+        mlp_dim=37,
+        num_layers=2,
+        num_heads=4,
+        spatial_dims=2,
+        classification=True,
+    )
     return net.eval(), (_img(32, 1),)
 
 
@@ -294,8 +387,9 @@ def monai_autoencoder():
 def monai_varautoencoder():
     from monai.networks.nets import VarAutoEncoder
 
-    net = VarAutoEncoder(spatial_dims=2, in_shape=(1, 32, 32), out_channels=1, latent_size=4, channels=(4, 8),
-                         strides=(2, 2))
+    net = VarAutoEncoder(
+        spatial_dims=2, in_shape=(1, 32, 32), out_channels=1, latent_size=4, channels=(4, 8), strides=(2, 2)
+    )
     return net.eval(), (_img(32, 1),)
 
 
@@ -344,24 +438,27 @@ def xt_encoder():
 def xt_encoder_rotary():
     from x_transformers import Encoder, TransformerWrapper
 
-    net = TransformerWrapper(num_tokens=99, max_seq_len=32,
-                             attn_layers=Encoder(dim=32, depth=2, heads=4, rotary_pos_emb=True, ff_glu=True))
+    net = TransformerWrapper(
+        num_tokens=99, max_seq_len=32, attn_layers=Encoder(dim=32, depth=2, heads=4, rotary_pos_emb=True, ff_glu=True)
+    )
     return net.eval(), (_ids(),)
 
 
 def xt_continuous():
     from x_transformers import ContinuousTransformerWrapper, Decoder
 
-    net = ContinuousTransformerWrapper(dim_in=8, dim_out=8, max_seq_len=32,
-                                       attn_layers=Decoder(dim=32, depth=2, heads=4))
+    net = ContinuousTransformerWrapper(
+        dim_in=8, dim_out=8, max_seq_len=32, attn_layers=Decoder(dim=32, depth=2, heads=4)
+    )
     return net.eval(), (torch.randn(2, 7, 8),)
 
 
 def xt_vit():
     from x_transformers import Encoder, ViTransformerWrapper
 
-    net = ViTransformerWrapper(image_size=32, patch_size=8, num_classes=3,
-                               attn_layers=Encoder(dim=32, depth=2, heads=4))
+    net = ViTransformerWrapper(
+        image_size=32, patch_size=8, num_classes=3, attn_layers=Encoder(dim=32, depth=2, heads=4)
+    )
     return net.eval(), (_img(32),)
 
 
@@ -383,8 +480,17 @@ def effnet_b0_export_swish():
 def tabnet():
     from pytorch_tabnet.tab_network import TabNet
 
-    net = TabNet(input_dim=6, output_dim=2, n_d=4, n_a=4, n_steps=2, cat_idxs=[0], cat_dims=[5], cat_emb_dim=[2],
-                 group_attention_matrix=torch.eye(6))
+    net = TabNet(
+        input_dim=6,
+        output_dim=2,
+        n_d=4,
+        n_a=4,
+        n_steps=2,
+        cat_idxs=[0],
+        cat_dims=[5],
+        cat_emb_dim=[2],
+        group_attention_matrix=torch.eye(6),
+    )
     x = torch.rand(4, 6)
     x[:, 0] = torch.randint(0, 5, (4,)).float()
     return net.eval(), (x,)
@@ -399,25 +505,56 @@ def tabnet_no_embeddings():
 def perceiver():
     from perceiver_pytorch import Perceiver
 
-    net = Perceiver(input_channels=3, input_axis=2, num_freq_bands=4, max_freq=10.0, depth=1, num_latents=8,
-                    latent_dim=16, cross_heads=1, latent_heads=2, cross_dim_head=8, latent_dim_head=8,
-                    num_classes=3)
+    net = Perceiver(
+        input_channels=3,
+        input_axis=2,
+        num_freq_bands=4,
+        max_freq=10.0,
+        depth=1,
+        num_latents=8,
+        latent_dim=16,
+        cross_heads=1,
+        latent_heads=2,
+        cross_dim_head=8,
+        latent_dim_head=8,
+        num_classes=3,
+    )
     return net.eval(), (torch.randn(2, 8, 8, 3),)
 
 
 def perceiver_io():
     from perceiver_pytorch import PerceiverIO
 
-    net = PerceiverIO(dim=8, queries_dim=8, logits_dim=3, depth=1, num_latents=8, latent_dim=16, cross_heads=1,
-                      latent_heads=2, cross_dim_head=8, latent_dim_head=8)
+    net = PerceiverIO(
+        dim=8,
+        queries_dim=8,
+        logits_dim=3,
+        depth=1,
+        num_latents=8,
+        latent_dim=16,
+        cross_heads=1,
+        latent_heads=2,
+        cross_dim_head=8,
+        latent_dim_head=8,
+    )
     return {"model": net.eval(), "args": (torch.randn(2, 10, 8),), "kwargs": {"queries": torch.randn(2, 4, 8)}}
 
 
 def perceiver_lm():
     from perceiver_pytorch.perceiver_io import PerceiverLM
 
-    net = PerceiverLM(num_tokens=99, dim=16, depth=1, max_seq_len=32, num_latents=8, latent_dim=16, cross_heads=1,
-                      latent_heads=2, cross_dim_head=8, latent_dim_head=8)
+    net = PerceiverLM(
+        num_tokens=99,
+        dim=16,
+        depth=1,
+        max_seq_len=32,
+        num_latents=8,
+        latent_dim=16,
+        cross_heads=1,
+        latent_heads=2,
+        cross_dim_head=8,
+        latent_dim_head=8,
+    )
     return net.eval(), (_ids(),)
 
 
