@@ -466,7 +466,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     root = Path(str(merged.doc.get("root", ".")))
     if not root.is_dir():
         root = Path.cwd()
-    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root))
+    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root),
+                       entry_points=dict(merged.doc.get("entry_points") or {}))  # every shard judged the same
     result.findings = merge(merged.static, merged.results, root, catalogue, keep_static=merged.keep_static)
     result.confirm_results = [r.to_dict() for r in merged.results]
     result.confirm_summary = confirm_summary(result.findings, merged.results)
