@@ -159,7 +159,7 @@ def role_facts(fn: cst.FunctionDef, aliases: Dict[str, str], text: str = "") -> 
         if isinstance(node, cst.Call):
             raw = dotted(node.func) or ""
             name = qualify(raw, aliases) or raw
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward" and not node.args:
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":  # ``loss.backward(...)``
                 backward = True
             if runner is None and name in RUNNER_CALLS:
                 runner = f"calls {name}"
