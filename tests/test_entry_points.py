@@ -368,3 +368,22 @@ def test_keras_export_then_conversion_of_the_saved_model() -> None:
     assert result.entry_points["mode"] == "export" and judged(result) == {"pkg.nets:Net"}
     assert result.entry_points["targets"] == ["savedmodel", "tflite"]
     assert [c["exports"] for c in result.entry_points["export_calls"]] == ["pkg.nets.Net", "a saved model (a path)"]
+
+
+def test_a_cached_run_reports_the_same_entry_points(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.mllint]\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "models.py").write_text(MODELS)
+    (root / "export.py").write_text("import torch\nfrom pkg.models import Net\n\ntorch.jit.trace(Net(), (x,))\n")
+    reports = []
+    for _ in range(2):
+        settings = load_settings(root, CAT)
+        result = run_check([str(root)], settings, CAT, cache=True, cache_dir=tmp_path / "cache")
+        reports.append((result.entry_points, [f.sort_key() for f in result.findings]))
+    assert reports[0] == reports[1] and judged_of(reports[1][0]) == {"pkg.models:Net"}
+
+
+def judged_of(report: Dict[str, object]) -> Set[str]:
+    return {e["class"] for e in report["judged"]}  # type: ignore[union-attr,index]
