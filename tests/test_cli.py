@@ -183,7 +183,7 @@ def test_file_level_suppression(run_mllint, tmp_path: Path) -> None:
 
 def test_json_output_written_atomically(run_mllint, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": HAZARD})
-    proc = run_mllint(["check", ".", "--format", "json", "--output", "out/report.json"], cwd=tmp_path)
+    proc = run_mllint(["check", ".", "--format", "json", "--output", "out/report.json", "--target", "all"], cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stdout == ""
     doc = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 from mllint.catalogue import load_catalogue
 from mllint.config import ConfigError, find_config, load_settings
-from mllint.targets import ALL_TARGETS
+from mllint.targets import ALL_TARGETS, MODERN_TARGETS
 
 CAT = load_catalogue()
 
@@ -46,7 +46,8 @@ def test_command_line_overrides_file(tmp_path: Path) -> None:
 
 def test_defaults_select_all_default_enabled_rules(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, CAT)
-    assert settings.targets == ALL_TARGETS
+    # no target named: auto (the run picks the targets of the project's export calls, else the modern set)
+    assert settings.targets_auto and settings.targets == MODERN_TARGETS
     assert "PT101" in settings.enabled_codes and "ML001" in settings.enabled_codes
     assert "ML005" not in settings.enabled_codes  # opt-in (--report-unused-ignores)
 

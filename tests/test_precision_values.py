@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Optional
 
 import pytest
 
 from mllint.analysis.values import Kind, annotation_kind, is_optional_annotation
-from mllint.testing import lint_source
+from mllint import testing
+
+# Rule tests judge every target (the CLI's default, ``auto``, judges the project's own).
+lint_source = partial(testing.lint_source, targets=["all"])
 
 
 @pytest.mark.parametrize(
@@ -169,3 +173,91 @@ def test_module_type_aliases_are_read() -> None:
     )
     # the alias says a list of tensors (its elements are tensors) and an Optional dict (a scripting-only claim)
     assert _codes(code) == [(8, "PT216"), (11, "PT101")]
+
+
+def test_guard_inside_a_boolean_or_conditional_expression_exempts_the_rest() -> None:
+    """``self.training and random() < p`` / ``random() if self.training else 1.0``: in eval mode the draw is
+    never evaluated, so only scripting (which compiles every branch) is left; without the guard, every target."""
+    code = (
+        "import random\n"
+        "import torch\n"
+        "from torch import nn\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        if self.training and self.p > 0.0 and random.random() < self.p:\n"
+        "            return x\n"
+        "        y = x * (random.random() if self.training else 1.0)\n"
+        "        z = x * (1.0 if self.training else random.random())\n"
+        "        w = x * (not self.training or random.random())\n"
+        "        return y + z + w\n"
+    )
+    got = {(f.line, f.code): set(f.targets) for f in lint_source(code) if f.code == "PT215"}
+    assert got[(6, "PT215")] == {"torchscript-script"}
+    assert got[(8, "PT215")] == {"torchscript-script"}
+    assert got[(10, "PT215")] == {"torchscript-script"}
+    assert len(got[(9, "PT215")]) > 1 and "torch-export" in got[(9, "PT215")]  # the else side runs in eval mode
+
+
+def test_try_without_tensor_operations_is_a_scripting_finding_only() -> None:
+    """Measured (tests/test_torch_construct_facts.py, TryNoRaise): a ``try`` whose exception does not fire exports
+    fine on trace, torch.export and both ONNX exporters; only a tensor computation inside can fire while they run."""
+    code = (
+        "import torch\n"
+        "from torch import nn\n"
+        "def compiling():\n"
+        "    try:\n"
+        "        import apex\n"
+        "        return torch.compiler.is_compiling()\n"
+        "    except Exception:\n"
+        "        return False\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor, y: torch.Tensor):\n"
+        "        if compiling():\n"
+        "            x = x + 1\n"
+        "        try:\n"
+        "            return x @ y\n"
+        "        except RuntimeError:\n"
+        "            return x\n"
+    )
+    got = {f.line: set(f.targets) for f in lint_source(code) if f.code == "PT202"}
+    assert got[4] == {"torchscript-script"}
+    assert {"torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"} <= got[13]
+
+
+def test_dict_outputs_PT217_and_look_alikes() -> None:
+    code = (
+        "import collections\n"
+        "import dataclasses\n"
+        "from typing import NamedTuple\n"
+        "import torch\n"
+        "from torch import nn\n"
+        "@dataclasses.dataclass\n"
+        "class Out(collections.OrderedDict):\n"
+        "    a: torch.Tensor = None\n"
+        "class Pair(NamedTuple):\n"
+        "    a: torch.Tensor\n"
+        "    b: torch.Tensor\n"
+        "class Head(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return {'y': x}\n"
+        "class Wrapped(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return Out(a=x)\n"
+        "class Plain(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        stats = {'y': x}\n"
+        "        return Pair(x, stats['y'])\n"
+        "class Block(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return {'hidden': x}\n"
+        "class Model(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return self.block(x)['hidden']\n"
+    )
+    got = {f.line: f for f in lint_source(code) if f.code == "PT217"}
+    assert sorted(got) == [14, 17]  # not the NamedTuple, not a dict built and read inside, not a part's output
+    assert got[14].targets == ("torchscript-trace",) and got[14].severity.value == "error"
+    assert "`Out`, which derives from `OrderedDict`" in got[17].message

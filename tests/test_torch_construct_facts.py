@@ -120,6 +120,19 @@ def test_dataclass_output_PT209(facts: dict) -> None:
 
 
 @pytest.mark.export
+def test_dict_output_PT217(facts: dict) -> None:
+    for case in ("DictOut", "DictLikeOutModule"):  # a dict, and an OrderedDict dataclass like ModelOutput
+        assert fails(facts[f"{case}:trace"]) and effect("PT217", "torchscript-trace") == "fails", case
+        assert facts[f"{case}:trace-nonstrict"] == "OK", case  # the fix the card gives
+        assert facts[f"{case}:legacy"] == "OK", case
+    assert facts["DictOut:export"] == "OK"
+    # An OrderedDict dataclass needs a pytree registration for torch.export (transformers registers its
+    # ModelOutput subclasses); PT217 names tracing only, the one failure both forms share.
+    assert fails(facts["DictLikeOutModule:export"])
+    assert set(CATALOGUE.by_code["PT217"].impacts) == {"torchscript-trace"}
+
+
+@pytest.mark.export
 def test_storage_access_PT210(facts: dict) -> None:
     assert fails(facts["DataPtr:script"]) and fails(facts["DataPtr:export"]) and fails(facts["DataPtr:dynamo"])
     assert facts["DataPtr:trace"] == "OK" and effect("PT210", "torchscript-trace") is None
@@ -183,6 +196,7 @@ Prints one line ``RESULT {json}``. Exports that can crash the interpreter run in
 (``--child CASE``), started first so they overlap with the rest.
 """
 
+import collections
 import dataclasses
 import functools
 import io
@@ -602,6 +616,25 @@ class DataclassOut(nn.Module):
         return Out(x + 1, x * 2)
 
 
+class DictOut(nn.Module):
+    def forward(self, x):
+        return {"a": x + 1, "b": x * 2}
+
+
+@dataclasses.dataclass
+class DictLikeOut(collections.OrderedDict):  # the shape of transformers' ModelOutput
+    a: torch.Tensor = None
+    b: torch.Tensor = None
+
+    def __post_init__(self):
+        self["a"], self["b"] = self.a, self.b
+
+
+class DictLikeOutModule(nn.Module):
+    def forward(self, x):
+        return DictLikeOut(a=x + 1, b=x * 2)
+
+
 class DataPtr(nn.Module):
     def forward(self, x):
         if x.data_ptr() % 16 == 0:
@@ -792,6 +825,11 @@ def main():
         out[cls.__name__ + ":script-call"] = script(cls().eval(), X)
     for cls in (Ignored, IgnoredDrop, Unused, AutogradFn):
         out[cls.__name__ + ":script-save"] = script_save(cls().eval())
+    for cls in (DictOut, DictLikeOutModule):
+        out[cls.__name__ + ":trace"] = trace(cls().eval())
+        out[cls.__name__ + ":trace-nonstrict"] = outcome(lambda: (torch.jit.trace(cls().eval(), (X,), strict=False), None)[1])
+        out[cls.__name__ + ":export"] = export(cls().eval())
+        out[cls.__name__ + ":legacy"] = onnx(cls().eval(), False)
     for cls in (Lambda, TryNoRaise, SuperHelper, Logging, DataclassOut, DataPtr, DataIn, ParamData):
         m = cls().eval()
         out[cls.__name__ + ":trace"] = trace(m)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 import textwrap
 
-from mllint.testing import lint_files, lint_source
+from mllint import testing
+
+# Rule tests judge every target (the CLI's default, ``auto``, judges the project's own).
+lint_files = partial(testing.lint_files, targets=["all"])
+lint_source = partial(testing.lint_source, targets=["all"])
 
 
 def codes(findings):  # type: ignore[no-untyped-def]

@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", action="append", help="rule codes, names or prefixes to disable")
     check.add_argument("--extend-select", action="append", help="rules to enable on top of the configured ones")
     check.add_argument("--target", "--targets", dest="targets", action="append",
-                       help="export targets you ship to (comma-separated; 'all' for every target; default: configured, "
-                            "else all): " + ", ".join(target_names()))
+                       help="export targets you ship to (comma-separated; 'all' for every target; 'auto': those the "
+                            "project's export calls use, else the modern set; default: configured, else auto): " + ", ".join(target_names()))
     check.add_argument("--severity", action="append", metavar="CODE=LEVEL", help="override a rule's severity")
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")
@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write today's findings to the --baseline FILE (sorted JSON) and report against it")
     check.add_argument("--statistics", action="store_true",
                        help="print the number of findings per rule and per target instead of the findings")
+    check.add_argument("--show-entry-points", action="store_true",
+                       help="list the entry points judged (with their source), the classes excluded (with the reason), "
+                            "the export calls found and the targets, then exit 0")
     check.add_argument("--add-ignore", action="store_true",
                        help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit")
 
@@ -228,6 +231,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
                        force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
                        jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+    if args.show_entry_points:
+        from mllint.reporters import json_text
+        from mllint.reporters.text_report import render_entry_points
+
+        report = result.entry_points
+        _emit(sys.stdout, json_text(report) if args.format == "json" else render_entry_points(report))
+        return EXIT_OK
     if args.shard and not args.confirm:
         sys.stderr.write("mllint: --shard splits the exports of --confirm: add --confirm\n")
         return EXIT_USAGE
@@ -463,7 +473,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     root = Path(str(merged.doc.get("root", ".")))
     if not root.is_dir():
         root = Path.cwd()
-    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root))
+    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root),
+                       entry_points=dict(merged.doc.get("entry_points") or {}))  # every shard judged the same
     result.findings = merge(merged.static, merged.results, root, catalogue, keep_static=merged.keep_static)
     result.confirm_results = [r.to_dict() for r in merged.results]
     result.confirm_summary = confirm_summary(result.findings, merged.results)

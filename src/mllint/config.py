@@ -12,10 +12,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
-from mllint.targets import Severity, target_names
+from mllint.targets import MODERN_TARGETS, Severity, target_names
+
+if TYPE_CHECKING:
+    from mllint.entries import EntryPlan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,7 +60,15 @@ class Settings:
     ignore: Tuple[str, ...] = ()
     extend_select: Tuple[str, ...] = ()
     per_file_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
-    targets: Tuple[str, ...] = field(default_factory=target_names)
+    #: the targets judged; with ``targets_auto`` (no target named, or ``targets = "auto"``) the run replaces
+    #: them with those its export calls use (``mllint.entries``)
+    targets: Tuple[str, ...] = MODERN_TARGETS
+    targets_auto: bool = True
+    #: ``module:Class`` globs: the classes judged as entry points, and those never judged
+    entry_points: Tuple[str, ...] = ()
+    not_exported: Tuple[str, ...] = ()
+    #: made by the run before its walks (``mllint.entries.build_plan``); not configuration
+    plan: Optional["EntryPlan"] = None
     severity: Dict[str, Severity] = field(default_factory=dict)
     exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: Tuple[str, ...] = ()
@@ -71,7 +82,9 @@ class Settings:
         """Everything that changes findings, as a stable string (part of cache keys)."""
         return repr(
             (
-                sorted(self.enabled_codes), sorted(self.per_file_ignores.items()), self.targets,
+                # auto targets: walks do not depend on the targets (assembly filters), so the key is stable
+                sorted(self.enabled_codes), sorted(self.per_file_ignores.items()),
+                "auto" if self.targets_auto else self.targets,
                 sorted((k, v.value) for k, v in self.severity.items()), self.onnx_opset,
             )
         )
@@ -209,7 +222,22 @@ def _targets_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> T
         raise ConfigError(f"{where}: '{key}' must name at least one target")
     if any(v.lower() == "all" for v in values):  # "all" (alone or in a list): every target
         return target_names()
+    if [v.lower() for v in values] == ["auto"]:
+        return ()  # auto: chosen by the run from the project's export calls (apply_table)
+    if any(v.lower() == "auto" for v in values):
+        raise ConfigError(f"{where}: '{key}': 'auto' cannot be combined with named targets")
     return _check_targets(values, key, where)
+
+
+def _entry_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Tuple[str, ...]:
+    from mllint.entries import check_pattern
+
+    patterns = _as_str_list(value, key, where)
+    for pattern in patterns:
+        problem = check_pattern(pattern)
+        if problem:
+            raise ConfigError(f"{where}: '{key}' has '{pattern}': {problem}")
+    return patterns
 
 
 def _globs_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> Tuple[str, ...]:
@@ -240,6 +268,8 @@ _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "onnx-opset": ("onnx_opset", _opset_parser),
     "models": ("models", lambda v, k, w, c: _parse_models(v, w)),
     "keep-static-verdicts": ("keep_static_verdicts", _bool_parser),
+    "entry-points": ("entry_points", _entry_parser),
+    "not-exported": ("not_exported", _entry_parser),
 }
 KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 
@@ -298,7 +328,11 @@ def apply_table(settings: Settings, table: Mapping[str, Any], where: str, catalo
         if key not in _KEYS:
             raise ConfigError(f"{where}: unknown key '{key}'{_suggest(key, KNOWN_KEYS)}")
         attr, parser = _KEYS[key]
-        setattr(settings, attr, parser(value, key, where, catalogue))
+        parsed = parser(value, key, where, catalogue)
+        if key == "targets":
+            settings.targets_auto = parsed == ()
+            parsed = parsed or MODERN_TARGETS
+        setattr(settings, attr, parsed)
 
 
 def resolve_enabled(settings: Settings, catalogue: Catalogue) -> None:

@@ -75,6 +75,7 @@ def run_check(
         workers, preloaded = _plan(project, store, jobs)
         if workers <= 1:
             session = Session(project, catalogue, settings, store=store, akey=akey, preloaded=preloaded)
+            _plan_entries(session, settings)
             session.process(order_for(project, project.order))
             findings = session.findings(report_unused_ignores)
             session.write_cache()
@@ -82,6 +83,9 @@ def run_check(
         else:
             from mllint.parallel import run_parallel
 
+            # the plan needs every export call before any walk: read here (summaries only, the few files
+            # that may call an export API), and sent to the workers with the settings
+            _plan_entries(Session(project, catalogue, settings, store=store, akey=akey), settings)
             findings, stats = run_parallel(
                 project, catalogue, settings, store, akey, workers, preloaded, report_unused_ignores
             )
@@ -94,10 +98,38 @@ def run_check(
             if "ML003" in settings.enabled_codes
         ]
         return RunResult(
-            findings=sorted(findings, key=Finding.sort_key), files_checked=len(project.order), root=str(settings.root)
+            findings=sorted(findings, key=Finding.sort_key),
+            files_checked=len(project.order),
+            root=str(settings.root),
+            entry_points=_entry_report(settings, stats),
         )
     finally:
         gc.set_threshold(*thresholds)
+
+
+def _plan_entries(session: Session, settings: Settings) -> None:
+    """Decide the entry points and the ``auto`` targets (``mllint.entries``) before the walks."""
+    from mllint.entries import build_plan
+
+    settings.plan = build_plan(session, settings)
+    settings.targets = settings.plan.targets
+
+
+def _entry_report(settings: Settings, stats: RunStats) -> Dict[str, object]:
+    """What the summaries and ``--show-entry-points`` say about the entry points and targets."""
+    plan = settings.plan
+    if plan is None:
+        return {}
+    return {
+        "mode": plan.mode,
+        "reason": plan.reason,
+        "judged": [{"class": ref, "source": why} for ref, why in sorted(stats.entries.items())],
+        "excluded": [{"class": ref, "reason": why} for ref, why in sorted(stats.excluded.items())],
+        "not_named": stats.not_named,
+        "export_calls": [{"at": at, "api": api, "target": t, "exports": what} for at, api, t, what in plan.calls],
+        "targets": list(plan.targets),
+        "targets_reason": plan.targets_reason,
+    }
 
 
 def _plan(project: Project, store, jobs: int) -> Tuple[int, Dict[str, object]]:

@@ -81,6 +81,8 @@ class RunResult:
     confirm_summary: Dict[str, object] = field(default_factory=dict)
     #: ``--shard I/N``: what ``mllint merge`` needs (see ``mllint.confirm.shard``); empty otherwise.
     shard: Dict[str, object] = field(default_factory=dict)
+    #: which model classes were judged and why, and the targets (see ``engine._entry_report``)
+    entry_points: Dict[str, object] = field(default_factory=dict)
 
     @property
     def active(self) -> List[Finding]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import libcst as cst
 
+from mllint.analysis.index import EntryPoint
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, entry_task
@@ -29,6 +30,7 @@ from mllint.catalogue import Catalogue
 from mllint.checks import ALL_CHECKS
 from mllint.checks.base import Check, build_dispatch, owner_of
 from mllint.config import Settings
+from mllint.entries import class_ref
 from mllint.findings import Finding, Span
 from mllint.positions import Positions
 from mllint.project import Project, SourceFile
@@ -86,6 +88,11 @@ class RunStats:
     cache_writes: int = 0
     jobs: int = 1
     truncated: int = 0
+    #: model classes of the named files judged as entry points (``pkg.mod:Net`` -> why), excluded ones (->
+    #: why), and how many were left out because the configuration or the export calls do not name them
+    entries: Dict[str, str] = field(default_factory=dict)
+    excluded: Dict[str, str] = field(default_factory=dict)
+    not_named: int = 0
 
     def add(self, other: "RunStats") -> None:
         for name in (
@@ -98,9 +105,12 @@ class RunStats:
             "cache_reads",
             "cache_writes",
             "truncated",
+            "not_named",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.walked_modules |= other.walked_modules
+        self.entries.update(other.entries)
+        self.excluded.update(other.excluded)
 
 
 class _Mod:
@@ -391,7 +401,10 @@ class Session:
         if st.summary is None:
             return
         dict.__setitem__(self.index.summaries, name, st.summary)
-        for entry in self.index.module_entry_points(name, st.summary):
+        entries = self.index.module_entry_points(name, st.summary)
+        if self.settings.plan is not None:
+            entries = self._select(name, st.summary, entries)
+        for entry in entries:
             task = entry_task(self.index, entry)
             if task is not None:
                 self.arrive(task)
@@ -399,6 +412,30 @@ class Session:
         if name in self.owned and (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks:
             self._check_file(st)
         st.positions = None  # the file's findings are located; later walks recompute what they need
+
+    def _select(self, name: str, summary: ModuleSummary, entries: List[EntryPoint]) -> List[EntryPoint]:
+        """The entry points the run's plan keeps (``mllint.entries``); the decisions go in the stats."""
+        plan = self.settings.plan
+        assert plan is not None
+        dropped: Set[str] = set()
+        for cls in summary.classes.values():
+            fw = self.index.framework_of(cls)
+            if fw is None:
+                continue
+            source, reason = plan.decide(self.index, cls, fw)
+            if source is None:
+                dropped.add(cls.qualname)
+            if name not in self.owned:
+                continue
+            ref = class_ref(self.index, cls)
+            if source is not None:
+                self.stats.entries[ref] = source
+            elif reason:
+                self.stats.excluded[ref] = reason
+            else:
+                self.stats.not_named += 1
+        # an export call's own entry (``dynamic_shapes=``) names its class: it stays
+        return [e for e in entries if e.dynamic or e.self_class not in dropped]
 
     def arrive(self, task: Task) -> None:
         """A task reached (again): queue it if new; if reached by a shorter path, pass that on."""

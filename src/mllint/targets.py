@@ -207,3 +207,46 @@ class Severity(str, Enum):
 
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+# -- default targets ``auto``: the targets whose export calls appear in the project ----------------------
+
+#: The targets judged when no export call is found (TorchScript is deprecated; TF.js is niche).
+MODERN_TARGETS: Tuple[str, ...] = ("torch-export", "onnx-dynamo", "savedmodel", "keras-file", "tflite")
+
+#: Export API (qualified, canonical) -> the target it exports to. ``torch.onnx.export`` is onnx-dynamo
+#: unless called with ``dynamo=False`` (see ``export_target``); the method forms ``model.export(...)`` and
+#: ``model.save("m.keras")`` are read by the summary (``analysis/summary.py``) and named here by ``.export`` /
+#: ``.save``.
+EXPORT_API_TARGETS: Dict[str, str] = {
+    "torch.jit.script": "torchscript-script",
+    "torch.jit.trace": "torchscript-trace",
+    "torch.jit.trace_module": "torchscript-trace",
+    "torch.export.export": "torch-export",
+    "torch.export._trace._export": "torch-export",
+    "torch.onnx.export": "onnx-dynamo",
+    "torch.onnx.dynamo_export": "onnx-dynamo",
+    "tensorflow.saved_model.save": "savedmodel",
+    ".export": "savedmodel",
+    ".save": "keras-file",
+    "tensorflow.lite.TFLiteConverter.from_keras_model": "tflite",
+    "tensorflow.lite.TFLiteConverter.from_concrete_functions": "tflite",
+    "tensorflow.lite.TFLiteConverter.from_saved_model": "tflite",
+    "tensorflowjs.converters.save_keras_model": "tfjs",
+    "tensorflowjs.converters.convert_tf_saved_model": "tfjs",
+    "tensorflowjs.converters.convert": "tfjs",
+}
+
+
+def export_target(api: str, keywords: Dict[str, str]) -> Optional[str]:
+    """The target an export call exports to, from its API and its literal keyword arguments (source text)."""
+    found = EXPORT_API_TARGETS.get(api)
+    if api == "torch.onnx.export" and keywords.get("dynamo") == "False":
+        return "onnx-legacy"
+    if api == ".export":  # Keras 3 ``model.export(path, format=...)``: "tf_saved_model" (default) or "litert"
+        fmt = keywords.get("format", "").strip("'\"").lower()
+        if fmt in ("litert", "tflite"):
+            return "tflite"
+        if fmt and fmt != "tf_saved_model":
+            return None  # "onnx", "openvino": no target of ours
+    return found

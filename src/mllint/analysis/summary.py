@@ -7,7 +7,7 @@ hash). It is built from the top level and class bodies only, never a full walk o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -15,7 +15,9 @@ import libcst as cst
 from mllint._compat import SLOTS
 from mllint.analysis.names import add_import_aliases, canonical, child_nodes, collect_aliases, dotted, qualify
 from mllint.analysis.guards import GuardSets, returned_guard
+from mllint.analysis.roles import RoleFacts, role_facts
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
+from mllint.targets import EXPORT_API_TARGETS, export_target
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
 EXPORT_CALLS = frozenset({
@@ -29,7 +31,7 @@ EXPORT_CALLS = frozenset({
 #: Cheap text pre-filter: only files that may call an export API get the call-site walk.
 _CALL_SITE_HINT = re.compile(
     r"\b(script|trace|trace_module|export|dynamo_export|compile|function|save|from_keras_model|"
-    r"from_concrete_functions|from_saved_model)\s*\("
+    r"from_concrete_functions|from_saved_model|save_keras_model|convert_tf_saved_model|convert)\s*\("
 )
 
 
@@ -66,6 +68,8 @@ class FuncSummary:
     tf_function: Optional[TFFunctionInfo] = None  # set when decorated with tf.function
     #: a guard helper (``return torch.jit.is_tracing() or ...``): (never-true, never-false) targets
     guard: Optional[GuardSets] = None
+    #: module-level factories: the project class every ``return`` builds (``return Net(...)``), if one
+    builds: Optional[str] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -98,6 +102,8 @@ class ClassSummary:
     #: named inside another class of its file or in a module-level container: (probably) a part of a
     #: bigger model, whose ``forward`` inputs are that model's intermediates
     used_as_part: bool = False
+    #: what ``forward`` does that no exported model does (a loss, ``backward()``, image decoding); see roles.py
+    role: Optional[RoleFacts] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -112,6 +118,22 @@ class CallSite:
     dynamic: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
+@dataclass(frozen=True, **SLOTS)
+class ExportCall:
+    """An export call (``torch.onnx.export(m, ...)``, ``model.save("m.keras")``): which target, which model.
+
+    Read for the default targets (``auto``) and the entry points (``mllint.entries``).
+    """
+
+    api: str  # a key of ``targets.EXPORT_API_TARGETS``
+    target: str
+    line: int
+    #: what it exports, statically: a qualified class (``m = Net(...)``), a function whose result it is
+    #: (``m = build(...)``: ``via == "factory"``), any other qualified name; None when unknown
+    arg: Optional[str] = None
+    via: str = ""  # "class", "factory", "name", "path" (converts a saved artifact: no model) or ""
+
+
 @dataclass
 class ModuleSummary:
     module: str  # dotted module name ("" when unknown)
@@ -120,6 +142,7 @@ class ModuleSummary:
     classes: Dict[str, ClassSummary] = field(default_factory=dict)
     functions: Dict[str, FuncSummary] = field(default_factory=dict)
     call_sites: List[CallSite] = field(default_factory=list)
+    exports: List[ExportCall] = field(default_factory=list)
     uses_torch: bool = False
     uses_tf: bool = False
     keras_flavor: Optional[str] = None  # "keras3", "tf_keras", or None
@@ -480,8 +503,13 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                 cls = summary.classes[stmt.name.value]
                 cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
                 cls.used_as_part = stmt.name.value in parts
+                forward = next((s for s in stmt.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "forward"), None)
+                if forward is not None:
+                    cls.role = role_facts(forward, aliases, text)
         elif isinstance(stmt, cst.FunctionDef):
-            summary.functions[stmt.name.value] = summarize_function(stmt, ann_aliases, specs)
+            fn = summarize_function(stmt, ann_aliases, specs)
+            built = _factory_builds(stmt, local_classes, aliases)
+            summary.functions[stmt.name.value] = replace(fn, builds=built) if built else fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.
@@ -494,7 +522,7 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                             aliases[target.value] = q
                             ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
-        summary.call_sites = _collect_call_sites(module, aliases, local_classes, summary)
+        summary.call_sites, summary.exports = _collect_call_sites(module, aliases, local_classes, summary, text)
     return summary
 
 
@@ -643,11 +671,18 @@ class _CallSiteCollector:
     another call; walking statement bodies and those calls is far cheaper than a full visit.
     """
 
-    def __init__(self, aliases: Dict[str, str], local_classes: Dict[str, str], local_functions: Dict[str, str]) -> None:
+    def __init__(self, aliases: Dict[str, str], local_classes: Dict[str, str], local_functions: Dict[str, str],
+                 text: str = "", uses_tf: bool = False) -> None:
         self.aliases = dict(aliases)
+        self.imported = frozenset(aliases)  # names bound by imports: ``tf.save(...)`` is no method call
         self.local = {**local_classes, **local_functions}
         self.sites: List[CallSite] = []
+        self.exports: List[ExportCall] = []
+        self.text = text
+        self.uses_tf = uses_tf
+        self.seen: Dict[str, int] = {}  # callee text -> calls of it met so far (for the line of the next)
         self.bound: Dict[str, str] = {}  # ``model = Net(...).eval()``: name -> class (qualified)
+        self.factory: Dict[str, str] = {}  # ``model = build(cfg)``: name -> the function (qualified)
         self.assigned: Dict[str, cst.BaseExpression] = {}  # ``shapes = {...}``: name -> its last value
 
     def block(self, stmts: Sequence[cst.CSTNode]) -> None:
@@ -662,9 +697,9 @@ class _CallSiteCollector:
                     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                         self._remember(small.targets[0].target.value, small.value)
             elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-                saved = (dict(self.bound), dict(self.assigned))
+                saved = (dict(self.bound), dict(self.assigned), dict(self.factory))
                 self.block(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [])
-                self.bound, self.assigned = saved
+                self.bound, self.assigned, self.factory = saved
             elif isinstance(stmt, cst.BaseCompoundStatement):
                 body = getattr(stmt, "body", None)
                 if isinstance(body, cst.IndentedBlock):
@@ -706,14 +741,78 @@ class _CallSiteCollector:
                         arg0 = self.local.get(n) or qualify(n, self.aliases) or n
             kws = tuple(a.keyword.value for a in node.args if a.keyword is not None)
             self.sites.append(CallSite(canonical(callee), arg0, kws, self._dynamic(node)))
+        if name:
+            self._export_call(node, name, canonical(callee) if callee else name)
+
+    def _export_call(self, node: cst.Call, name: str, callee: str) -> None:
+        """Record ``node`` if it exports a model (see ``targets.EXPORT_API_TARGETS``)."""
+        obj: Optional[cst.BaseExpression] = None
+        positional = [a.value for a in node.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: (_default_literal(a.value) or "") for a in node.args if a.keyword is not None}
+        if callee in EXPORT_API_TARGETS and not callee.startswith("."):
+            api = callee
+            obj = positional[0] if positional else None
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in ("save", "export"):
+            receiver = dotted(node.func.value)
+            if receiver is None or receiver.split(".")[0] in self.imported:
+                return  # ``torch.save(...)``, ``np.save(...)``: a module's function, not a model's method
+            api = "." + node.func.attr.value
+            if api == ".save":
+                path = positional[0] if positional else next(
+                    (a.value for a in node.args if a.keyword is not None and a.keyword.value == "filepath"), None)
+                if not _ends_with(path, ".keras"):
+                    return
+            elif not self.uses_tf:
+                return
+            obj = node.func.value
+        else:
+            return
+        target = export_target(api, keywords)
+        if target is None:
+            return
+        arg, via = (None, "path") if api in _PATH_EXPORTS else self._exported(obj)
+        self.exports.append(ExportCall(api, target, self._line(name), arg, via))
+
+    def _exported(self, node: Optional[cst.BaseExpression]) -> Tuple[Optional[str], str]:
+        """What an export call's model argument is, statically: (qualified name, how it was found)."""
+        if node is None:
+            return None, ""
+        built = self._built_class(node)
+        if built is not None:
+            return built, "class"
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _SELF_RETURNING:
+            node = node.func.value
+        if isinstance(node, cst.Name) and node.value in self.factory:
+            return self.factory[node.value], "factory"
+        if isinstance(node, cst.Call):
+            n = dotted(node.func)
+            return ((self.local.get(n) or qualify(n, self.aliases) or n), "factory") if n else (None, "")
+        n = dotted(node)
+        if n is None or n.split(".")[0] == "self" or (isinstance(node, cst.Name) and node.value in self.assigned):
+            return None, ""
+        return self.local.get(n) or qualify(n, self.aliases) or n, "name"
+
+    def _line(self, name: str) -> int:
+        """The line of the next call of ``name`` in the text (calls are met in source order)."""
+        k = self.seen.get(name, 0)
+        self.seen[name] = k + 1
+        pattern = re.compile(r"(?<![\w.])(?<!def )" + re.escape(name).replace(r"\.", r"\s*\.\s*") + r"\s*\(")
+        for i, m in enumerate(pattern.finditer(self.text)):
+            if i == k:
+                return self.text.count("\n", 0, m.start()) + 1
+        return 0
 
     def _remember(self, name: str, value: cst.BaseExpression) -> None:
         self.assigned[name] = value
         cls = self._built_class(value)
+        self.factory.pop(name, None)
         if cls is not None:
             self.bound[name] = cls
         else:
             self.bound.pop(name, None)
+            arg, via = self._exported(value) if isinstance(value, cst.Call) else (None, "")
+            if via == "factory" and arg is not None:
+                self.factory[name] = arg
 
     def _built_class(self, node: cst.BaseExpression) -> Optional[str]:
         """``Net(...)`` or ``Net(...).eval().to(device)``: the qualified class it builds, if it looks like one."""
@@ -761,6 +860,12 @@ class _CallSiteCollector:
         return tuple((k, dims) for k, dims in out if dims)
 
 
+#: Export APIs that convert a saved artifact (a path), not a model object: they name a target, no model.
+_PATH_EXPORTS = frozenset({
+    "tensorflow.lite.TFLiteConverter.from_saved_model", "tensorflowjs.converters.convert_tf_saved_model",
+    "tensorflowjs.converters.convert",
+})
+
 #: Methods that return the module itself, so ``Net().eval()`` is still a ``Net``.
 _SELF_RETURNING = frozenset({"eval", "train", "to", "cuda", "cpu", "float", "half", "double", "bfloat16",
                              "requires_grad_"})
@@ -787,9 +892,63 @@ def _declared_dims(node: cst.BaseExpression) -> Tuple[int, ...]:
     return tuple(sorted(set(dims)))
 
 
-def _collect_call_sites(module: cst.Module, aliases: Dict[str, str], local_classes: Dict[str, str], summary: ModuleSummary) -> List[CallSite]:
+def _factory_builds(fn: cst.FunctionDef, local_classes: Dict[str, str], aliases: Dict[str, str]) -> Optional[str]:
+    """The class a factory builds, when every ``return`` returns ``Cls(...)`` (or a local bound to one, or the
+    ``--confirm`` forms ``(model, args)`` / ``{"model": model}``) of one class. Statements only (``return`` and
+    assignments), so it costs little on any function."""
+    if not isinstance(fn.body, cst.IndentedBlock):
+        return None
+    collector = _CallSiteCollector(aliases, local_classes, {})
+    found: Set[str] = set()
+    unclear = [False]
+
+    def block(stmts: Sequence[cst.CSTNode]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                        collector._remember(small.targets[0].target.value, small.value)
+                    elif isinstance(small, cst.Return):
+                        value = small.value
+                        # the --confirm factory forms: ``return model, (x,)`` and ``return {"model": model, ...}``
+                        if isinstance(value, cst.Tuple) and value.elements:
+                            value = value.elements[0].value
+                        elif isinstance(value, cst.Dict):
+                            value = next((e.value for e in value.elements if isinstance(e, cst.DictElement)
+                                          and isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == "model"),
+                                         None)
+                        cls = collector._built_class(value) if value is not None else None
+                        if cls is None:
+                            unclear[0] = True
+                        else:
+                            found.add(cls)
+            elif isinstance(stmt, cst.BaseCompoundStatement) and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                for part in (stmt, getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None), *getattr(stmt, "handlers", ())):
+                    while part is not None:
+                        body = getattr(part, "body", None)
+                        if isinstance(body, cst.IndentedBlock):
+                            block(body.body)
+                        part = part.orelse if isinstance(part, cst.If) else None
+
+    block(fn.body.body)
+    return found.pop() if len(found) == 1 and not unclear[0] else None
+
+
+def _ends_with(node: Optional[cst.BaseExpression], suffix: str) -> bool:
+    """A string literal (or an f-string whose last part is text) ending with ``suffix``."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return isinstance(value, str) and value.endswith(suffix)
+    if isinstance(node, cst.FormattedString) and node.parts:
+        last = node.parts[-1]
+        return isinstance(last, cst.FormattedStringText) and last.value.endswith(suffix)
+    return False
+
+
+def _collect_call_sites(module: cst.Module, aliases: Dict[str, str], local_classes: Dict[str, str],
+                        summary: ModuleSummary, text: str = "") -> Tuple[List[CallSite], List[ExportCall]]:
     prefix = f"{summary.module}." if summary.module else ""
     local_functions = {n: prefix + n for n in summary.functions}
-    collector = _CallSiteCollector(aliases, local_classes, local_functions)
+    collector = _CallSiteCollector(aliases, local_classes, local_functions, text, summary.uses_tf)
     collector.block(module.body)
-    return collector.sites
+    return collector.sites, collector.exports

@@ -606,9 +606,29 @@ class Walker:
                 self._expr(ctx, node.test)
                 self._expr(ctx, node.body if truth else node.orelse)
                 return
+            self._expr(ctx, node.test)
+            body_exempt, else_exempt = self._guard_exemptions(ctx, node.test)
+            self._expr_exempt(ctx, node.body, body_exempt)
+            self._expr_exempt(ctx, node.orelse, else_exempt)
+            return
+        if isinstance(node, cst.BooleanOperation):
+            # ``self.training and random() < p``: the right side runs only where the left lets it.
+            self._expr(ctx, node.left)
+            never_true, never_false = self._guard_exemptions(ctx, node.left)
+            self._expr_exempt(ctx, node.right, never_true if isinstance(node.operator, cst.And) else never_false)
+            return
         for child in child_nodes(node):
             if isinstance(child, _EXPR_CHILD):
                 self._expr(ctx, child)
+
+    def _expr_exempt(self, ctx: FunctionContext, node: cst.CSTNode, exempt: FrozenSet[str]) -> None:
+        """Walk ``node`` with ``exempt`` added: targets under which it is never evaluated."""
+        saved = ctx.exempt
+        ctx.exempt = saved | exempt
+        try:
+            self._expr(ctx, node)
+        finally:
+            ctx.exempt = saved
 
     def _comprehension(self, ctx: FunctionContext, node: cst.CSTNode) -> None:
         saved = dict(ctx.env)

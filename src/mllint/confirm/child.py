@@ -74,6 +74,7 @@ def _build(job: Job, files: Any, channel: Channel) -> Optional[Any]:
         factory = load_factory(job.factory, Path(job.root))  # imports (frameworks too) are not the model's run
         with recorder:
             spec, framework = normalise(job.factory, call_factory(job.factory, factory))
+            recorder.running()
             tolerance = spec.tolerance if spec.tolerance is not None else job.tolerance
             try:
                 if framework == "torch":
@@ -100,7 +101,7 @@ def _build(job: Job, files: Any, channel: Channel) -> Optional[Any]:
                      locations=located.stack if located else [], reached=recorder.ranges(),
                      setup_seconds=time.perf_counter() - start)
         return None
-    channel.send("ready", framework=session.framework, reached=recorder.ranges(),
+    channel.send("ready", framework=session.framework, reached=recorder.ranges(), ran=recorder.ran(),
                  setup_seconds=time.perf_counter() - start, notes=session.setup_notes,
                  entry=_entry_location(spec.model, files))
     return session

@@ -84,6 +84,7 @@ class _ModelRun:
         self.emit = emit
         self.results: Dict[str, ExportResult] = {}
         self.reached: Tuple[Tuple[str, int, int], ...] = ()
+        self.ran: List[List] = []
         self.framework = ""
         self.setup_seconds: Optional[float] = None
         self.notes: List[str] = []
@@ -93,6 +94,8 @@ class _ModelRun:
     # -- bookkeeping --------------------------------------------------------------------------
     def _record(self, result: ExportResult) -> None:
         result.reached = self.reached
+        if self.ran:
+            result.details.setdefault("ran", self.ran)
         result.details.setdefault("factory", self.spec.factory)
         if self.entry:
             result.details.setdefault("entry", list(self.entry))
@@ -205,6 +208,7 @@ class _ModelRun:
                         ready = True
                         self.framework = event.get("framework", "")
                         self.reached = tuple(tuple(r) for r in event.get("reached", ()))
+                        self.ran = [list(r) for r in event.get("ran", ())]
                         self.setup_seconds = event.get("setup_seconds")
                         self.notes = list(event.get("notes") or [])
                         self.entry = event.get("entry")

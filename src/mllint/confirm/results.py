@@ -37,7 +37,8 @@ class ExportResult:
     export_seconds: Optional[float] = None
     framework: str = ""
     #: Extra facts: ``warnings`` [(path, line, text)] (TracerWarnings), ``flex_ops``, ``notes``,
-    #: ``setup_seconds``, ``compared`` (inputs compared), ``how`` (how the location was found), ``artifact``.
+    #: ``setup_seconds``, ``compared`` (inputs compared), ``ran`` (the ``reached`` functions the
+    #: model's own calls ran, build-only code left out), ``how`` (how the location was found), ``artifact``.
     details: Dict[str, Any] = field(default_factory=dict)
     #: Code the model ran while being built and called eagerly: (path, first line, last line) per function.
     reached: Tuple[Tuple[str, int, int], ...] = field(default=(), repr=False)

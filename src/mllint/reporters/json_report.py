@@ -51,6 +51,7 @@ def render(ctx: ReportContext) -> str:
         },
         "findings": [finding_to_dict(f) for f in result.findings],
         "exports": result.confirm_results or None,
+        "entry_points": result.entry_points or None,
     }
     if result.shard:
         doc["shard"] = result.shard

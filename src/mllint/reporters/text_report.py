@@ -152,6 +152,7 @@ def _print_summary(console: Console, ctx: ReportContext) -> None:
         if hidden:
             msg += f" ({hidden})"
         console.print(Text(msg + ".", style="green"))
+        _print_entry_summary(console, result.entry_points)
         return
     by_sev = Counter(f.severity.value for f in active if not f.disproved)
     parts = [f"{by_sev[s]} {s}{'s' if by_sev[s] != 1 else ''}" for s in ("error", "warning", "info") if by_sev[s]]
@@ -168,8 +169,34 @@ def _print_summary(console: Console, ctx: ReportContext) -> None:
     per_target = Counter(t for f in active for t in f.targets)
     if per_target:
         console.print(Text("By target: " + ", ".join(f"{t} {n}" for t, n in sorted(per_target.items())), style="dim"))
+    _print_entry_summary(console, result.entry_points)
     if result.confirm_summary:
         _print_confirm_summary(console, result.confirm_summary)
+
+
+def entry_summary_lines(report: Dict[str, object]) -> List[str]:
+    """Which entry points were judged and why, and the targets (also used by ``--show-entry-points``)."""
+    if not report:
+        return []
+    judged, excluded = report.get("judged") or [], report.get("excluded") or []
+    assert isinstance(judged, list) and isinstance(excluded, list)
+    lines = [f"Entry points: {len(judged)} ({report.get('reason')})"]
+    if excluded:
+        shown = ", ".join(f"{e['class'].split(':')[-1]} ({str(e['reason']).split(':')[0]})" for e in excluded[:5])
+        lines.append(f"Excluded {len(excluded)}: {shown}{', ...' if len(excluded) > 5 else ''}")
+    not_named = report.get("not_named") or 0
+    if not_named:
+        lines.append(f"Not judged: {not_named} model class{'es' if not_named != 1 else ''} not named by "
+                     f"{'entry-points' if report.get('mode') == 'config' else 'an export call or factory'}")
+    targets = report.get("targets") or []
+    assert isinstance(targets, list)
+    lines.append(f"Targets ({report.get('targets_reason')}): {', '.join(targets)}")
+    return lines
+
+
+def _print_entry_summary(console: Console, report: Dict[str, object]) -> None:
+    for line in entry_summary_lines(report):
+        console.print(Text(line, style="dim"))
 
 
 def _print_confirm_summary(console: Console, summary: Dict[str, object]) -> None:
@@ -186,3 +213,28 @@ def _print_confirm_summary(console: Console, summary: Dict[str, object]) -> None
         console.print(Text(
             f"  {name}: {counts['confirmed']} confirmed, {counts['not-reproduced']} not reproduced, "
             f"{counts['not-run']} not run, {counts['new-failures']} new", style="dim"))
+
+
+def render_entry_points(report: Dict[str, object]) -> str:
+    """``mllint check --show-entry-points``: every entry point with its source, every exclusion with its
+    reason, the export calls found and the targets."""
+    judged, excluded = report.get("judged") or [], report.get("excluded") or []
+    calls = report.get("export_calls") or []
+    assert isinstance(judged, list) and isinstance(excluded, list) and isinstance(calls, list)
+    out = [f"Entry points: {len(judged)} ({report.get('reason')})"]
+    width = max([len(str(e["class"])) for e in judged + excluded] + [10])
+    out.extend(f"  {e['class']:<{width}}  {e['source']}" for e in judged)
+    if excluded:
+        out.append(f"Excluded: {len(excluded)}")
+        out.extend(f"  {e['class']:<{width}}  {e['reason']}" for e in excluded)
+    not_named = report.get("not_named") or 0
+    if not_named:
+        out.append(f"Not named by the configuration or an export call: {not_named} model class"
+                   f"{'es' if not_named != 1 else ''}")
+    if calls:
+        out.append(f"Export calls: {len(calls)}")
+        out.extend(f"  {c['at']}  {c['api']} -> {c['target']}: {c['exports']}" for c in calls)
+    targets = report.get("targets") or []
+    assert isinstance(targets, list)
+    out.append(f"Targets ({report.get('targets_reason')}): {', '.join(targets)}")
+    return "\n".join(out) + "\n"

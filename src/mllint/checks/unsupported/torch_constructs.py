@@ -130,6 +130,23 @@ def report(ctx: FunctionContext, code: str, node: cst.CSTNode, level: str = PLAI
 
 
 # -- small syntax helpers ---------------------------------------------------------------------------
+def _tries_tensor_op(ctx: FunctionContext, body: cst.BaseSuite) -> bool:
+    """Whether a ``try`` body computes on a tensor (a call, operator or index whose value is one)."""
+    stack: List[cst.CSTNode] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, (cst.Call, cst.BinaryOperation, cst.Subscript, cst.Comparison)):
+            try:
+                if ctx.kind(node) == Kind.TENSOR:
+                    return True
+            except Exception:  # noqa: BLE001 - an expression mllint cannot evaluate is not evidence
+                pass
+        stack.extend(child_nodes(node))
+    return False
+
+
 def _is_literal(node: cst.BaseExpression) -> bool:
     """A literal non-None Python value (what TorchScript cannot pass as a Tensor)."""
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
@@ -378,8 +395,13 @@ class ScriptConstructs(Check):
 
     # PT202: try/except (script rejects it; tracing crashes when the exception fires) -------------
     def visit_Try(self, ctx: FunctionContext, node: cst.Try) -> None:
-        if node.handlers:  # try/finally alone catches nothing
-            report(ctx, "PT202", node, FRONTEND)
+        if not node.handlers:  # try/finally alone catches nothing
+            return
+        # Tracing and the exporters only crash or misbehave when the exception fires while they
+        # run; with no tensor operation inside the ``try`` (``try: import apex``, a version check)
+        # nothing they capture can raise, and only scripting, which rejects the syntax, is left.
+        quiet = frozenset() if _tries_tensor_op(ctx, node.body) else frozenset(TORCH_TARGETS) - {SCRIPT}
+        report(ctx, "PT202", node, FRONTEND, also_exempt=quiet)
 
     def visit_TryStar(self, ctx: FunctionContext, node: cst.CSTNode) -> None:  # pragma: no cover - Python 3.11+
         self.visit_Try(ctx, node)  # type: ignore[arg-type]
@@ -618,9 +640,10 @@ class _AttrEvents:
 
 
 class GraphStateAndInternals(Check):
-    """PT209-PT215: dataclass outputs, tensor internals, input/buffer/attribute mutation, Python randomness."""
+    """PT209-PT215, PT217: dataclass and dict outputs, tensor internals, input/buffer/attribute mutation, Python
+    randomness."""
 
-    codes = ("PT209", "PT210", "PT211", "PT212", "PT213", "PT214", "PT215")
+    codes = ("PT209", "PT210", "PT211", "PT212", "PT213", "PT214", "PT215", "PT217")
 
     def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
         inputs: Dict[str, str] = {}
@@ -769,9 +792,14 @@ class GraphStateAndInternals(Check):
         if node.attr.value == "data" and ctx.framework == "torch" and ctx.kind(node.value) == Kind.TENSOR:
             ctx.report("PT211", node, expr=ctx.code(node))
 
-    # PT209: dataclass outputs -------------------------------------------------------------------------------
+    # PT209: dataclass outputs; PT217: dict outputs -------------------------------------------------------------
     def visit_Return(self, ctx: FunctionContext, node: cst.Return) -> None:
-        if ctx.task.depth != 0 or ctx.framework != "torch" or not isinstance(node.value, cst.Call):
+        if ctx.task.depth != 0 or ctx.framework != "torch" or node.value is None:
+            return
+        what = _dict_output(ctx, node.value)
+        if what is not None and not building_block(ctx):
+            ctx.report("PT217", node.value, what=what)
+        if not isinstance(node.value, cst.Call):
             return
         cls = ctx.index.resolve_class(ctx.qualname(node.value.func))
         if cls is None and isinstance(node.value.func, cst.Name):
@@ -836,6 +864,32 @@ def _mentions_input_data(ctx: FunctionContext, node: cst.CSTNode) -> bool:
             return True
         stack.extend(child_nodes(n))
     return False
+
+
+_DICT_TYPES = frozenset({"dict", "builtins.dict", "collections.OrderedDict", "OrderedDict", "typing.Dict",
+                         "typing.OrderedDict", "collections.UserDict", "transformers.utils.ModelOutput",
+                         "transformers.utils.generic.ModelOutput", "transformers.modeling_outputs.ModelOutput"})
+
+
+def _dict_output(ctx: FunctionContext, value: cst.BaseExpression) -> Optional[str]:
+    """How ``value`` is a dict (for PT217's message), or None when it is not known to be one."""
+    if isinstance(value, (cst.Dict, cst.DictComp)):
+        return "a dict"
+    if not isinstance(value, cst.Call):
+        return None
+    qname = ctx.qualname(value.func) or dotted(value.func) or ""
+    if qname in _DICT_TYPES:
+        return f"a dict (`{ctx.code(value.func)}(...)`)"
+    if qname.startswith("transformers.") and qname.split(".")[-1].endswith("Output"):
+        return f"`{qname.split('.')[-1]}`, a transformers `ModelOutput` (an `OrderedDict`)"
+    cls = ctx.index.resolve_class(qname) or (
+        ctx.file.summary.classes.get(value.func.value) if isinstance(value.func, cst.Name) else None)
+    if cls is None:
+        return None
+    for base in ctx.index.external_bases(cls):
+        if base in _DICT_TYPES or base.split(".")[-1] == "OrderedDict":
+            return f"`{cls.name}`, which derives from `{base.split('.')[-1]}`"
+    return None
 
 
 def building_block(ctx: FunctionContext) -> bool:
