@@ -339,8 +339,15 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
     if not models:
         sys.stderr.write("mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n")
         return EXIT_USAGE
+    from mllint.config import ConfigError
     from mllint.confirm import shard as sharding
+    from mllint.confirm.contracts import resolve_contracts
 
+    try:  # contracts are read (and checked) only when --confirm will use them
+        models = resolve_contracts(models, settings.root, settings.config_file)
+    except ConfigError as exc:
+        sys.stderr.write(f"mllint: configuration error: {exc}\n")
+        return EXIT_USAGE
     if args.timeout is not None:  # the command line wins over each model's configured timeout
         import dataclasses
 

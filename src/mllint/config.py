@@ -46,6 +46,8 @@ class ModelSpec:
     device: Optional[str] = None
     timeout: Optional[float] = None
     tolerance: Optional[float] = None
+    #: The model's contract: a path or an inline table as configured (checked by ``confirm.contracts``).
+    contract: Any = None
 
 
 @dataclass
@@ -145,7 +147,7 @@ def _parse_models(value: Any, where: str) -> List[ModelSpec]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ConfigError(f"{where}: 'models' must be an array of tables ([[tool.mllint.models]])")
     out = []
-    allowed = {"name", "factory", "targets", "device", "timeout", "tolerance"}
+    allowed = {"name", "factory", "targets", "device", "timeout", "tolerance", "contract"}
     for i, entry in enumerate(value):
         here = f"{where}: models[{i}]"
         unknown = set(entry) - allowed
@@ -170,8 +172,11 @@ def _parse_models(value: Any, where: str) -> List[ModelSpec]:
                 or not math.isfinite(entry[num]) or entry[num] <= 0
             ):
                 raise ConfigError(f"{here}: '{num}' must be a positive number")
+        contract = entry.get("contract")
+        if contract is not None and not isinstance(contract, (str, dict)):
+            raise ConfigError(f"{here}: 'contract' must be a path (JSON, TOML or Triton config.pbtxt) or a table")
         out.append(
-            ModelSpec(name, factory, targets, device, entry.get("timeout"), entry.get("tolerance"))
+            ModelSpec(name, factory, targets, device, entry.get("timeout"), entry.get("tolerance"), contract)
         )
     return out
 

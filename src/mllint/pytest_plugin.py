@@ -54,6 +54,9 @@ class _Run:
         self.device = device
         self.catalogue = load_catalogue()
         self.settings = load_settings(root, self.catalogue)
+        from mllint.confirm.contracts import resolve_contracts
+
+        self.settings.models = resolve_contracts(self.settings.models, self.settings.root, self.settings.config_file)
         self._static: Optional[List[Any]] = None
         self._results: Dict[str, Dict[str, Any]] = {}
 
@@ -94,11 +97,12 @@ class ConfirmItem(pytest.Item):
 
     def runtest(self) -> None:
         from mllint.confirm import merge
+        from mllint.confirm.contracts import CONTRACT_CODES
 
         r = self.run.result(self.spec, self.target)
         if r is None or r.status == "skipped":
             pytest.skip(r.message if r is not None else f"{self.spec.name} is not exported to {self.target}")
-        if r.status not in FAILING:
+        if r.status not in FAILING and not r.details.get("contract"):
             return
         merged = merge(
             self.run.static(),
@@ -110,7 +114,9 @@ class ConfirmItem(pytest.Item):
         hits = [
             f
             for f in merged
-            if dict(f.confirmation).get(self.target) == "confirmed" or (f.code.startswith("ML1") and not f.targets)
+            if dict(f.confirmation).get(self.target) == "confirmed"
+            or (f.code.startswith("ML1") and not f.targets)
+            or (f.code in CONTRACT_CODES.values() and self.target in f.targets)
         ]
         lines = [f"{f.path}:{f.line}:{f.col + 1}: {f.code} {f.name} {f.message}" for f in hits]
         if not lines:

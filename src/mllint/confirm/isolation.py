@@ -148,6 +148,7 @@ class _ModelRun:
             device=self.device, strict=self.strict, tolerance=self.tolerance, artifacts=artifacts,
             workdir=str(work), log=str(log), memory_limit_mb=None if self.device == "cuda" else self.memory_limit_mb,
             onnx_opset=self.onnx_opset, step_timeout=self.timeout,
+            contract=self.spec.contract if isinstance(self.spec.contract, dict) and self.spec.contract.get("_loaded") else None,
         )
 
     def _spawn(self, job: Job, log: Path) -> Tuple[subprocess.Popen, int]:

@@ -34,6 +34,7 @@ PROBLEM_CODES: Dict[str, str] = {
 }
 _EFFECT = {"failed": "fails", "mismatch": "silent", "crashed": "crashes", "timeout": "fails"}
 _TRACERS = ("torchscript-trace", "onnx-legacy")
+_CONTRACT_CODES = ("ML106", "ML107", "ML108", "ML109")  # contract violations (confirm/contracts.py)
 
 
 class _Source:
@@ -266,6 +267,9 @@ def merge(findings: List[Finding], results: List[ExportResult], root: Path, cata
         merged.append(f.with_(confirmation=states, evidence=tuple((t, why) for t, _, why in judged),
                               disproved=disproved))
     merged.extend(_new_findings(results, explained, root, catalogue, source))
+    from mllint.confirm.contracts import contract_findings
+
+    merged.extend(contract_findings(results, root, catalogue, source, _fallback_location))
     return sorted(merged, key=lambda f: f.sort_key())
 
 
@@ -280,7 +284,7 @@ def confirm_summary(findings: Iterable[Finding], results: Iterable[ExportResult]
     for f in findings:
         if f.suppressed is not None:
             continue
-        if f.code in PROBLEM_CODES.values():
+        if f.code in PROBLEM_CODES.values() or f.code in _CONTRACT_CODES:
             totals["new-failures"] += 1
             for t in f.targets:
                 per_target.setdefault(t, {"confirmed": 0, "not-reproduced": 0, "not-run": 0, "new-failures": 0})

@@ -70,7 +70,8 @@ class ExportResult:
             out["device"] = self.details["device"]
         if self.details.get("applicable") is False:
             out["applicable"] = False  # another framework's target: a table may leave the cell empty
-        for key in ("flex_ops", "unsupported_ops", "notes", "artifact"):
+        for key in ("flex_ops", "unsupported_ops", "notes", "artifact", "contract", "contract_probes",
+                    "contract_seconds"):
             if self.details.get(key):
                 out[key] = self.details[key]
         if self.details.get("warnings"):

@@ -36,6 +36,8 @@ class Job:
     memory_limit_mb: Optional[int] = None
     onnx_opset: Optional[int] = None
     step_timeout: float = 300.0
+    #: The model's loaded contract (``confirm.contracts``), checked after each export.
+    contract: Optional[Dict[str, Any]] = None
 
 
 class Outcome(Exception):

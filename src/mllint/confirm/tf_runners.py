@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from mllint.confirm import contract_check
 from mllint.confirm.compare import DEFAULT_TOLERANCE, array_leaves, derive_probes, describe_difference
 from mllint.confirm.locate import Located, UserFiles, locate_text
 from mllint.confirm.results import first_lines
@@ -255,6 +256,7 @@ class TFSession(Session):
         if self.job.artifacts:
             self.details["artifact"] = str(path)
         self._compare_outputs(self._reload("savedmodel", path), "reloaded SavedModel")
+        contract_check.check_savedmodel(self, target, path)
         return "exported with model.export()" if self.framework == "keras" else None
 
     def _run_keras_file(self, target: str) -> Optional[str]:
@@ -283,6 +285,7 @@ class TFSession(Session):
         if self.job.artifacts:
             self.details["artifact"] = str(path)
         self._compare_outputs([self._interpret(flatbuffer, args) for _, args in self._inputs()], "TFLite model")
+        contract_check.check_tflite(self, target, flatbuffer)
         return None
 
     def _interpret(self, flatbuffer: bytes, args: Tuple[Any, ...]) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 import numpy as np
 import torch
 
+from mllint.confirm import contract_check
 from mllint.confirm.compare import DEFAULT_TOLERANCE, array_leaves, derive_probes, describe_difference, leaves
 from mllint.confirm.locate import Located, UserFiles, iter_user_frames, recorded_user_warnings
 from mllint.confirm.session import Job, Outcome, Session
@@ -236,6 +237,7 @@ class TorchSession(Session):
             torch.jit.save(scripted, str(path))
             self._keep(path)
         self.compare(target, lambda a, k: scripted(*a, **k), any_shape=True)
+        contract_check.check_torch(self, target, lambda a, k: scripted(*a, **k), script=scripted)
         return None
 
     def _run_torchscript_trace(self, target: str) -> Optional[str]:
@@ -256,6 +258,7 @@ class TorchSession(Session):
             self._keep(path)
         call = (lambda a, k: traced(**self._by_name(a, k))) if self.kwargs else (lambda a, k: traced(*a, **k))
         self.compare(target, call, any_shape=True, mismatch_at=lambda: _warning_location(found))
+        contract_check.check_torch(self, target, call, script=traced)
         return None
 
     def _run_torch_export(self, target: str) -> Optional[str]:
@@ -269,6 +272,7 @@ class TorchSession(Session):
             self._keep(path)
         module = ep.module()
         self.compare(target, lambda a, k: module(*a, **k), self._declared_dims())
+        contract_check.check_torch(self, target, lambda a, k: module(*a, **k), program=ep)
         return "strict mode" if self.job.strict else None
 
     def _onnx_session(self, path: Any) -> Any:
@@ -325,11 +329,13 @@ class TorchSession(Session):
         args, kwargs = self.example()
         program = self.timed_export(lambda: torch.onnx.export(
             _fresh(self.pristine), args, kwargs=kwargs or None, dynamo=True,
-            dynamic_shapes=self.dynamic_shapes, opset_version=self.job.onnx_opset, verbose=False))
+            dynamic_shapes=self.dynamic_shapes, opset_version=self.job.onnx_opset, verbose=False,
+            output_names=contract_check.onnx_output_names(self, target)))
         program.save(str(path))
         self._keep(path)
-        self.compare(target, self._onnx_call(self._onnx_session(path)), self._declared_dims(),
-                     mismatch_at=self._narrowing_location)
+        call = self._onnx_call(self._onnx_session(path))
+        self.compare(target, call, self._declared_dims(), mismatch_at=self._narrowing_location)
+        contract_check.check_torch(self, target, call, onnx_path=path)
         return None
 
     def _narrowing_location(self) -> Located:
@@ -378,13 +384,15 @@ class TorchSession(Session):
         with recorded_user_warnings(self.files, "TracerWarning") as found:
             self.timed_export(lambda: torch.onnx.export(
                 _fresh(self.pristine), legacy_args, str(path), kwargs=kwargs or None, dynamo=False,
-                input_names=names, dynamic_axes=axes, opset_version=self.job.onnx_opset, verbose=False))
+                input_names=names, dynamic_axes=axes, opset_version=self.job.onnx_opset, verbose=False,
+                output_names=contract_check.onnx_output_names(self, target)))
         if found:
             self.details["warnings"] = found
         self._keep(path)
         declared = {n: set(dims) for n, dims in axes.items()} if axes else {}
-        self.compare(target, self._legacy_call(self._onnx_session(path), names), declared,
-                     mismatch_at=lambda: _warning_location(found))
+        call = self._legacy_call(self._onnx_session(path), names)
+        self.compare(target, call, declared, mismatch_at=lambda: _warning_location(found))
+        contract_check.check_torch(self, target, call, onnx_path=path)
         return None
 
     def _legacy_call(self, session: Any, names: List[str]) -> Callable[[Tuple[Any, ...], Dict[str, Any]], Any]:
