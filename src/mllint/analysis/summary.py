@@ -128,7 +128,7 @@ class ModuleSummary:
     uses_torch: bool = False
     uses_tf: bool = False
     keras_flavor: Optional[str] = None  # "keras3", "tf_keras", or None
-    #: local classes registered for Keras by a module-level statement (``register_keras_serializable()(Cls)``,
+    #: local classes and functions registered for Keras by a module-level statement (``register_keras_serializable()(Cls)``,
     #: ``get_custom_objects()[...] = Cls``)
     keras_registered: Tuple[str, ...] = ()
 
@@ -559,7 +559,7 @@ def _registration_facts(module: cst.Module, summary: ModuleSummary, aliases: Dic
         elif isinstance(stmt, cst.SimpleStatementLine):
             code = module.code_for_node(stmt)
             if "register_keras_serializable" in code or "custom_objects" in code:
-                for name in sorted(set(re.findall(r"[A-Za-z_]\w*", code)) & set(summary.classes)):
+                for name in sorted(set(re.findall(r"[A-Za-z_]\w*", code)) & (set(summary.classes) | set(summary.functions))):
                     if name not in summary.keras_registered:
                         summary.keras_registered += (name,)
 

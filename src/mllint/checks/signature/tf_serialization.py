@@ -109,6 +109,8 @@ def _is_model(fctx: FileContext, cls: ClassSummary) -> bool:
                for b in fctx.index.external_bases(cls))
 
 
+_LAMBDA_LAYERS = frozenset({"keras.layers.Lambda", "keras.layers.core.Lambda", "tensorflow.keras.layers.Lambda"})
+_LAMBDA_KEY = "<Lambda>"
 _MODEL_BASES = frozenset({"Model", "Sequential", "Functional"})
 _KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tensorflow.python.keras.")
 
@@ -121,6 +123,7 @@ class _Uses:
 
     own: Dict[str, List[Tuple[cst.Call, cst.CSTNode]]] = field(default_factory=dict)  # (call, top statement)
     inner: Set[str] = field(default_factory=set)
+    lambdas: List[Tuple[cst.Call, cst.CSTNode]] = field(default_factory=list)  # ``keras.layers.Lambda(...)`` saved alone
 
 
 def _uses(fctx: FileContext) -> _Uses:
@@ -162,6 +165,8 @@ def _scan_uses(fctx: FileContext) -> _Uses:
                 if name in local_functions:
                     callers.setdefault(name, []).append(inner)
                 q = prefix + name if name in fctx.summary.classes else fctx.qualify(name)
+                if q in _LAMBDA_LAYERS:
+                    found.append((_LAMBDA_KEY, node, top, func, inner))
                 cls = index.resolve_class(q) if q else None
                 if cls is not None and index.framework_of(cls) == "keras":
                     found.append((cls.qualname, node, top, func, inner))
@@ -172,7 +177,10 @@ def _scan_uses(fctx: FileContext) -> _Uses:
         # a module-level helper called only from Keras constructors builds parts of that class
         if not inner and func is not None and callers.get(func) and all(callers[func]):
             inner = True
-        if inner:
+        if qualname == _LAMBDA_KEY:
+            if not inner:
+                out.lambdas.append((call, top))
+        elif inner:
             out.inner.add(qualname)
         else:
             out.own.setdefault(qualname, []).append((call, top))
@@ -196,7 +204,7 @@ def _saved_alone(fctx: FileContext, cls: ClassSummary) -> bool:
 class TFKerasSerialization(Check):
     """TF405-TF407: custom Keras classes that do not survive a ``.keras`` round trip."""
 
-    codes = ("TF405", "TF406", "TF407")
+    codes = ("TF405", "TF406", "TF407", "TF408")
     frameworks = ("tensorflow",)
 
     def check_file(self, fctx: FileContext) -> None:
@@ -215,6 +223,35 @@ class TFKerasSerialization(Check):
             self._init_args(fctx, node, cls)
             self._config_keys(fctx, node, cls)
         self._imported_classes(fctx)
+        self._lambda_layers(fctx)
+
+    # -- TF408 --------------------------------------------------------------------------------
+    def _lambda_layers(self, fctx: FileContext) -> None:
+        if fctx.summary.keras_flavor != "keras3":
+            return
+        for call, top in _uses(fctx).lambdas:
+            fn = _keyword_or_first(call, "function")
+            if isinstance(fn, cst.Lambda):
+                fctx.report("TF408", call, top, None, expr=_short(fctx, call), what="a Python lambda",
+                            effect="`load_model` refuses to deserialize it in safe mode (the default)")
+                continue
+            name = dotted(fn) if fn is not None else None
+            if not name:
+                continue
+            prefix = f"{fctx.summary.module}." if fctx.summary.module else ""
+            q = prefix + name if name in fctx.summary.functions else fctx.qualify(name)
+            found = fctx.index.resolve(q) if q else None
+            if not found or found[0] != "function":
+                continue
+            decorators = found[1].decorators
+            module = found[2]
+            if any(d.endswith(_REGISTERING) or fctx.index.registers_keras(d)
+                   or ("." not in d and fctx.index.registers_keras(f"{module}.{d}")) for d in decorators):
+                continue
+            if found[1].name in (fctx.index.summaries.get(module) or fctx.summary).keras_registered:
+                continue
+            fctx.report("TF408", call, top, None, expr=_short(fctx, call), what=f"`{name}`, an unregistered function",
+                        effect="`load_model` cannot locate it")
 
     def _imported_classes(self, fctx: FileContext) -> None:
         """Project layers of other files that this file saves on their own (a functional model built by a
@@ -276,6 +313,19 @@ class TFKerasSerialization(Check):
             if missing:
                 fctx.report("TF407", fn.name, node, None, cls=cls.name,
                             problem=f"has no key for the required `__init__` parameter `{missing[0]}`")
+
+
+def _keyword_or_first(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    first = call.args[0] if call.args else None
+    return first.value if first is not None and first.keyword is None and not first.star else None
+
+
+def _short(fctx: FileContext, node: cst.CSTNode) -> str:
+    text = " ".join(fctx.module.code_for_node(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _method_node(node: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
