@@ -136,7 +136,9 @@ def _scan_uses(fctx: FileContext) -> _Uses:
     local_functions = {s.name.value for s in fctx.module.body if isinstance(s, cst.FunctionDef)}
     # (class qualname, call, module-level function or None, inner?) and calls of local functions
     found: List[Tuple[str, cst.Call, cst.CSTNode, Optional[str], bool]] = []
-    callers: Dict[str, List[bool]] = {}  # local function -> for each call: inside a Keras constructor?
+    # local function -> for each call in the file: (calling module-level function or None, inside a Keras class?)
+    callers: Dict[str, List[Tuple[Optional[str], bool]]] = {}
+    builders: Set[str] = set()  # functions that build a functional model / Sequential themselves
 
     def keras_class(node: cst.ClassDef) -> bool:
         cls = fctx.summary.classes.get(node.name.value)
@@ -151,8 +153,10 @@ def _scan_uses(fctx: FileContext) -> _Uses:
             is_keras = keras_class(node) or inner
             for item in reversed(node.body.body):
                 if isinstance(item, cst.FunctionDef):
-                    # layers a Keras class builds (in __init__ / build, or lazily elsewhere) are rebuilt by it
-                    stack.append((item.body, top, func, is_keras))
+                    # layers a Keras class builds (in __init__ / build, or lazily elsewhere) are rebuilt by it;
+                    # a method of another class is a function of its own (a model builder if it builds one)
+                    method = func if func is not None else f"{node.name.value}.{item.name.value}"
+                    stack.append((item.body, top, method, is_keras))
                 else:
                     stack.append((item, top, func, inner))
             continue
@@ -163,8 +167,10 @@ def _scan_uses(fctx: FileContext) -> _Uses:
             name = dotted(node.func)
             if name:
                 if name in local_functions:
-                    callers.setdefault(name, []).append(inner)
+                    callers.setdefault(name, []).append((func, inner))
                 q = prefix + name if name in fctx.summary.classes else fctx.qualify(name)
+                if func is not None and q and _model_constructor(q):
+                    builders.add(func)
                 if q in _LAMBDA_LAYERS:
                     found.append((_LAMBDA_KEY, node, top, func, inner))
                 cls = index.resolve_class(q) if q else None
@@ -172,11 +178,30 @@ def _scan_uses(fctx: FileContext) -> _Uses:
                     found.append((cls.qualname, node, top, func, inner))
         for child in reversed(list(child_nodes(node))):
             stack.append((child, top, func, inner))
+    # functions whose layers end up in a model saved with its layers' configs: those that build a
+    # functional model / Sequential, those that call such a builder, and (transitively) helpers they or
+    # the module level call; a function only called from Keras classes builds parts of those classes
+    own_funcs: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for f in sorted(local_functions | builders):
+            if f in own_funcs:
+                continue
+            calls = callers.get(f, [])
+            if calls and all(inner for _, inner in calls):
+                continue
+            hands_to_builder = any((f, False) in callers.get(g, []) for g in own_funcs)  # ``wrap(Layer())``
+            if f in builders or hands_to_builder or any(
+                    not inner and (caller is None or caller in own_funcs) for caller, inner in calls):
+                own_funcs.add(f)
+                changed = True
     out = _Uses()
     for qualname, call, top, func, inner in found:
-        # a module-level helper called only from Keras constructors builds parts of that class
-        if not inner and func is not None and callers.get(func) and all(callers[func]):
-            inner = True
+        if not inner and func is not None and func not in own_funcs:
+            if qualname == _LAMBDA_KEY or callers.get(func, []) == [] or not all(i for _, i in callers[func]):
+                continue  # unknown: a helper whose callers this file does not show
+            inner = True  # a helper only Keras classes call builds their parts
         if qualname == _LAMBDA_KEY:
             if not inner:
                 out.lambdas.append((call, top))
@@ -185,6 +210,16 @@ def _scan_uses(fctx: FileContext) -> _Uses:
         else:
             out.own.setdefault(qualname, []).append((call, top))
     return out
+
+
+def _model_constructor(q: str) -> bool:
+    for prefix in ("tensorflow.keras.", "keras."):
+        if q.startswith(prefix):
+            return q[len(prefix):] in _MODEL_CONSTRUCTORS
+    return False
+
+
+_MODEL_CONSTRUCTORS = frozenset({"Input", "layers.Input", "Model", "models.Model", "Sequential", "models.Sequential"})
 
 
 def _saved_alone(fctx: FileContext, cls: ClassSummary) -> bool:
