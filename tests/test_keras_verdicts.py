@@ -80,6 +80,10 @@ def export(name, cls):
 E = {}
 for name in ("PerExample", "PerExampleNamed", "PerFeature", "PerFeatureStatic"):
     export(name, getattr(loops, name))
+import eager_paths  # noqa: E402
+
+for name in ("HelperGuarded", "DirectlyGuarded", "Unguarded"):
+    export(name, getattr(eager_paths, name))
 R["export"] = E
 print("RESULT" + json.dumps(R))
 """
@@ -184,6 +188,15 @@ def test_range_over_a_dynamic_size_in_keras_call_TF109(round_trips) -> None:  # 
         ]
     for name in ("PerFeature", "PerFeatureStatic"):
         assert exports[name]["ok"], exports[name]
+
+
+@pytest.mark.export
+def test_eager_only_branches_do_not_run_at_export(round_trips) -> None:  # type: ignore[no-untyped-def]
+    """``tf.executing_eagerly()`` is False while ``model.export`` traces a Keras 3 ``call()``: the
+    eager-only branch (a Python ``float`` of a tensor) never runs; unguarded, the same code fails."""
+    exports = round_trips["export"]
+    assert exports["HelperGuarded"]["ok"] and exports["DirectlyGuarded"]["ok"], exports
+    assert not exports["Unguarded"]["ok"] and exports["Unguarded"]["error"] == "TypeError", exports["Unguarded"]
 
 
 # -- static look-alikes ---------------------------------------------------------------------------

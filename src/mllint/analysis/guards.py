@@ -13,7 +13,7 @@ from typing import Callable, Dict, FrozenSet, Optional, Tuple
 import libcst as cst
 
 from mllint.analysis.names import dotted
-from mllint.targets import ALL_TARGETS, guard_targets
+from mllint.targets import ALL_TARGETS, guard_targets, target_names
 
 #: (never true, never false): the targets under which the test is always false / always true.
 GuardSets = Tuple[FrozenSet[str], FrozenSet[str]]
@@ -24,7 +24,15 @@ TRAINING: GuardSets = (_ALL, frozenset())
 
 #: Guard functions: name -> the targets under which they return True (from the target table), and
 #: ``is_fx_tracing``, True under no export target.
-GUARD_TARGETS: Dict[str, FrozenSet[str]] = {**guard_targets(), "torch.fx._symbolic_trace.is_fx_tracing": frozenset()}
+GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
+    **guard_targets(),
+    "torch.fx._symbolic_trace.is_fx_tracing": frozenset(),
+    # TensorFlow traces every exported function (Keras 3 ``call`` included): eager-only branches never
+    # run there (measured: tests/test_keras_verdicts.py)
+    "tensorflow.executing_eagerly": frozenset(),
+    "tensorflow.inside_function": frozenset(target_names("tensorflow")),
+    "tensorflow.compat.v1.executing_eagerly": frozenset(),
+}
 #: Guards whose True side mllint does not rely on (their False branch is not excluded anywhere).
 #: Measured on torch 2.13 (tests/test_precision_facts.py): ``is_compiling()`` is True under torch.export
 #: and the ONNX dynamo exporter, ``is_in_onnx_export()`` under both ONNX exporters.
