@@ -386,3 +386,23 @@ def test_static_python_values_are_not_tf102() -> None:
                 return x * rank * dims * width * n * k
         """
     assert [f for f in lint_source(textwrap.dedent(code), select=["TF102"]) if f.suppressed is None] == []
+
+
+def test_flex_ops_from_lowered_keras_ops_are_reported_per_target() -> None:
+    code = """\
+        import keras
+        import tensorflow as tf
+        from keras import ops
+
+
+        class A(keras.layers.Layer):
+            def call(self, x):
+                p = tf.image.extract_patches(x, [1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+                q = ops.image.extract_patches(x, 2)
+                r, _ = ops.fft2((x, x))
+                return p, q, r
+        """
+    tflite = lint_source(textwrap.dedent(code), select=["TF208"], targets=["tflite"])
+    assert sorted(f.line for f in tflite if f.suppressed is None) == [8, 10]
+    tfjs = lint_source(textwrap.dedent(code), select=["TF208"], targets=["tfjs"])
+    assert sorted(f.line for f in tfjs if f.suppressed is None) == [8, 9, 10]
