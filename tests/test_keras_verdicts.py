@@ -406,3 +406,88 @@ def test_flex_ops_from_lowered_keras_ops_are_reported_per_target() -> None:
     assert sorted(f.line for f in tflite if f.suppressed is None) == [8, 10]
     tfjs = lint_source(textwrap.dedent(code), select=["TF208"], targets=["tfjs"])
     assert sorted(f.line for f in tfjs if f.suppressed is None) == [8, 9, 10]
+
+
+# -- ops traced outside entry points: Lambda functions, tf_keras functional builders ----------------
+CONVERT = r"""
+import json, os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT, OUT, FLAVOR = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, ROOT)
+if os.environ.get("TF_KERAS_PATH"):
+    sys.path.insert(0, os.environ["TF_KERAS_PATH"])
+import tensorflow as tf
+
+
+def convert(make, select):
+    conv = make()
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + ([tf.lite.OpsSet.SELECT_TF_OPS] if select else [])
+    conv.target_spec.supported_ops = ops
+    try:
+        conv.convert()
+        return {"ok": True}
+    except Exception as exc:
+        errors = sorted({e.operator.name for e in getattr(exc, "errors", []) or []})
+        return {"ok": False, "error": type(exc).__name__, "ops": errors}
+
+
+R = {}
+if FLAVOR == "keras3":
+    import lambda_ops
+
+    for name in ("erf_model", "relu_model"):
+        path = os.path.join(OUT, name)
+        getattr(lambda_ops, name)().export(path, verbose=False)
+        make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
+        R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
+else:
+    import legacy_zoo
+
+    for name in ("patch_model", "erf_lambda_model"):
+        model = getattr(legacy_zoo, name)()
+        make = lambda: tf.lite.TFLiteConverter.from_keras_model(model)
+        R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
+print("RESULT" + json.dumps(R))
+"""
+
+
+def _convert(flavor: str, out: Path) -> Dict[str, Dict[str, Dict[str, object]]]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(
+        [sys.executable, "-c", CONVERT, str(PROJECT), str(out), flavor],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=str(out),
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT") :])  # type: ignore[no-any-return]
+
+
+@pytest.mark.export
+def test_lambda_functions_are_traced_with_the_model_TF208(tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    got = _convert("keras3", tmp_path)
+    erf = got["erf_model"]
+    assert not erf["builtins"]["ok"] and "tf.Erf" in erf["builtins"]["ops"] and erf["select"]["ok"], erf
+    assert got["relu_model"]["builtins"]["ok"], got["relu_model"]
+
+
+def _tf_keras_available() -> bool:
+    import importlib.util
+
+    path = os.environ.get("TF_KERAS_PATH")
+    return bool(path and (Path(path) / "tf_keras").is_dir()) or importlib.util.find_spec("tf_keras") is not None
+
+
+@pytest.mark.export
+@pytest.mark.skipif(not _tf_keras_available(), reason="tf_keras not installed (set TF_KERAS_PATH to a --target dir)")
+def test_tf_keras_builders_put_tf_ops_in_the_graph_TF208(tmp_path: Path) -> None:
+    got = _convert("tf_keras", tmp_path)
+    patches = got["patch_model"]
+    assert not patches["builtins"]["ok"] and "tf.ExtractImagePatches" in patches["builtins"]["ops"], patches
+    assert patches["select"]["ok"], patches
+    erf = got["erf_lambda_model"]
+    assert not erf["builtins"]["ok"] and "tf.Erf" in erf["builtins"]["ops"] and erf["select"]["ok"], erf

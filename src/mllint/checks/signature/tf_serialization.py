@@ -109,7 +109,8 @@ def _is_model(fctx: FileContext, cls: ClassSummary) -> bool:
                for b in fctx.index.external_bases(cls))
 
 
-_LAMBDA_LAYERS = frozenset({"keras.layers.Lambda", "keras.layers.core.Lambda", "tensorflow.keras.layers.Lambda"})
+_LAMBDA_LAYERS = frozenset({"keras.layers.Lambda", "keras.layers.core.Lambda", "tensorflow.keras.layers.Lambda",
+                            "tf_keras.layers.Lambda"})
 _LAMBDA_KEY = "<Lambda>"
 _MODEL_BASES = frozenset({"Model", "Sequential", "Functional"})
 _KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tensorflow.python.keras.")
@@ -124,6 +125,15 @@ class _Uses:
     own: Dict[str, List[Tuple[cst.Call, cst.CSTNode]]] = field(default_factory=dict)  # (call, top statement)
     inner: Set[str] = field(default_factory=set)
     lambdas: List[Tuple[cst.Call, cst.CSTNode]] = field(default_factory=list)  # ``keras.layers.Lambda(...)`` saved alone
+    #: every ``keras.layers.Lambda(...)`` of the file (saved alone or not): its function is traced with the model
+    all_lambdas: List[Tuple[cst.Call, cst.CSTNode]] = field(default_factory=list)
+    #: module-level functions that build (or feed) a functional model / Sequential
+    builders: Set[str] = field(default_factory=set)
+
+
+def keras_uses(fctx: FileContext) -> _Uses:
+    """Where the file builds Keras models and layers (computed once per tree)."""
+    return _uses(fctx)
 
 
 def _uses(fctx: FileContext) -> _Uses:
@@ -197,13 +207,17 @@ def _scan_uses(fctx: FileContext) -> _Uses:
                 own_funcs.add(f)
                 changed = True
     out = _Uses()
+    out.builders = {f for f in own_funcs if f in local_functions}
     for qualname, call, top, func, inner in found:
+        if qualname == _LAMBDA_KEY and (inner or (func is not None and func not in own_funcs)):
+            out.all_lambdas.append((call, top))  # traced with whatever model holds it
         if not inner and func is not None and func not in own_funcs:
             if qualname == _LAMBDA_KEY or callers.get(func, []) == [] or not all(i for _, i in callers[func]):
                 continue  # unknown: a helper whose callers this file does not show
             inner = True  # a helper only Keras classes call builds their parts
         if qualname == _LAMBDA_KEY:
             if not inner:
+                out.all_lambdas.append((call, top))
                 out.lambdas.append((call, top))
         elif inner:
             out.inner.add(qualname)
@@ -213,7 +227,7 @@ def _scan_uses(fctx: FileContext) -> _Uses:
 
 
 def _model_constructor(q: str) -> bool:
-    for prefix in ("tensorflow.keras.", "keras."):
+    for prefix in ("tensorflow.keras.", "keras.", "tf_keras."):
         if q.startswith(prefix):
             return q[len(prefix):] in _MODEL_CONSTRUCTORS
     return False
