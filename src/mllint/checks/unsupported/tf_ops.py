@@ -38,7 +38,7 @@ class TFOpSupport(TFCheck):
         found = _judge(ctx.file, ctx.qualname(node.func))
         if found is not None:
             exempt, fmt = found
-            ctx.report("TF208", node, also_exempt=exempt, **fmt)
+            ctx.report("TF208", node, also_exempt=exempt, call=fmt["call"], ops=fmt["ops"], problem=fmt["problem"])
 
     def check_file(self, fctx: FileContext) -> None:
         """Code traced with a model that no entry point reaches: the functions of ``keras.layers.Lambda``
@@ -63,7 +63,8 @@ class TFOpSupport(TFCheck):
                 found = _judge(fctx, fctx.qualify(dotted(n.func)))
                 if found is not None:
                     exempt, fmt = found
-                    fctx.report("TF208", n, top, None, exempt=exempt, entry_point=entry, **fmt)
+                    fctx.report("TF208", n, top, None, exempt=exempt, entry_point=entry, call=fmt["call"],
+                                ops=fmt["ops"], problem=fmt["problem"])
 
 
 def _judge(fctx: FileContext, q: Optional[str]) -> Optional[Tuple[FrozenSet[str], Dict[str, str]]]:
