@@ -13,7 +13,7 @@ from typing import Callable, Dict, FrozenSet, Optional, Tuple
 import libcst as cst
 
 from mllint.analysis.names import dotted
-from mllint.targets import ALL_TARGETS, guard_targets, target_names
+from mllint.targets import ALL_TARGETS, guard_targets
 
 #: (never true, never false): the targets under which the test is always false / always true.
 GuardSets = Tuple[FrozenSet[str], FrozenSet[str]]
@@ -28,9 +28,8 @@ GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
     **guard_targets(),
     "torch.fx._symbolic_trace.is_fx_tracing": frozenset(),
     # TensorFlow traces every exported function (Keras 3 ``call`` included): eager-only branches never
-    # run there (measured: tests/test_keras_verdicts.py)
+    # run there (measured: tests/test_keras_verdicts.py); ``tf.inside_function`` is in the target table
     "tensorflow.executing_eagerly": frozenset(),
-    "tensorflow.inside_function": frozenset(target_names("tensorflow")),
     "tensorflow.compat.v1.executing_eagerly": frozenset(),
 }
 #: Guards whose True side mllint does not rely on (their False branch is not excluded anywhere).
