@@ -29,7 +29,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 TARGETS = ("savedmodel", "keras-file", "tflite")
 
@@ -43,8 +43,8 @@ APPLICATIONS = [
     ("ResNet50", "ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)", "resnet.py"),
     ("DenseNet121", "DenseNet121(weights=None, input_shape=(32, 32, 3), classes=10)", "densenet.py"),
     ("ConvNeXtTiny", "ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), classes=10)", "convnext.py"),
-    ("RegNetX002", "RegNetX002(weights=None, input_shape=(32, 32, 3), classes=10)", "regnet.py"),
-    ("VGG11like", "VGG16(weights=None, input_shape=(32, 32, 3), classes=10)", "vgg16.py"),
+    ("ResNet50V2", "ResNet50V2(weights=None, input_shape=(32, 32, 3), classes=10)", "resnet_v2.py"),
+    ("VGG16", "VGG16(weights=None, input_shape=(32, 32, 3), classes=10)", "vgg16.py"),
 ]
 
 _HEAD = "import keras\nimport tensorflow as tf\nfrom keras import ops\n\n\n"
@@ -392,14 +392,16 @@ def main() -> int:
                 (src / f"{name}.py").write_text(code, encoding="utf-8")
                 spec[name] = ("replica", "", shape)
                 files[name] = src / f"{name}.py"
-        real: Optional[Dict[str, Dict[str, bool]]] = None
+        cached: Dict[str, Dict[str, bool]] = {}
         if args.cache and args.cache.is_file():
-            real = {k: v for k, v in json.loads(args.cache.read_text(encoding="utf-8")).items() if k in spec}
-        if real is None or set(real) != set(spec):
-            print(f"exporting {len(spec)} models (savedmodel, keras-file, tflite) ...", flush=True)
-            real = real_outcomes(src, spec)
+            cached = json.loads(args.cache.read_text(encoding="utf-8"))
+        missing = {k: v for k, v in spec.items() if k not in cached}
+        if missing:
+            print(f"exporting {len(missing)} models (savedmodel, keras-file, tflite) ...", flush=True)
+            cached.update(real_outcomes(src, missing))
             if args.cache:
-                args.cache.write_text(json.dumps(real, indent=1, sort_keys=True), encoding="utf-8")
+                args.cache.write_text(json.dumps(cached, indent=1, sort_keys=True), encoding="utf-8")
+        real = {k: v for k, v in cached.items() if k in spec}
         predicted = predictions({k: v for k, v in files.items() if k in real})
     print(f"\n{len(real)} models ({sum(1 for s in spec.values() if s[0] == 'app' and True)} keras.applications "
           f"requested, {sum(1 for s in spec.values() if s[0] == 'replica')} replicas)\n")
