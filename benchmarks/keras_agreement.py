@@ -52,7 +52,9 @@ _FUNCTIONAL = "\n\ndef build():\n    inputs = keras.Input({shape})\n    return k
 
 #: name -> (module source, input shape); each module defines ``build()``
 REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
-    "unregistered_layer": (_HEAD + textwrap.dedent('''\
+    "unregistered_layer": (
+        _HEAD
+        + textwrap.dedent("""\
         class Scale(keras.layers.Layer):
             def __init__(self, factor=2.0, **kwargs):
                 super().__init__(**kwargs)
@@ -60,8 +62,13 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
             def call(self, x):
                 return x * self.factor
-        ''') + _FUNCTIONAL.format(shape="(4,)", body="Scale()(inputs)"), (2, 4)),
-    "project_decorator": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(4,)", body="Scale()(inputs)"),
+        (2, 4),
+    ),
+    "project_decorator": (
+        _HEAD
+        + textwrap.dedent("""\
         def mylib_export(path):
             def deco(cls):
                 keras.saving.register_keras_serializable(package=path)(cls)
@@ -73,8 +80,13 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
         class Scale(keras.layers.Layer):
             def call(self, x):
                 return x * 2.0
-        ''') + _FUNCTIONAL.format(shape="(4,)", body="Scale()(inputs)"), (2, 4)),
-    "composite_inner_layers": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(4,)", body="Scale()(inputs)"),
+        (2, 4),
+    ),
+    "composite_inner_layers": (
+        _HEAD
+        + textwrap.dedent("""\
         class Block(keras.layers.Layer):
             def __init__(self, units=4, **kwargs):
                 super().__init__(**kwargs)
@@ -104,8 +116,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Net(4)
-        '''), (2, 4)),
-    "renamed_config_key": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "renamed_config_key": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Head(keras.layers.Layer):
             def __init__(self, units=4, **kwargs):
@@ -120,18 +136,32 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
                 config = super().get_config()
                 config.update({"n_units": self.units})
                 return config
-        ''') + _FUNCTIONAL.format(shape="(4,)", body="Head(4)(inputs)"), (2, 4)),
-    "lambda_python": (_HEAD + _FUNCTIONAL.format(shape="(4,)", body="keras.layers.Lambda(lambda t: t * 2.0)(inputs)")[2:],
-                      (2, 4)),
-    "lambda_erf": (_HEAD + _FUNCTIONAL.format(shape="(4,)", body="keras.layers.Lambda(lambda t: tf.math.erf(t))(inputs)")[2:],
-                   (2, 4)),
-    "keras_ops_erf_layer": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(4,)", body="Head(4)(inputs)"),
+        (2, 4),
+    ),
+    "lambda_python": (
+        _HEAD + _FUNCTIONAL.format(shape="(4,)", body="keras.layers.Lambda(lambda t: t * 2.0)(inputs)")[2:],
+        (2, 4),
+    ),
+    "lambda_erf": (
+        _HEAD + _FUNCTIONAL.format(shape="(4,)", body="keras.layers.Lambda(lambda t: tf.math.erf(t))(inputs)")[2:],
+        (2, 4),
+    ),
+    "keras_ops_erf_layer": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Gelu(keras.layers.Layer):
             def call(self, x):
                 return 0.5 * x * (1.0 + ops.erf(x / 1.4142))
-        ''') + _FUNCTIONAL.format(shape="(4,)", body="Gelu()(inputs)"), (2, 4)),
-    "loop_over_batch": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(4,)", body="Gelu()(inputs)"),
+        (2, 4),
+    ),
+    "loop_over_batch": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class PerExample(keras.Model):
             def call(self, x):
@@ -143,8 +173,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return PerExample()
-        '''), (2, 4)),
-    "loop_over_features": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "loop_over_features": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class PerFeature(keras.Model):
             def call(self, x):
@@ -153,8 +187,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return PerFeature()
-        '''), (2, 4)),
-    "tensor_if_in_call": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "tensor_if_in_call": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Gate(keras.Model):
             def call(self, x):
@@ -165,8 +203,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Gate()
-        '''), (2, 4)),
-    "keras_cond_in_call": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "keras_cond_in_call": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Gate(keras.Model):
             def call(self, x):
@@ -175,27 +217,46 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Gate()
-        '''), (2, 4)),
-    "tf_extract_patches": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "tf_extract_patches": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Patches(keras.layers.Layer):
             def call(self, x):
                 return tf.image.extract_patches(x, [1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
-        ''') + _FUNCTIONAL.format(shape="(8, 8, 3)", body="Patches()(inputs)"), (2, 8, 8, 3)),
-    "keras_extract_patches": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(8, 8, 3)", body="Patches()(inputs)"),
+        (2, 8, 8, 3),
+    ),
+    "keras_extract_patches": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Patches(keras.layers.Layer):
             def call(self, x):
                 return ops.image.extract_patches(x, 2)
-        ''') + _FUNCTIONAL.format(shape="(8, 8, 3)", body="Patches()(inputs)"), (2, 8, 8, 3)),
-    "fft2_mixer": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(8, 8, 3)", body="Patches()(inputs)"),
+        (2, 8, 8, 3),
+    ),
+    "fft2_mixer": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class FNet(keras.layers.Layer):
             def call(self, x):
                 real, _ = ops.fft2((x, ops.zeros_like(x)))
                 return real
-        ''') + _FUNCTIONAL.format(shape="(8, 8)", body="FNet()(inputs)"), (2, 8, 8)),
-    "eager_only_branch": (_HEAD + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(8, 8)", body="FNet()(inputs)"),
+        (2, 8, 8),
+    ),
+    "eager_only_branch": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Norm(keras.Model):
             def call(self, x):
@@ -206,8 +267,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Norm()
-        '''), (2, 4)),
-    "python_float_of_tensor": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "python_float_of_tensor": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Norm(keras.Model):
             def call(self, x):
@@ -216,8 +281,12 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Norm()
-        '''), (2, 4)),
-    "static_rank_and_width": (_HEAD + textwrap.dedent('''\
+        """),
+        (2, 4),
+    ),
+    "static_rank_and_width": (
+        _HEAD
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Proj(keras.layers.Layer):
             def build(self, input_shape):
@@ -226,8 +295,14 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
             def call(self, x):
                 rank = len(x.shape)
                 return ops.matmul(x, self.w) * float(rank)
-        ''') + _FUNCTIONAL.format(shape="(4,)", body="Proj()(inputs)"), (2, 4)),
-    "numpy_in_call": (_HEAD + "import numpy as np\n\n\n" + textwrap.dedent('''\
+        """)
+        + _FUNCTIONAL.format(shape="(4,)", body="Proj()(inputs)"),
+        (2, 4),
+    ),
+    "numpy_in_call": (
+        _HEAD
+        + "import numpy as np\n\n\n"
+        + textwrap.dedent("""\
         @keras.saving.register_keras_serializable(package="bench")
         class Clip(keras.Model):
             def call(self, x):
@@ -236,7 +311,9 @@ REPLICAS: Dict[str, Tuple[str, Tuple[int, ...]]] = {
 
         def build():
             return Clip()
-        '''), (2, 4)),
+        """),
+        (2, 4),
+    ),
 }
 
 EXPORT = r"""
@@ -321,7 +398,7 @@ def _run(script: str, *args: str) -> Dict[str, Dict[str, str]]:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     if not lines:
         raise SystemExit(f"export subprocess failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT"):])  # type: ignore[no-any-return]
+    return json.loads(lines[-1][len("RESULT") :])  # type: ignore[no-any-return]
 
 
 def real_outcomes(src: Path, spec: Dict[str, Tuple[str, str, Tuple[int, ...]]]) -> Dict[str, Dict[str, bool]]:
@@ -348,9 +425,25 @@ def predictions(files: Dict[str, Path]) -> Dict[str, Dict[str, List[str]]]:
     """model -> target -> codes mllint reports with effect ``fails`` on that target."""
     out: Dict[str, Dict[str, List[str]]] = {}
     for name, path in files.items():
-        proc = subprocess.run([sys.executable, "-m", "mllint", "check", str(path), "--format", "json", "--exit-zero",
-                               "--select", "TF", "--target", ",".join(TARGETS)], capture_output=True, text=True,
-                              cwd=str(path.parent))
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mllint",
+                "check",
+                str(path),
+                "--format",
+                "json",
+                "--exit-zero",
+                "--select",
+                "TF",
+                "--target",
+                ",".join(TARGETS),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=str(path.parent),
+        )
         if proc.returncode not in (0, 3):
             raise SystemExit(f"mllint failed on {path}: {proc.stderr[-2000:]}")
         report = json.loads(proc.stdout)
@@ -403,8 +496,10 @@ def main() -> int:
                 args.cache.write_text(json.dumps(cached, indent=1, sort_keys=True), encoding="utf-8")
         real = {k: v for k, v in cached.items() if k in spec}
         predicted = predictions({k: v for k, v in files.items() if k in real})
-    print(f"\n{len(real)} models ({sum(1 for s in spec.values() if s[0] == 'app' and True)} keras.applications "
-          f"requested, {sum(1 for s in spec.values() if s[0] == 'replica')} replicas)\n")
+    print(
+        f"\n{len(real)} models ({sum(1 for s in spec.values() if s[0] == 'app' and True)} keras.applications "
+        f"requested, {sum(1 for s in spec.values() if s[0] == 'replica')} replicas)\n"
+    )
     print(f"{'target':<12} {'precision':>9} {'recall':>7} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4}")
     for t in TARGETS:
         tp = fp = fn = tn = 0
