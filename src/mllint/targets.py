@@ -126,8 +126,15 @@ TARGETS: Tuple[Target, ...] = (
         guards=("tensorflow.inside_function",),
         runner="_run_tflite",
     ),
-    Target("tfjs", "tensorflow", "tfjs", "tf-function", "tensorflowjs converter: a TF.js graph model", "tfjs",
-           guards=("tensorflow.inside_function",)),
+    Target(
+        "tfjs",
+        "tensorflow",
+        "tfjs",
+        "tf-function",
+        "tensorflowjs converter: a TF.js graph model",
+        "tfjs",
+        guards=("tensorflow.inside_function",),
+    ),
 )
 
 
