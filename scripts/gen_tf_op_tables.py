@@ -7,6 +7,10 @@ Run with the project's dev environment (TensorFlow and Keras installed)::
 
 What it measures, from the installed packages only:
 
+* **Names.** ``keras.ops`` and its ``image`` / ``linalg`` / ``nn`` namespaces are lowered the same way as
+  ``tf.*`` (Keras on the TensorFlow backend, so each function's real TF ops are traced and converted,
+  never matched by name); functions that need a structured argument (the FFTs' ``(real, imag)`` pairs,
+  ``extract_patches``' sizes) have hand-written probes.
 * **TFLite.** TensorFlow does not ship the Flex allowlist as data (it is compiled into the converter),
   so the script *measures* it. Every public function of ``tf``, ``tf.math``, ``tf.linalg``,
   ``tf.signal``, ``tf.image``, ``tf.nn``, ``tf.strings``, ``tf.io.decode_*`` and ``keras.ops`` (Keras on
@@ -69,6 +73,9 @@ MODULES = [
     ("tensorflow.strings", "tf", "strings"),
     ("tensorflow.io", "tf", "io"),
     ("keras.ops", "keras", "ops"),
+    ("keras.ops.image", "keras", "ops.image"),
+    ("keras.ops.linalg", "keras", "ops.linalg"),
+    ("keras.ops.nn", "keras", "ops.nn"),
 ]
 #: Functions never called by the generic prober (side effects, callables, Python-only helpers).
 SKIP = frozenset({
@@ -168,7 +175,23 @@ def _extra_probes(tf: Any) -> List[Tuple[str, Tuple[str, ...], Callable[..., Any
         ("tensorflow.math.cumprod", ("v",), lambda x: tf.math.cumprod(x)),
         ("tensorflow.raw_ops.Cumprod", ("v",), lambda x: tf.raw_ops.Cumprod(x=x, axis=0)),
         ("tensorflow.raw_ops.Bucketize", ("v",), lambda x: tf.raw_ops.Bucketize(input=x, boundaries=[0.0, 1.0, 2.5])),
+        ("tensorflow.image.extract_patches", ("img",),
+         lambda x: tf.image.extract_patches(x, [1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")),
+        # keras.ops FFTs take a (real, imaginary) pair
+        ("keras.ops.fft", ("f", "g"), lambda a, b: _keras_ops().fft((a, b))[0]),
+        ("keras.ops.ifft", ("f", "g"), lambda a, b: _keras_ops().ifft((a, b))[0]),
+        ("keras.ops.fft2", ("f", "g"), lambda a, b: _keras_ops().fft2((a, b))[0]),
+        ("keras.ops.ifft2", ("f", "g"), lambda a, b: _keras_ops().ifft2((a, b))[0]),
+        ("keras.ops.irfft", ("f", "g"), lambda a, b: _keras_ops().irfft((a, b))),
+        ("keras.ops.stft", ("v",), lambda x: _keras_ops().stft(x[None, :], 4, 2, 4)[0]),
+        ("keras.ops.image.extract_patches", ("img",), lambda x: _keras_ops().image.extract_patches(x, 2)),
+        ("keras.ops.image.resize", ("img",), lambda x: _keras_ops().image.resize(x, (4, 4))),
     ]
+
+
+def _keras_ops() -> Any:
+    import keras
+    return keras.ops
 
 
 def _with_print(tf: Any, x: Any) -> Any:

@@ -36,6 +36,9 @@ PROVEN = {
     "tensorflow.math.acos": "unsupported",
     "keras.ops.erf": "flex",
     "tensorflow.math.cumsum": None,  # builtin: converts fine
+    "tensorflow.image.extract_patches": "flex",
+    "keras.ops.fft2": "flex",  # keras.ops are lowered under the TF backend, not matched by name
+    "keras.ops.image.extract_patches": None,  # Keras' own extract_patches is builtin (unlike tf.image's)
 }
 
 
@@ -160,6 +163,20 @@ model = keras.Model(inp, keras.ops.erf(inp))
 model.export(os.path.join(sys.argv[1], "erf_model"), format="tf_saved_model", verbose=False)
 make = lambda: tf.lite.TFLiteConverter.from_saved_model(os.path.join(sys.argv[1], "erf_model"))
 R["keras.ops.erf"] = {"builtins": convert(make, BUILTINS), "select": convert(make, SELECT)}
+
+IMG = [tf.TensorSpec([1, 8, 8, 3], tf.float32)]
+patches = lambda x: tf.image.extract_patches(x, [1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+concrete_patches = tf.function(patches, input_signature=IMG).get_concrete_function()
+make = lambda: tf.lite.TFLiteConverter.from_concrete_functions([concrete_patches])
+R["tensorflow.image.extract_patches"] = {"builtins": convert(make, BUILTINS), "select": convert(make, SELECT)}
+for name, build in (("keras.ops.fft2", lambda t: keras.ops.fft2((t, t))[0]),
+                    ("keras.ops.image.extract_patches", lambda t: keras.ops.image.extract_patches(t, 2))):
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, build(inp))
+    path = os.path.join(sys.argv[1], name)
+    model.export(path, format="tf_saved_model", verbose=False)
+    make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
+    R[name] = {"builtins": convert(make, BUILTINS), "select": convert(make, SELECT)}
 print("RESULT " + json.dumps(R))
 '''
 

@@ -550,6 +550,10 @@ def test_get_config_missing_a_required_parameter() -> None:
                 config = super().get_config()
                 config["rate"] = 0.1
                 return config
+
+        def build_model():  # the layer is saved with its own config
+            inputs = keras.Input((3,))
+            return keras.Model(inputs, Head(2)(inputs))
         """
     result = lint_source(textwrap.dedent(code), select=["TF407"])
     assert [(f.line, f.code) for f in result] == [(9, "TF407")]
@@ -577,7 +581,7 @@ def test_targets_decide_what_is_reported() -> None:
         import keras
         import tensorflow as tf
 
-        class Gate(keras.layers.Layer):  # not registered: keras-file only
+        class Gate(keras.Model):  # not registered: keras-file only
             def call(self, x):
                 tf.debugging.assert_positive(x)
                 if tf.reduce_sum(x) > 0:
@@ -600,9 +604,9 @@ def test_losses_and_metrics_are_not_exported_model_code() -> None:
                 tf.print(y_pred)
                 return tf.math.erf(y_pred) - y_true
 
-        class Layer(keras.layers.Layer):
+        class Layer(keras.Model):
             def call(self, x):
                 return tf.math.erf(x)
         """
-    # only the layer's call is exported; a Loss runs in training, never in the SavedModel / TFLite artifact
+    # only the model's call is exported; a Loss runs in training, never in the SavedModel / TFLite artifact
     assert found(code) == [(9, "TF405"), (11, "TF208")]

@@ -104,6 +104,7 @@ TARGETS: Tuple[Target, ...] = (
         "tf-function",
         "tf.saved_model.save: a SavedModel of traced tf.functions",
         "saved",
+        guards=("tensorflow.inside_function",),
         runner="_run_savedmodel",
     ),
     Target(
@@ -122,9 +123,18 @@ TARGETS: Tuple[Target, ...] = (
         "tf-function",
         "tf.lite.TFLiteConverter: a TFLite / LiteRT flatbuffer",
         "tflite",
+        guards=("tensorflow.inside_function",),
         runner="_run_tflite",
     ),
-    Target("tfjs", "tensorflow", "tfjs", "tf-function", "tensorflowjs converter: a TF.js graph model", "tfjs"),
+    Target(
+        "tfjs",
+        "tensorflow",
+        "tfjs",
+        "tf-function",
+        "tensorflowjs converter: a TF.js graph model",
+        "tfjs",
+        guards=("tensorflow.inside_function",),
+    ),
 )
 
 

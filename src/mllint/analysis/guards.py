@@ -24,7 +24,14 @@ TRAINING: GuardSets = (_ALL, frozenset())
 
 #: Guard functions: name -> the targets under which they return True (from the target table), and
 #: ``is_fx_tracing``, True under no export target.
-GUARD_TARGETS: Dict[str, FrozenSet[str]] = {**guard_targets(), "torch.fx._symbolic_trace.is_fx_tracing": frozenset()}
+GUARD_TARGETS: Dict[str, FrozenSet[str]] = {
+    **guard_targets(),
+    "torch.fx._symbolic_trace.is_fx_tracing": frozenset(),
+    # TensorFlow traces every exported function (Keras 3 ``call`` included): eager-only branches never
+    # run there (measured: tests/test_keras_verdicts.py); ``tf.inside_function`` is in the target table
+    "tensorflow.executing_eagerly": frozenset(),
+    "tensorflow.compat.v1.executing_eagerly": frozenset(),
+}
 #: Guards whose True side mllint does not rely on (their False branch is not excluded anywhere).
 #: Measured on torch 2.13 (tests/test_precision_facts.py): ``is_compiling()`` is True under torch.export
 #: and the ONNX dynamo exporter, ``is_in_onnx_export()`` under both ONNX exporters.

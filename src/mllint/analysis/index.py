@@ -211,6 +211,28 @@ class ProjectIndex:
         summary = self.summaries.get(self.module_of_class(cls))
         return summary.keras_flavor if summary is not None else None
 
+    def registers_keras(self, qname: Optional[str], _depth: int = 0) -> bool:
+        """Whether calling the project function (or decorator class) ``qname`` registers a Keras class:
+        its body calls ``register_keras_serializable`` / ``get_custom_objects``, or a project function
+        that does (followed through re-exports, a few levels deep)."""
+        if _depth > 6:
+            return False
+        found = self.resolve(qname)
+        if not found:
+            return False
+        kind, obj, _ = found
+        if kind == "class":
+            methods = obj.methods  # type: ignore[union-attr]
+            funcs = [methods[m] for m in ("__call__", "__init__", "__new__") if m in methods]
+        else:
+            funcs = [obj]  # type: ignore[list-item]
+        for fn in funcs:
+            if fn.registers_keras:  # type: ignore[union-attr]
+                return True
+            if any(c != qname and self.registers_keras(c, _depth + 1) for c in fn.calls):  # type: ignore[union-attr]
+                return True
+        return False
+
     def find_method(self, cls: ClassSummary, name: str) -> Optional[Tuple[ClassSummary, FuncSummary]]:
         for c in self.mro(cls):
             if name in c.methods:

@@ -70,6 +70,11 @@ class FuncSummary:
     guard: Optional[GuardSets] = None
     #: module-level factories: the project class every ``return`` builds (``return Net(...)``), if one
     builds: Optional[str] = None
+    #: the body (nested functions included) calls ``register_keras_serializable`` / ``get_custom_objects``
+    registers_keras: bool = False
+    #: qualified names of the project-looking functions the body calls (only read to follow a Keras
+    #: registration through a project's own export decorators; filled for files that mention registering)
+    calls: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -146,6 +151,9 @@ class ModuleSummary:
     uses_torch: bool = False
     uses_tf: bool = False
     keras_flavor: Optional[str] = None  # "keras3", "tf_keras", or None
+    #: local classes and functions registered for Keras by a module-level statement (``register_keras_serializable()(Cls)``,
+    #: ``get_custom_objects()[...] = Cls``)
+    keras_registered: Tuple[str, ...] = ()
 
 
 def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
@@ -523,7 +531,65 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                             ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
         summary.call_sites, summary.exports = _collect_call_sites(module, aliases, local_classes, summary, text)
+    if _REGISTRATION_HINT.search(text):
+        _registration_facts(module, summary, aliases, prefix)
     return summary
+
+
+#: Cheap text pre-filter: only files that may register Keras classes get the registration read.
+_REGISTRATION_HINT = re.compile(r"regist|serializ|custom_object")
+_REGISTRATION_CALLS = ("register_keras_serializable", "get_custom_objects")
+_MAX_CALLS = 24
+
+
+def _registration_facts(module: cst.Module, summary: ModuleSummary, aliases: Dict[str, str], prefix: str) -> None:
+    """Which module-level functions (and ``__call__`` / ``__init__`` of classes, for decorator classes)
+    register Keras classes, directly or through the project functions they call; and which local
+    classes a module-level statement registers."""
+    local_defs = {stmt.name.value for stmt in module.body if isinstance(stmt, (cst.FunctionDef, cst.ClassDef))}
+
+    def facts(fn: cst.FunctionDef) -> Tuple[bool, Tuple[str, ...]]:
+        direct = False
+        calls: List[str] = []
+        stack: List[cst.CSTNode] = list(child_nodes(fn.body))
+        while stack:
+            n = stack.pop()
+            stack.extend(child_nodes(n))
+            if not isinstance(n, cst.Call):
+                continue
+            name = dotted(n.func)
+            if not name:
+                continue
+            if name.endswith(_REGISTRATION_CALLS):
+                direct = True
+                continue
+            head = name.split(".")[0]
+            q = qualify(name, aliases) or (prefix + name if head in local_defs else None)
+            if q and q not in calls and len(calls) < _MAX_CALLS:
+                calls.append(q)
+        return direct, tuple(calls)
+
+    for stmt in module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in summary.functions:
+            direct, calls = facts(stmt)
+            if direct or calls:
+                summary.functions[stmt.name.value] = replace(summary.functions[stmt.name.value],
+                                                             registers_keras=direct, calls=calls)
+        elif isinstance(stmt, cst.ClassDef) and stmt.name.value in summary.classes:
+            cls = summary.classes[stmt.name.value]
+            for item in stmt.body.body:
+                if isinstance(item, cst.FunctionDef) and item.name.value in ("__call__", "__init__", "__new__") \
+                        and item.name.value in cls.methods:
+                    direct, calls = facts(item)
+                    if direct or calls:
+                        cls.methods[item.name.value] = replace(cls.methods[item.name.value],
+                                                               registers_keras=direct, calls=calls)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            code = module.code_for_node(stmt)
+            if "register_keras_serializable" in code or "custom_objects" in code:
+                for name in sorted(set(re.findall(r"[A-Za-z_]\w*", code)) & (set(summary.classes) | set(summary.functions))):
+                    if name not in summary.keras_registered:
+                        summary.keras_registered += (name,)
 
 
 _TYPING_HEADS = ("typing.", "typing_extensions.", "list", "dict", "tuple", "set", "frozenset")

@@ -215,6 +215,37 @@ def tensor_loop(ctx: FunctionContext, node: cst.CSTNode) -> bool:
     return False
 
 
+_OPS_SHAPE = frozenset({"keras.ops.shape", "tensorflow.keras.ops.shape", "keras.src.ops.shape", "keras.ops.core.shape"})
+
+
+def dynamic_ops_size(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int = 0) -> bool:
+    """``keras.ops.shape(x)[i]`` (or a name bound once to it) of a dimension that is dynamic when traced
+    for export: the batch (index 0), or what the function's literal ``input_signature`` says. Under the
+    TensorFlow backend that size is then a scalar tensor, not a Python int."""
+    if isinstance(expr, cst.Name) and _depth == 0:
+        bound = [n.value for n in walk(ctx.node) if isinstance(n, cst.Assign) and len(n.targets) == 1
+                 and isinstance(n.targets[0].target, cst.Name) and n.targets[0].target.value == expr.value]
+        other, _ = ctx.file.memo.get(lambda: _bindings(ctx.node), "tf_scope.bindings", ctx.node)
+        if len(bound) != 1 or expr.value not in other:
+            return False
+        return dynamic_ops_size(ctx, bound[0], 1)
+    if not (isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index)):
+        return False
+    call, index = expr.value, expr.slice[0].slice.value
+    if not (isinstance(call, cst.Call) and call.args and isinstance(index, cst.Integer)):
+        return False
+    if ctx.qualname(call.func) not in _OPS_SHAPE:
+        return False
+    base = dotted(call.args[0].value)
+    if base is None or base.startswith("self."):
+        return False
+    i = int(index.value)
+    dims = _signature_dims(ctx, base)
+    if dims is not None:
+        return i < len(dims) and dims[i] is None
+    return i == 0
+
+
 def _len_dynamic(ctx: FunctionContext, expr: cst.BaseExpression) -> bool:
     name = dotted(expr)
     if name is None or name.startswith("self."):

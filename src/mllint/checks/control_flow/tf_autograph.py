@@ -18,7 +18,9 @@ from mllint.analysis.names import child_nodes, dotted
 from mllint.analysis.values import Kind
 from mllint.analysis.walker import FunctionContext, ends_with_exit
 from mllint.checks.base import BranchTests, tested_operands
-from mllint.checks.tf_scope import TFCheck, assigned_names, exported, is_tensor, possibly_a_list, tensor_loop, walk
+from mllint.checks.tf_scope import (
+    TFCheck, assigned_names, dynamic_ops_size, exported, is_tensor, possibly_a_list, tensor_loop, walk,
+)
 
 _CONCAT = frozenset({"tensorflow.concat", "keras.ops.concatenate", "keras.ops.append", "tensorflow.keras.ops.concatenate",
                      "tensorflow.experimental.numpy.append", "tensorflow.experimental.numpy.concatenate",
@@ -65,6 +67,9 @@ class TFUnconvertedControlFlow(BranchTests, TFCheck):
         elif isinstance(it, cst.Call) and dotted(it.func) == "range":
             for arg in it.args:
                 if ctx.kind(arg.value) == Kind.TENSOR and not possibly_a_list(ctx, arg.value):
+                    ctx.report("TF109", arg.value, construct="for ... in range", expr=ctx.code(arg.value))
+                    return
+                if dynamic_ops_size(ctx, arg.value):  # ``keras.ops.shape(x)[0]``: a tensor when the dim is dynamic
                     ctx.report("TF109", arg.value, construct="for ... in range", expr=ctx.code(arg.value))
                     return
 
