@@ -81,19 +81,15 @@ def package_of(model: str) -> Tuple[str, str]:
 
 
 def factory_sources() -> Dict[str, str]:
-    """Factory name -> a hash of its source (a changed factory re-runs only that model)."""
-    text = (HERE / "factories.py").read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    shared = "".join(
-        ast.get_source_segment(text, n) or ""
-        for n in tree.body
-        if not isinstance(n, ast.FunctionDef) or n.name.startswith("_")
-    )
+    """Factory name -> a hash of its code (a changed factory re-runs only that model).
+
+    The hash is of the syntax tree, not the text: reformatting the file re-runs nothing."""
+    tree = ast.parse((HERE / "factories.py").read_text(encoding="utf-8"))
+    shared = "".join(ast.dump(n) for n in tree.body if not isinstance(n, ast.FunctionDef) or n.name.startswith("_"))
     out = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            body = ast.get_source_segment(text, node) or ""
-            out[node.name] = hashlib.sha256((shared + body).encode()).hexdigest()[:16]
+            out[node.name] = hashlib.sha256((shared + ast.dump(node)).encode()).hexdigest()[:16]
     return out
 
 
