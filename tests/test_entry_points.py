@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import re
 import tempfile
 import textwrap
@@ -387,3 +389,43 @@ def test_a_cached_run_reports_the_same_entry_points(tmp_path: Path) -> None:
 
 def judged_of(report: Dict[str, object]) -> Set[str]:
     return {e["class"] for e in report["judged"]}  # type: ignore[union-attr,index]
+
+
+def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_path: Path) -> None:
+    """``BertModel`` is both a part of ``BertForX`` in its file and what the user traces: the export call
+    decides. Without it the dict output of the part is an intermediate value and is not reported."""
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = 'all'\n")
+    (tmp_path / "models.py").write_text(
+        "import torch\n"
+        "from torch import nn\n"
+        "class Base(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return {'hidden': x * 2}\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.base = Base()\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        return self.base(x)['hidden'].sum(-1)\n"
+    )
+
+    def pt217() -> List[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mllint", "check", ".", "--no-cache", "--format", "json"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        return [f"{f['path']}:{f['line']}" for f in json.loads(proc.stdout)["findings"] if f["code"] == "PT217"]
+
+    assert pt217() == []
+    (tmp_path / "export.py").write_text(
+        "import torch\nfrom models import Base\ntorch.jit.trace(Base().eval(), (torch.randn(2, 3),))\n"
+    )
+    assert pt217() == ["models.py:5"]
+    (tmp_path / "export.py").unlink()
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = 'all'\nentry-points = ['models:*']\n")
+    assert pt217() == []  # a wildcard names no class in particular
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = 'all'\nentry-points = ['models:Base']\n")
+    assert pt217() == ["models.py:5"]

@@ -87,6 +87,18 @@ class EntryPlan:
         reason = role_of(index, cls, framework)
         return (None, reason) if reason else ("default", None)
 
+    def names_exactly(self, index: ProjectIndex, cls: ClassSummary) -> bool:
+        """An export call, or a config pattern without wildcards in its class part, names ``cls`` itself:
+        it is the exported model, not a part of a bigger one (a ``"*:*"`` pattern names nothing)."""
+        if self.mode == "export":
+            return cls.qualname in self.exported
+        if self.mode == "config":
+            ref = class_ref(index, cls)
+            return any(
+                not any(ch in p.partition(":")[2] for ch in "*?[") and matches([p], ref) for p in self.entry_points
+            )
+        return False
+
 
 def role_of(index: ProjectIndex, cls: ClassSummary, framework: str) -> Optional[str]:
     """Why a model class is not exported (loss, training wrapper, inference runner), or None (judge it)."""

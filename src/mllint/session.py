@@ -402,12 +402,18 @@ class Session:
             return
         dict.__setitem__(self.index.summaries, name, st.summary)
         entries = self.index.module_entry_points(name, st.summary)
+        named: Set[str] = set()
         if self.settings.plan is not None:
             entries = self._select(name, st.summary, entries)
+            plan = self.settings.plan
+            for e in entries:
+                cls = self.index.resolve_class(e.self_class) if e.self_class else None
+                if cls is not None and plan.names_exactly(self.index, cls):
+                    named.add(cls.qualname)
         for entry in entries:
             task = entry_task(self.index, entry)
             if task is not None:
-                self.arrive(task)
+                self.arrive(replace(task, named=True) if task.self_class in named else task)
         self.drain()
         if name in self.owned and (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks:
             self._check_file(st)

@@ -73,13 +73,16 @@ class Task:
     exported: bool = True
     #: how the parent built ``self``: constructor arguments (name, literal text or ""); None: unknown
     ctor: Optional[Tuple[Tuple[str, str], ...]] = None
+    #: the entry point is a class the configuration or an export call names: the exported model itself,
+    #: never a part of a bigger one (``checks.unsupported.torch_constructs.building_block``)
+    named: bool = False
 
     @property
     def key(self) -> Tuple[object, ...]:
         """Everything the walk reads from the task: not the entry point's name (credited afterwards),
         and of the depth only whether this is the entry point itself (the depth limit is the engine's)."""
         return (self.func.qualname, self.self_class, self.framework, self.params, self.exempt, self.autograph,
-                self.exported, self.depth == 0, self.ctor)
+                self.exported, self.depth == 0, self.ctor, self.named and self.depth == 0)
 
 
 @dataclass

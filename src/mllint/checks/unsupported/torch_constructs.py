@@ -897,10 +897,11 @@ def building_block(ctx: FunctionContext) -> bool:
     intermediates, not the exported graph's inputs.
 
     It is, when its class lives in another file than the code being walked (an inherited ``forward``), or
-    when this file uses the class inside another class or in a container (``{"pad": PadPrompter}``).
+    when this file uses the class inside another class or in a container (``{"pad": PadPrompter}``), unless
+    the configuration or an export call names the class itself (``torch.jit.trace(BertModel(cfg), ...)``).
     """
     cls = ctx.self_class
-    if cls is None:
+    if cls is None or ctx.task.named:
         return False
     if ctx.index.module_of_class(cls) != ctx.file.summary.module:
         return True
