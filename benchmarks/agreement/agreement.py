@@ -93,6 +93,49 @@ def factory_sources() -> Dict[str, str]:
     return out
 
 
+def model_classes() -> Dict[str, str]:
+    """Factory name -> the class of the model it builds, read from its syntax (``_hf(.., "BertModel")``,
+    ``net = UNet(...)``, ``return MLPMixer(...)``, ``EfficientNet.from_name(...)``): the outermost
+    capitalised call of the statement that makes the model."""
+    tree = ast.parse((HERE / "factories.py").read_text(encoding="utf-8"))
+    out: Dict[str, str] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+            continue
+        for stmt in node.body:
+            value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+            if isinstance(value, ast.Tuple) and value.elts:
+                value = value.elts[0]
+            if isinstance(value, ast.Dict):
+                value = next(
+                    (v for k, v in zip(value.keys, value.values) if isinstance(k, ast.Constant) and k.value == "model"),
+                    None,
+                )
+            name = _outer_class(value)
+            if name:
+                out[node.name] = name
+                break
+    return out
+
+
+def _outer_class(node: Optional[ast.expr]) -> Optional[str]:
+    while isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "_hf" and len(node.args) > 1:
+            arg = node.args[1]
+            return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+        if isinstance(func, ast.Name) and func.id[:1].isupper():
+            return func.id
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            if isinstance(base, ast.Name) and base.id[:1].isupper():
+                return base.id  # EfficientNet.from_name(...)
+            node = base  # Net(...).eval()
+            continue
+        return None
+    return None
+
+
 def version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -100,10 +143,14 @@ def version(dist: str) -> str:
         raise SystemExit(f"{dist} is not installed: pip install -r {HERE / 'requirements.txt'}") from None
 
 
-def prepare_project(packages: Iterable[Tuple[str, str]]) -> None:
-    """Copy each package's installed sources (located, not imported) into the scratch project."""
+def prepare_project(packages: Iterable[Tuple[str, str]], entry_points: Sequence[str] = ()) -> None:
+    """Copy each package's installed sources (located, not imported) into the scratch project; with
+    ``entry_points``, its configuration names the exported classes (``entry-points``)."""
     PROJECT.mkdir(parents=True, exist_ok=True)
-    (PROJECT / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
+    config = "[tool.mllint]\n"
+    if entry_points:
+        config += "entry-points = [" + ", ".join(json.dumps(e) for e in entry_points) + "]\n"
+    (PROJECT / "pyproject.toml").write_text(config, encoding="utf-8")
     shutil.copyfile(HERE / "factories.py", PROJECT / f"{FACTORY_MODULE}.py")
     for pkg, dist in sorted(set(packages)):
         spec = importlib.util.find_spec(pkg)
@@ -328,11 +375,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--timeout", type=float, default=240.0)
     parser.add_argument("--verbose", "-v", action="store_true", help="list every false alarm and miss")
     parser.add_argument("--mllint-option", action="append", default=[], help="passed to mllint check")
+    parser.add_argument(
+        "--configured",
+        action="store_true",
+        help="the project names its exported classes (entry-points = ['*:BertModel', ...]), as a project with "
+        "export calls or an entry-points setting does; without it, mllint's default entry-point selection",
+    )
     args = parser.parse_args(argv)
 
     hashes = factory_sources()
     models = [m for m in hashes if not args.only or m in args.only.split(",")]
-    prepare_project(package_of(m) for m in models)
+    classes = model_classes()
+    named = sorted({f"*:{classes[m]}" for m in models if m in classes}) if args.configured else []
+    prepare_project((package_of(m) for m in models), named)
 
     truth = load_ground_truth()
     keys = {
@@ -356,37 +411,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     scores = score(judged, findings)
     print(report(scores, judged, seconds, args.verbose))
     if not args.only and not args.mllint_option:
-        RESULTS.write_text(
-            json.dumps(
-                {
-                    "date": date.today().isoformat(),
-                    "versions": {"torch": version("torch"), **{d: version(d) for _, d in PACKAGES.values()}},
-                    "models": len(judged),
-                    "files_checked": len(paths),
-                    "static_seconds": round(seconds, 1),
-                    "targets": {
-                        t: {
-                            "tp": s.tp,
-                            "fp": s.fp,
-                            "fn": s.fn,
-                            "tn": s.tn,
-                            "precision": s.precision,
-                            "recall": s.recall,
-                            "f1": s.f1,
-                            "line_hits": s.line_hits,
-                            "located": s.located,
-                            "findings_consistent": s.consistent,
-                            "findings_contradicted": s.contradicted,
-                            "findings_unreached": s.unreached,
-                        }
-                        for t, s in scores.items()
-                    },
-                },
-                indent=1,
-            )
-            + "\n",
-            encoding="utf-8",
+        results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+        results["configured" if args.configured else "default"] = {
+            "entry_points": "entry-points naming each model's class" if args.configured else "mllint's default",
+            "targets": {
+                t: {
+                    "tp": s.tp,
+                    "fp": s.fp,
+                    "fn": s.fn,
+                    "tn": s.tn,
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "line_hits": s.line_hits,
+                    "located": s.located,
+                    "findings_consistent": s.consistent,
+                    "findings_contradicted": s.contradicted,
+                    "findings_unreached": s.unreached,
+                }
+                for t, s in scores.items()
+            },
+        }
+        results.update(
+            {
+                "date": date.today().isoformat(),
+                "versions": {"torch": version("torch"), **{d: version(d) for _, d in PACKAGES.values()}},
+                "models": len(judged),
+                "files_checked": len(paths),
+                "static_seconds": round(seconds, 1),
+            }
         )
+        results.pop("targets", None)
+        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 
