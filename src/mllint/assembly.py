@@ -18,6 +18,7 @@ from mllint.catalogue import Catalogue, RuleSpec
 from mllint.config import Settings
 from mllint.findings import Edit, Finding, Span
 from mllint.positions import Positions
+from mllint.source import deepest_line
 from mllint.suppressions import Suppressions
 
 
@@ -40,10 +41,38 @@ class _Defaults(dict):
         return "?"
 
 
+def recursion_in(exc: BaseException) -> bool:
+    """The error is, or was raised while handling, a ``RecursionError`` (the input nests too deeply)."""
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 10_000:
+        if isinstance(current, RecursionError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
 def short_error(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    """``Type: message at file:line``, short and safe: a message that cannot be printed (a ``KeyError``
+    holding a syntax-tree node whose repr recurses) or a long one never becomes the report."""
+    try:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    except Exception:  # noqa: BLE001 - describing an error must not raise another
+        where = ""
+    if recursion_in(exc):
+        return "RecursionError: maximum recursion depth exceeded" + where
+    if isinstance(exc, KeyError):
+        message = "a key is missing"  # its str() is the key's repr: for a tree node, huge or recursive
+    else:
+        try:
+            message = str(exc)
+        except Exception:  # noqa: BLE001
+            message = "(message cannot be printed)"
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 # -- findings as plain data ------------------------------------------------------------------
@@ -123,9 +152,10 @@ def assemble(
     errors: Iterable[Tuple[str, str]],
     catalogue: Catalogue,
     settings: Settings,
+    text: Optional[str] = None,
 ) -> List[Finding]:
     """One file's findings from its located reports (each with the entry point its task is credited
-    to and the task's depth)."""
+    to and the task's depth); ``text`` (the source) places ML006 at the most deeply nested line."""
     out: List[Finding] = []
     seen: Set[Tuple[int, int, str]] = set()
     credited = [(raw, entry if raw.entry is None else raw.entry, depth) for raw, entry, depth in items]
@@ -145,8 +175,17 @@ def assemble(
     for rule, detail in sorted(errors):
         first.setdefault(rule, detail)
     for rule, detail in sorted(first.items()):
-        out.append(diagnostic(catalogue, "ML004", display, Span(1, 0, 1, 0), rule=rule, detail=detail))
+        out.append(error_diagnostic(catalogue, display, rule, detail, text))
     return out
+
+
+def error_diagnostic(catalogue: Catalogue, display: str, stage: str, detail: str, text: Optional[str]) -> Finding:
+    """ML004 for a crash; ML006 when the crash is the analysis running out of recursion depth (the
+    input's fault, not a bug), at the file's most deeply nested line."""
+    if detail.startswith("RecursionError") and text is not None:
+        line = deepest_line(text)
+        return diagnostic(catalogue, "ML006", display, Span(line, 0, line, 0), detail=f"line {line}", stage=stage)
+    return diagnostic(catalogue, "ML004", display, Span(1, 0, 1, 0), rule=stage, detail=detail)
 
 
 def _per_file_ignored(display: str, code: str, settings: Settings, catalogue: Catalogue) -> bool:

@@ -25,7 +25,16 @@ from mllint.analysis.index import EntryPoint
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, entry_task
-from mllint.assembly import LocatedRaw, assemble, diagnostic, finish_file, locate, short_error
+from mllint.assembly import (
+    LocatedRaw,
+    assemble,
+    diagnostic,
+    error_diagnostic,
+    finish_file,
+    locate,
+    recursion_in,
+    short_error,
+)
 from mllint.catalogue import Catalogue
 from mllint.checks import ALL_CHECKS
 from mllint.checks.base import Check, build_dispatch, owner_of
@@ -289,9 +298,7 @@ class Session:
         text = self._text(st) or ""
         st.summary, error = _summarize(tree, st.source.summary_name, st.source.is_package, text)
         if error is not None:
-            st.parse_diags.append(
-                diagnostic(self.catalogue, "ML004", st.display, Span(1, 0, 1, 0), rule="index", detail=error)
-            )
+            st.parse_diags.append(error_diagnostic(self.catalogue, st.display, "index", error, text))
         if st.summary is not None:
             st.shash = hashlib.blake2b(pickle.dumps(st.summary, protocol=4), digest_size=16).hexdigest()
             st.summary.module = st.name
@@ -556,6 +563,8 @@ class Session:
                 out.append(locate(raw, st.positions))
             except Exception as exc:  # a report on a node outside its statement: a rule bug
                 errors.append(("positions", short_error(exc)))
+                if recursion_in(exc):
+                    break  # the tree nests too deeply to locate anything: ML006, once
         if st.name != self._turning:
             st.positions = None  # another file's positions: recomputed if needed rather than kept
         return tuple(out)
@@ -749,7 +758,10 @@ class Session:
                 if st.file_check is not None:
                     items.extend((raw, None, 0) for raw in st.file_check[0])
                     errors.extend(st.file_check[1])
-                found.extend(assemble(st.display, items, errors, self.catalogue, self.settings))
+                deep = any(detail.startswith("RecursionError") for _, detail in errors)
+                found.extend(
+                    assemble(st.display, items, errors, self.catalogue, self.settings, self._text(st) if deep else None)
+                )
             text = self._text(st) if st.has_directives else None
             out.extend(finish_file(st.display, text, found, self.catalogue, self.settings, report_unused_ignores))
         self.stats.tasks = len(self.nodes)

@@ -98,8 +98,75 @@ def _python_syntax_error(text: str) -> Optional[ParseFailure]:
     return None
 
 
+#: Files this long, or with a line this long, are first checked by Python's own parser: LibCST's parse
+#: time grows faster than linearly on pathological nesting (a 20,000-term ``x + x + ...`` takes minutes),
+#: while Python rejects what is nested deeper than it allows in milliseconds.
+_PRECHECK_LINES = 5000
+_PRECHECK_LINE_LENGTH = 1000
+
+
+def _too_deep_for_python(text: str) -> Optional[ParseFailure]:
+    """A ``ParseFailure`` when Python itself refuses the nesting (so LibCST is not even tried)."""
+    import ast
+
+    try:
+        ast.parse(text)
+    except RecursionError:
+        return ParseFailure(Span(1, 0, 1, 0), "nested deeper than Python's parser allows (not analysed)")
+    except MemoryError:
+        return ParseFailure(Span(1, 0, 1, 0), "Python's parser ran out of memory on this file (not analysed)")
+    except SyntaxError as err:
+        if "too many" in (err.msg or "") or "too deeply nested" in (err.msg or ""):
+            line = err.lineno or 1
+            col = max((err.offset or 1) - 1, 0)
+            return ParseFailure(Span(line, col, line, col + 1), f"{err.msg} (not analysed)")
+    except ValueError:
+        return None
+    return None
+
+
+def _may_be_pathological(text: str) -> bool:
+    lines = text.splitlines()
+    return len(lines) > _PRECHECK_LINES or max(map(len, lines), default=0) > _PRECHECK_LINE_LENGTH
+
+
+def deepest_line(text: str) -> int:
+    """The 1-based line where brackets and indentation nest deepest (cheap: one pass, no parse)."""
+    best, best_line, depth = -1, 1, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = (len(line) - len(stripped)) // 4
+        peak = depth
+        for ch in stripped:
+            if ch in "([{":
+                depth += 1
+                peak = max(peak, depth)
+            elif ch in ")]}":
+                depth = max(depth - 1, 0)
+        score = indent + peak + len(stripped) // 200  # long operator chains nest without brackets
+        if score > best:
+            best, best_line = score, number
+    return best_line
+
+
+def _python_accepts(text: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def parse(text: str) -> cst.Module:
     """Parse with LibCST's native parser; syntax errors become ``ParseFailure`` with a location."""
+    if _may_be_pathological(text):
+        refused = _too_deep_for_python(text)
+        if refused is not None:
+            raise refused
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -111,8 +178,16 @@ def parse(text: str) -> cst.Module:
         line = max(exc.raw_line, 1)
         col = max(exc.raw_column, 0)
         first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "syntax error"
+        if _python_accepts(text):
+            # Not the user's error: Python compiles the file, LibCST's grammar does not cover it.
+            first = f"parser limit: Python accepts this file, LibCST does not ({first}); not analysed"
         raise ParseFailure(Span(line, col, line, col + 1), first) from None
     except (RecursionError, MemoryError) as exc:  # pathological nesting
-        raise ParseFailure(Span(1, 0, 1, 0), f"{type(exc).__name__} while parsing") from None
+        refused = _too_deep_for_python(text)
+        if refused is not None:
+            raise refused from None
+        raise ParseFailure(
+            Span(1, 0, 1, 0), f"parser limit: {type(exc).__name__} in LibCST's parser; not analysed"
+        ) from None
     except Exception as exc:  # LibCST may raise other errors on exotic input
         raise ParseFailure(Span(1, 0, 1, 0), f"{type(exc).__name__}: {exc}") from None
