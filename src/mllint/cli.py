@@ -417,7 +417,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps([
             {"code": r.code, "name": r.name, "family": r.family, "framework": r.framework, "summary": r.summary,
-             "default_severity": r.default_severity.value,
+             "default_severity": r.default_severity.value, "fix": r.fix_safety,
              "targets": {t: {"severity": i.severity.value, "effect": i.effect} for t, i in r.impacts.items()}}
             for r in rules], indent=2) + "\n")
         return EXIT_OK
@@ -430,7 +430,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for r in rules:
         targets = ", ".join(f"{t}:{i.effect}" for t, i in r.impacts.items()) or "-"
         sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.default_severity.value:<7}  {r.summary}\n")
-        sys.stdout.write(f"{'':7}{'':<{width}}  {'':7}  targets: {targets}\n")
+        fix = f"  fix: {r.fix_safety}" if r.fix_safety else ""
+        sys.stdout.write(f"{'':7}{'':<{width}}  {'':7}  targets: {targets}{fix}\n")
     return EXIT_OK
 
 
