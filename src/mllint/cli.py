@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print the number of findings per rule and per target instead of the findings")
     check.add_argument("--add-ignore", action="store_true",
                        help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit")
+    check.add_argument("--fix", action="store_true",
+                       help="apply the safe fixes in place (atomically per file), then report what is left")
+    check.add_argument("--diff", action="store_true",
+                       help="print the fixes as a unified diff without writing (exit 1 when something would change)")
+    check.add_argument("--unsafe-fixes", action="store_true",
+                       help="with --fix / --diff: also apply the fixes that may change behaviour (see `mllint rules`)")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append",
@@ -225,9 +231,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         problem = project_cache_problem(settings.root)
         if problem:
             sys.stderr.write(f"mllint: warning: {problem}; using the user cache instead\n")
-    result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
-                       force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
-                       jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+    def lint():
+        return run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
+                         force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
+                         jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+
+    result = lint()
+    if args.fix or args.diff:
+        from mllint.fixes.cli import run_fixes
+
+        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint)
+        if code is not None:
+            return code
     if args.shard and not args.confirm:
         sys.stderr.write("mllint: --shard splits the exports of --confirm: add --confirm\n")
         return EXIT_USAGE
