@@ -253,6 +253,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     code = _adopt(args, paths, settings.root, result, stdin_data)
     if code is not None:
         return code
+    if args.format == "sarif":  # results carry their fixes (editors and GitHub show them as suggestions)
+        from mllint.fixes import attach_edits
+
+        stdin_path = {"-"} | ({args.stdin_filename} if args.stdin_filename and stdin_data is not None else set())
+        result.findings = attach_edits(result.findings, settings.root, catalogue,
+                                       texts={p: "" for p in stdin_path})
     stream = sys.stdout
     ctx = ReportContext(
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,

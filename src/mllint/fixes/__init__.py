@@ -10,6 +10,7 @@ with ``--unsafe-fixes``). All of one file's fixes are made in one transformation
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -22,7 +23,7 @@ from mllint.catalogue import Catalogue
 from mllint.findings import Edit, Finding, Span
 from mllint.fixes.codemods import CODEMODS, Change, ChangeFn, Replacement, Site
 
-__all__ = ["CODEMODS", "FileFix", "fix_text", "edits_for", "fixable", "safety_of"]
+__all__ = ["CODEMODS", "FileFix", "attach_edits", "edits_for", "fix_text", "fixable", "safety_of"]
 
 
 def safety_of(code: str, catalogue: Catalogue) -> Optional[str]:
@@ -149,3 +150,26 @@ def unified_diff(display: str, old: str, new: str) -> str:
             old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{display}", tofile=f"b/{display}"
         )
     )
+
+
+def attach_edits(
+    findings: Sequence[Finding], root: Path, catalogue: Catalogue, texts: Optional[Dict[str, str]] = None
+) -> List[Finding]:
+    """``findings`` with the replacements of their fixes (SARIF ``fixes``), computed on each file's current text
+    (``texts``: display path -> text for buffers not on disk, such as stdin). Findings that already carry
+    edits, have no codemod, or whose file cannot be read keep what they have."""
+    texts = dict(texts or {})
+    out = []
+    for f in findings:
+        if f.edits or f.suppressed is not None or safety_of(f.code, catalogue) is None or f.path == "-":
+            out.append(f)
+            continue
+        if f.path not in texts:
+            try:
+                texts[f.path] = (root / f.path).read_bytes().decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                texts[f.path] = ""
+        text = texts[f.path]
+        edits = edits_for(text, f) if text else ()
+        out.append(f.with_(edits=edits) if edits else f)
+    return out
