@@ -47,12 +47,17 @@ class Site:
             self._starts.setdefault((where.start.line, where.start.column), []).append(node)
 
     def at(self, finding: Finding, kind: Union[type, Tuple[type, ...]]) -> Optional[cst.CSTNode]:
-        """The outermost node of type ``kind`` that starts where ``finding`` does."""
+        """The node of type ``kind`` whose range is the finding's span (else the largest starting there)."""
         nodes = [n for n in self._starts.get((finding.span.line, finding.span.col), ()) if isinstance(n, kind)]
-        for node in nodes:  # outermost: the one whose parent is not also a candidate
-            if self.parents.get(node) not in nodes:
-                return node
-        return None
+        span = finding.span
+
+        def end(node: cst.CSTNode) -> Tuple[int, int]:
+            return self.positions[node].end.line, self.positions[node].end.column
+
+        exact = [n for n in nodes if end(n) == (span.end_line, span.end_col)]
+        if exact:
+            return exact[0]
+        return max(nodes, key=end) if nodes else None
 
     def ancestor(self, node: cst.CSTNode, kind: Union[type, Tuple[type, ...]]) -> Optional[cst.CSTNode]:
         parent = self.parents.get(node)
