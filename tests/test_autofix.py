@@ -409,3 +409,82 @@ def test_pt205_fixed_model_scripts(tmp_path) -> None:
         torch.jit.script(_load(tmp_path / "pt205_before.py", before).TopK())
     scripted = torch.jit.script(_load(tmp_path / "pt205_after.py", after).TopK())
     assert scripted(torch.arange(8.0).reshape(2, 4)).shape == (2, 3)
+
+
+ONNX_EXPORT = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, features):
+        return self.fc(features)
+
+
+def export(path):
+    model = Net().eval()
+    torch.onnx.export(model, (torch.randn(2, 16),), path)
+"""
+
+
+def _fix_all(src: str, codes: Tuple[str, ...]) -> str:
+    result = fix_text(src, [f for f in lint_source(src) if f.code in codes])
+    assert result.text is not None and len(result.fixed) == len(codes)
+    return result.text
+
+
+@pytest.mark.export
+def test_pt401_pt402_fixed_onnx_export_names_io_and_takes_another_batch(tmp_path) -> None:
+    pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    fixed = _fix_all(ONNX_EXPORT, ("PT401", "PT402"))
+    assert 'dynamic_shapes={"features": {0: torch.export.Dim("batch")}}' in fixed
+    assert 'input_names=["features"], output_names=["output"]' in fixed
+    batch3 = np.zeros((3, 16), dtype=np.float32)
+    _load(tmp_path / "onnx_before.py", ONNX_EXPORT).export(str(tmp_path / "before.onnx"))
+    before = ort.InferenceSession(str(tmp_path / "before.onnx"), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match="dimensions"):  # noqa: B017 - onnxruntime's own exception type
+        before.run(None, {before.get_inputs()[0].name: batch3})
+    _load(tmp_path / "onnx_after.py", fixed).export(str(tmp_path / "after.onnx"))
+    after = ort.InferenceSession(str(tmp_path / "after.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in after.get_inputs()] == ["features"]
+    assert [o.name for o in after.get_outputs()] == ["output"]
+    assert after.run(None, {"features": batch3})[0].shape == (3, 4)
+
+
+TRAIN_MODE_EXPORT = """\
+import torch
+from torch import nn
+
+
+class Noisy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(x)
+
+
+def export():
+    model = Noisy()
+    return torch.export.export(model, (torch.ones(4, 64),))
+"""
+
+
+@pytest.mark.export
+def test_pt405_fixed_export_is_in_eval_mode(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    fixed = _fix_all(TRAIN_MODE_EXPORT, ("PT405",))
+    assert "    model = Noisy()\n    model.eval()\n    return torch.export.export(" in fixed
+    x = torch.ones(4, 64)
+    before = _load(tmp_path / "train_before.py", TRAIN_MODE_EXPORT).export().module()
+    assert not torch.equal(before(x), x)  # dropout still active in the artifact
+    after = _load(tmp_path / "train_after.py", fixed).export().module()
+    assert torch.equal(after(x), x)
