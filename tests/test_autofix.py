@@ -488,3 +488,24 @@ def test_pt405_fixed_export_is_in_eval_mode(tmp_path) -> None:
     assert not torch.equal(before(x), x)  # dropout still active in the artifact
     after = _load(tmp_path / "train_after.py", fixed).export().module()
     assert torch.equal(after(x), x)
+
+
+def test_fix_on_a_copy_of_the_fixtures_leaves_only_findings_without_a_mechanical_fix(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    import shutil
+
+    repo = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "fixtures"
+    shutil.copytree(repo / "fixtures", copy)
+    monkeypatch.chdir(copy)
+    _, before, _ = _run(capsys, ".", "-q", "--exit-zero")
+    fixable = {line.split()[1] for line in before.splitlines()} & set(CODEMODS)
+    assert fixable == set(CODEMODS)  # the fixtures exercise every codemod
+    code, _, err = _run(capsys, ".", "--fix", "--unsafe-fixes", "-q", "--exit-zero")
+    assert "not fixed" not in err, err
+    _, after, _ = _run(capsys, ".", "-q", "--exit-zero")
+    assert {line.split()[1] for line in after.splitlines()} & set(CODEMODS) == set()
+    for path in copy.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    assert _run(capsys, ".", "--diff", "--unsafe-fixes")[:2] == (0, "")  # nothing left to change
