@@ -509,3 +509,49 @@ def test_fix_on_a_copy_of_the_fixtures_leaves_only_findings_without_a_mechanical
     for path in copy.rglob("*.py"):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
     assert _run(capsys, ".", "--diff", "--unsafe-fixes")[:2] == (0, "")  # nothing left to change
+
+
+_KERAS_SAVE = """\
+import sys
+import keras
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+for name in ("tf405_before", "tf405_after"):
+    layer = __import__(name).Scale()
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model(np.ones((1, 3), dtype="float32"))
+    model.save(f"{sys.argv[1]}/{name}.keras")
+"""
+
+_KERAS_LOAD = """\
+import sys
+import keras
+sys.path.insert(0, sys.argv[1])
+for name in ("tf405_before", "tf405_after"):
+    __import__(name)  # a fresh process that imports the defining module, as the card measured
+    try:
+        keras.saving.load_model(f"{sys.argv[1]}/{name}.keras")
+        print(name, "loaded")
+    except Exception as exc:
+        print(name, "failed", type(exc).__name__, str(exc).splitlines()[0])
+"""
+
+
+@pytest.mark.export
+@pytest.mark.slow
+def test_tf405_fixed_keras_class_loads_in_a_fresh_process(tmp_path) -> None:
+    import subprocess
+
+    pytest.importorskip("keras")
+    before, after = CASES["TF405"]
+    (tmp_path / "tf405_before.py").write_text(before, encoding="utf-8")
+    (tmp_path / "tf405_after.py").write_text(after, encoding="utf-8")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for script in (_KERAS_SAVE, _KERAS_LOAD):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("tf405_before failed TypeError"), lines  # the unregistered class is not found
+    assert lines[1] == "tf405_after loaded"
