@@ -145,11 +145,11 @@ def edits_for(text: str, finding: Finding) -> Tuple[Edit, ...]:
 
 
 def unified_diff(display: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{display}", tofile=f"b/{display}"
-        )
+    """A ``git apply``-able unified diff (a last line without a newline is marked as diff marks it)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{display}", tofile=f"b/{display}"
     )
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
 def attach_edits(

@@ -87,6 +87,17 @@ class Site:
                             return True
         return False
 
+    def alias(self, module: str) -> Optional[str]:
+        """The name a top-level ``import module`` / ``import module as name`` binds, or None."""
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        for a in small.names:
+                            if self.module.code_for_node(a.name) == module:
+                                return self.module.code_for_node(a.asname.name) if a.asname else module
+        return None
+
     def imports_from(self, module: str, name: str) -> bool:
         for stmt in self.module.body:
             if isinstance(stmt, cst.SimpleStatementLine):
@@ -192,8 +203,9 @@ def fix_pt206(site: Site, finding: Finding) -> Optional[Change]:
     if not isinstance(param, cst.Param) or param.annotation is not None or param.default is None:
         return None
     change = Change()
-    if site.binds("torch"):
-        inner = "torch.Tensor"
+    torch = site.alias("torch")
+    if torch is not None:
+        inner = f"{torch}.Tensor"
     elif site.imports_from("torch", "Tensor"):
         inner = "Tensor"
     else:
@@ -393,7 +405,7 @@ def fix_pt401(site: Site, finding: Finding) -> Optional[Change]:
     call = site.at(finding, cst.Call)
     if not isinstance(call, cst.Call):
         return None
-    torch = "torch" if site.binds("torch") else None
+    torch = site.alias("torch")
     count = _example_count(call)
     params = site.forward_params(call)
     change = Change()
@@ -407,7 +419,7 @@ def fix_pt401(site: Site, finding: Finding) -> Optional[Change]:
         if "dynamic_shapes" in have or "dynamic_axes" in have:
             return node
         if _dynamo(node):
-            dim = 'torch.export.Dim("batch")'
+            dim = f'{torch or "torch"}.export.Dim("batch")'
             if params is not None and len(params) >= count:
                 spec = "{" + ", ".join(f'"{p}": {{0: {dim}}}' for p in params[:count]) + "}"
             else:
