@@ -555,3 +555,37 @@ def test_tf405_fixed_keras_class_loads_in_a_fresh_process(tmp_path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("tf405_before failed TypeError"), lines  # the unregistered class is not found
     assert lines[1] == "tf405_after loaded"
+
+
+def test_fix_keeps_crlf_bom_and_the_torch_alias_and_diff_marks_a_missing_final_newline(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    crlf = "import torch\r\nfrom torch import nn\r\n\r\n\r\nclass A(nn.Module):\r\n    def forward(self, x, k=-1):\r\n        return x * k\r\n"
+    bom = "\ufeffimport torch as th\nfrom torch import nn\n\n\nclass A(nn.Module):\n    def forward(self, x, b=None):\n        if b is not None:\n            x = x + b\n        return x"
+    root = tmp_path
+    (root / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
+    (root / "crlf.py").write_bytes(crlf.encode())
+    (root / "bom.py").write_bytes(bom.encode())
+    monkeypatch.chdir(root)
+    code, out, _ = _run(capsys, "bom.py", "--diff")
+    assert code == 1 and out.endswith(
+        "+    def forward(self, x, b: Optional[th.Tensor] = None):\n"
+        "         if b is not None:\n             x = x + b\n         return x\n"
+        "\\ No newline at end of file\n"
+    )
+    _run(capsys, ".", "--fix")
+    assert (root / "crlf.py").read_bytes() == crlf.replace("k=-1", "k: int = -1").encode()
+    fixed = (root / "bom.py").read_bytes().decode()
+    assert fixed.startswith("\ufeffimport torch as th\n") and "b: Optional[th.Tensor] = None" in fixed
+    assert "from typing import Optional\n" in fixed and "import torch\n" not in fixed
+
+
+def test_stdin_is_not_fixed(tmp_path, monkeypatch, capsys) -> None:
+    import io
+
+    before, _ = CASES["PT206"]
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(before.encode())))
+    code, out, err = _run(capsys, "-", "--fix", "-q")
+    assert "not fixed: stdin cannot be fixed in place" in err and "PT206" in out
