@@ -589,3 +589,15 @@ def test_stdin_is_not_fixed(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(before.encode())))
     code, out, err = _run(capsys, "-", "--fix", "-q")
     assert "not fixed: stdin cannot be fixed in place" in err and "PT206" in out
+
+
+def test_language_server_findings_carry_the_codemod_edits_computed_on_the_buffer(tmp_path) -> None:
+    pytest.importorskip("pygls")
+    from mllint.server import Linter
+
+    before, after = CASES["PT206"]
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
+    (tmp_path / "model.py").write_text("# on disk: something else\n", encoding="utf-8")
+    findings = Linter(load_catalogue()).lint(tmp_path / "model.py", before)
+    pt206 = next(f for f in findings if f.code == "PT206")
+    assert [e.text for e in pt206.edits] == ["from typing import Optional\n", ": Optional[torch.Tensor] = "]
