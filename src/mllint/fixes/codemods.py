@@ -20,7 +20,7 @@ from libcst.metadata import CodeRange
 from mllint.findings import Finding
 
 #: What a change function may return: a node, or several statements in place of one.
-Replacement = Union[cst.CSTNode, cst.FlattenSentinel]
+Replacement = Union[cst.CSTNode, cst.FlattenSentinel, cst.RemovalSentinel]
 ChangeFn = Callable[[cst.CSTNode], Replacement]
 
 
@@ -487,7 +487,105 @@ def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
     return Change(edits=[(call, drop)])
 
 
+# -- PT101: torch.where for a two-branch tensor ``if`` ----------------------------------------------------------------
+def _single(block: cst.BaseSuite) -> Optional[cst.BaseSmallStatement]:
+    """The one small statement of a block (``y = a`` / ``return a``), else None."""
+    body = block.body
+    if len(body) != 1:
+        return None
+    stmt = body[0]
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return stmt.body[0] if len(stmt.body) == 1 else None
+    if isinstance(stmt, cst.BaseSmallStatement):  # ``if c: y = a`` on one line
+        return stmt
+    return None
+
+
+def _assigned(small: Optional[cst.BaseSmallStatement]) -> Optional[Tuple[str, cst.BaseExpression]]:
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value, small.value
+    return None
+
+
+def _tensor_condition(test: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The test as a boolean tensor for ``torch.where``: a comparison whose left side is a method call
+    (``x.sum() > 0``; ``bool(...)`` around it dropped). A plain name may hold a Python number (``scale == 0``
+    after ``float(...)``), which ``torch.where`` does not take: not rewritten."""
+    if (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "bool"
+        and len(test.args) == 1
+        and not test.lpar
+    ):
+        test = test.args[0].value
+    if (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Call)
+        and isinstance(test.left.func, cst.Attribute)
+    ):
+        if all(not isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in test.comparisons):
+            return test
+    return None
+
+
+def fix_pt101(site: Site, finding: Finding) -> Optional[Change]:
+    """``if c: y = a / else: y = b`` -> ``y = torch.where(c, a, b)``; the same for ``return a`` / ``return b``
+    (also when ``return b`` follows the ``if``). Unsafe: both sides are now computed, and ``a`` / ``b`` must be
+    tensors (or numbers) of shapes that broadcast."""
+    test = site.at(finding, cst.BaseExpression)
+    node = site.parents.get(test) if test is not None else None
+    if not isinstance(node, cst.If) or not isinstance(site.parents.get(node), (cst.IndentedBlock, cst.Module)):
+        return None  # an ``elif`` or a ``while``
+    header = node.body.header if isinstance(node.body, cst.IndentedBlock) else cst.TrailingWhitespace()
+    bare = node.with_changes(body=node.body.with_changes(header=cst.TrailingWhitespace()))
+    if node.test is not test or "#" in site.code(bare):  # a comment other than the ``if`` line's would be lost
+        return None
+    condition = _tensor_condition(node.test)
+    if condition is None:
+        return None
+    torch = site.alias("torch")
+    change = Change(imports=[] if torch else [("torch", None)])
+    where = f"{torch or 'torch'}.where"
+    cond = site.code(condition)
+    then = _single(node.body)
+    orelse = node.orelse
+    other: Optional[cst.BaseSmallStatement] = None
+    following: Optional[cst.CSTNode] = None
+    if isinstance(orelse, cst.Else):
+        other = _single(orelse.body)
+    elif orelse is None and isinstance(then, cst.Return):
+        parent = site.parents.get(node)
+        body = list(getattr(parent, "body", ()))
+        index = next((i for i, n in enumerate(body) if n is node), -1)
+        if 0 <= index < len(body) - 1 and isinstance(body[index + 1], cst.SimpleStatementLine):
+            line = body[index + 1]
+            following = line
+            other = line.body[0] if len(line.body) == 1 else None
+    else:
+        return None
+    if isinstance(then, cst.Return) and isinstance(other, cst.Return) and then.value and other.value:
+        new = f"return {where}({cond}, {site.code(then.value)}, {site.code(other.value)})\n"
+    else:
+        a, b = _assigned(then), _assigned(other)
+        if a is None or b is None or a[0] != b[0] or following is not None:
+            return None
+        new = f"{a[0]} = {where}({cond}, {site.code(a[1])}, {site.code(b[1])})\n"
+
+    def replace(old: cst.CSTNode) -> Replacement:
+        assert isinstance(old, cst.If)
+        stmt = cst.parse_statement(new)
+        assert isinstance(stmt, cst.SimpleStatementLine)
+        return stmt.with_changes(leading_lines=old.leading_lines, trailing_whitespace=header)
+
+    change.edits.append((node, replace))
+    if following is not None:
+        change.edits.append((following, lambda _: cst.RemovalSentinel.REMOVE))
+    return change
+
+
 CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
+    "PT101": fix_pt101,
     "PT102": fix_pt102,
     "PT205": fix_pt205,
     "PT206": fix_pt206,
