@@ -656,3 +656,22 @@ def test_pt101_fixed_model_exports_with_torch_export(tmp_path) -> None:
         program = torch.export.export(model, (x,))
         for sample in (x, -x.abs() - 1, x.abs() + 2):
             assert torch.equal(program.module()(sample), model(sample))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("f(a, b)", "f(a, b, x=1, y=2)"),
+        ("f(a, b,)", "f(a, b, x=1, y=2,)"),
+        ("f(\n    a,\n    b,\n)", "f(\n    a,\n    b,\n    x=1,\n    y=2,\n)"),
+        ("f()", "f(x=1, y=2)"),
+    ],
+)
+def test_added_keywords_follow_the_calls_layout(before: str, after: str) -> None:
+    import libcst as cst
+
+    from mllint.fixes.codemods import _add_keywords
+
+    call = cst.parse_expression(before)
+    assert isinstance(call, cst.Call)
+    assert cst.Module([]).code_for_node(_add_keywords(call, [("x", "1"), ("y", "2")])) == after

@@ -346,32 +346,21 @@ def _add_keywords(call: cst.Call, new: Sequence[Tuple[str, str]]) -> cst.Call:
     args = list(call.args)
     trailing = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
     separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    end: Union[cst.Comma, cst.MaybeSentinel] = cst.MaybeSentinel.DEFAULT
+    if isinstance(trailing, cst.Comma) and isinstance(trailing.whitespace_after, cst.ParenthesizedWhitespace):
+        # one argument per line, closed by a trailing comma: the new ones on lines of their own, indented as the
+        # others (the break between the previous arguments), the trailing comma kept at the end
+        end = trailing
+        between = next((a.comma for a in reversed(args[:-1]) if isinstance(a.comma, cst.Comma)), None)
+        if between is not None and isinstance(between.whitespace_after, cst.ParenthesizedWhitespace):
+            separator = between
+    elif isinstance(trailing, cst.Comma):
+        end = trailing  # ``f(a, b,)``
     if args:
-        args[-1] = args[-1].with_changes(comma=separator if trailing is cst.MaybeSentinel.DEFAULT else trailing)
-    added = [
-        cst.Arg(
-            keyword=cst.Name(k),
-            value=cst.parse_expression(v),
-            equal=cst.AssignEqual(
-                whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-            ),
-            comma=separator,
-        )
-        for k, v in new
-    ]
-    if trailing is not cst.MaybeSentinel.DEFAULT and isinstance(trailing, cst.Comma) and args:
-        # the old last argument keeps its line break; the new ones follow on lines of their own
-        indent = trailing.whitespace_after
-        added = [a.with_changes(comma=trailing) for a in added]
-        if isinstance(indent, cst.ParenthesizedWhitespace):
-            # keep the arguments' indentation: the break before the new arguments is the one between
-            # the previous arguments when there is one
-            between = next((a.comma for a in reversed(args[:-1]) if isinstance(a.comma, cst.Comma)), None)
-            if between is not None and isinstance(between.whitespace_after, cst.ParenthesizedWhitespace):
-                args[-1] = args[-1].with_changes(comma=between)
-                added = [a.with_changes(comma=between) for a in added[:-1]] + [added[-1]]
-    else:
-        added[-1] = added[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        args[-1] = args[-1].with_changes(comma=separator)
+    equal = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+    added = [cst.Arg(keyword=cst.Name(k), value=cst.parse_expression(v), equal=equal, comma=separator) for k, v in new]
+    added[-1] = added[-1].with_changes(comma=end)
     return call.with_changes(args=(*args, *added))
 
 
