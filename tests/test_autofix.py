@@ -675,3 +675,21 @@ def test_added_keywords_follow_the_calls_layout(before: str, after: str) -> None
     call = cst.parse_expression(before)
     assert isinstance(call, cst.Call)
     assert cst.Module([]).code_for_node(_add_keywords(call, [("x", "1"), ("y", "2")])) == after
+
+
+def test_a_file_changed_between_the_check_and_the_fix_is_left_alone(tmp_path, monkeypatch, capsys) -> None:
+    before, _ = CASES["PT206"]
+    root = _project(tmp_path, monkeypatch, {"model.py": before})
+    import mllint.fixes.cli as fix_cli
+
+    real = fix_cli.fix_files
+    edited = "# a new first line: every finding moved\n" + before
+
+    def edit_first(*args, **kwargs):
+        (root / "model.py").write_text(edited, encoding="utf-8")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fix_cli, "fix_files", edit_first)
+    code, out, err = _run(capsys, "model.py", "--fix")
+    assert "not fixed: file left alone: it changed since mllint checked it" in err
+    assert (root / "model.py").read_text(encoding="utf-8") == edited

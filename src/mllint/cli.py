@@ -240,7 +240,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.fix or args.diff:
         from mllint.fixes.cli import run_fixes
 
-        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint)
+        def relint(display: str, data: bytes):  # the file's bytes as read for fixing, linted as that file
+            return run_check(["-"], settings, catalogue, stdin_data=data, stdin_filename=str(settings.root / display),
+                             jobs=1, cache=not args.no_cache).findings
+
+        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint)
         if code is not None:
             return code
     if args.shard and not args.confirm:

@@ -15,7 +15,7 @@ import tokenize
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mllint.add_ignore import _through_symlink, _unwritable
 from mllint.atomic import write_atomic
@@ -61,6 +61,14 @@ def _replace(path: Path, before: bytes, after: bytes) -> None:
     write_atomic(path, after, mode=stat.S_IMODE(info.st_mode))
 
 
+#: Lints one file's bytes as if they were the file: (display path, content) -> its findings.
+Relint = Callable[[str, bytes], Sequence[Finding]]
+
+
+def _key(f: Finding) -> Tuple[str, int, int, str]:
+    return (f.code, f.span.line, f.span.col, f.message)
+
+
 def fix_files(
     findings: Sequence[Finding],
     root: Path,
@@ -68,8 +76,12 @@ def fix_files(
     unsafe: bool = False,
     write: bool = True,
     given: Sequence[str] = (),
+    relint: Optional[Relint] = None,
 ) -> Outcome:
-    """Apply the fixes of ``findings`` file by file (``write=False``: compute the diffs only)."""
+    """Apply the fixes of ``findings`` file by file (``write=False``: compute the diffs only).
+
+    ``relint``: when given, each file's bytes as read for fixing are linted again, and a file whose fixable
+    findings are not those of ``findings`` (it changed since it was checked) is left alone."""
     outcome = Outcome()
     by_path: Dict[str, List[Finding]] = defaultdict(list)
     for f in findings:
@@ -93,6 +105,11 @@ def fix_files(
         except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
             outcome.skipped.extend((f, f"cannot read the file: {exc}") for f in items)
             continue
+        if relint is not None:
+            now = sorted(_key(f) for f in relint(display, data) if fixable(f, catalogue, unsafe))
+            if now != sorted(_key(f) for f in items):
+                outcome.skipped.extend((f, "file left alone: it changed since mllint checked it") for f in items)
+                continue
         result = fix_text(text, items)
         outcome.skipped.extend((f, "no mechanical fix for this site") for f in result.unfixed)
         if result.text is None:

@@ -8,7 +8,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
 from mllint.findings import RunResult
-from mllint.fixes.apply import fix_files
+from mllint.fixes.apply import Relint, fix_files
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -18,7 +18,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def run_fixes(
-    args, paths: Sequence[str], root: Path, catalogue: Catalogue, result: RunResult, lint: Callable[[], RunResult]
+    args,
+    paths: Sequence[str],
+    root: Path,
+    catalogue: Catalogue,
+    result: RunResult,
+    lint: Callable[[], RunResult],
+    relint: Optional[Relint] = None,
 ) -> Tuple[Optional[int], RunResult]:
     """``--diff``: print the diff, exit 1 when there is one (else 0). ``--fix``: write the fixes, then lint again
     (the run goes on to report what is left). Returns (exit code if the run ends here, the result to report)."""
@@ -27,7 +33,9 @@ def run_fixes(
             "mllint: --fix / --diff cannot be combined with --confirm, --add-ignore or --update-baseline\n"
         )
         return EXIT_USAGE, result
-    outcome = fix_files(result.findings, root, catalogue, unsafe=args.unsafe_fixes, write=not args.diff, given=paths)
+    outcome = fix_files(
+        result.findings, root, catalogue, unsafe=args.unsafe_fixes, write=not args.diff, given=paths, relint=relint
+    )
     for f, why in outcome.skipped:
         sys.stderr.write(f"{f.path}:{f.line}:{f.col + 1}: {f.code} not fixed: {why}\n")
     hint = ""
