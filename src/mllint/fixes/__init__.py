@@ -83,15 +83,23 @@ def _transform(module: cst.Module, changes: Sequence[Change]) -> cst.Module:
     return updated
 
 
-def fix_text(text: str, findings: Sequence[Finding]) -> FileFix:
-    """Apply the codemods of ``findings`` (all of one file whose text is ``text``) in one transformation."""
-    out = FileFix()
+def _parsed(text: str) -> Optional[Tuple[cst.Module, Site]]:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
+        return None
+    return module, _site(module)
+
+
+def fix_text(text: str, findings: Sequence[Finding], parsed: Optional[Tuple[cst.Module, Site]] = None) -> FileFix:
+    """Apply the codemods of ``findings`` (all of one file whose text is ``text``) in one transformation.
+    ``parsed``: the text's module and site, when already parsed (the tree is never modified)."""
+    out = FileFix()
+    parsed = parsed or _parsed(text)
+    if parsed is None:
         out.unfixed = list(findings)
         return out
-    site = _site(module)
+    module, site = parsed
     changes = []
     for f in findings:
         codemod = CODEMODS.get(f.code)
@@ -138,9 +146,9 @@ def text_edits(old: str, new: str) -> Tuple[Edit, ...]:
     return tuple(edits)
 
 
-def edits_for(text: str, finding: Finding) -> Tuple[Edit, ...]:
+def edits_for(text: str, finding: Finding, parsed: Optional[Tuple[cst.Module, Site]] = None) -> Tuple[Edit, ...]:
     """The replacements of ``finding``'s fix alone on ``text`` (for SARIF ``fixes``); empty without a fix."""
-    result = fix_text(text, [finding])
+    result = fix_text(text, [finding], parsed)
     return text_edits(text, result.text) if result.text is not None else ()
 
 
@@ -159,6 +167,7 @@ def attach_edits(
     (``texts``: display path -> text for buffers not on disk, such as stdin). Findings that already carry
     edits, have no codemod, or whose file cannot be read keep what they have."""
     texts = dict(texts or {})
+    trees: Dict[str, Optional[Tuple[cst.Module, Site]]] = {}  # one parse per file
     out = []
     for f in findings:
         if f.edits or f.suppressed is not None or safety_of(f.code, catalogue) is None or f.path == "-":
@@ -170,6 +179,9 @@ def attach_edits(
             except (OSError, UnicodeDecodeError):
                 texts[f.path] = ""
         text = texts[f.path]
-        edits = edits_for(text, f) if text else ()
+        if f.path not in trees:
+            trees[f.path] = _parsed(text) if text else None
+        tree = trees[f.path]
+        edits = edits_for(text, f, tree) if tree is not None else ()
         out.append(f.with_(edits=edits) if edits else f)
     return out
