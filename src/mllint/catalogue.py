@@ -27,6 +27,7 @@ else:  # pragma: no cover - exercised on Python < 3.11
 CODE_RE = re.compile(r"^[A-Z]{2,3}[0-9]{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _FENCE_RE = re.compile(r"^```python[ \t]+(bad|good)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+FIX_SAFETIES = ("safe", "unsafe")
 DOCS_URL = "https://github.com/mllint/mllint/blob/main/rules/{family}/{code}-{name}.md"
 
 
@@ -44,6 +45,9 @@ class TargetImpact:
 class FixSpec:
     text: str
     works_on: Tuple[str, ...]
+    #: ``"safe"`` / ``"unsafe"`` when ``mllint check --fix`` can make this change (card key ``safety``), like
+    #: ruff's fix safety: safe fixes keep the code's runtime behaviour, unsafe ones (``--unsafe-fixes``) may change it.
+    safety: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,11 @@ class RuleSpec:
     @property
     def help_uri(self) -> str:
         return DOCS_URL.format(family=self.family, code=self.code, name=self.name)
+
+    @property
+    def fix_safety(self) -> Optional[str]:
+        """The safety of the rule's automatic fix (the first ``[[fix]]`` with ``safety``), or None when it has none."""
+        return next((f.safety for f in self.fixes if f.safety), None)
 
     def choose_fix(self, targets: Iterable[str]) -> Optional[str]:
         """The first fix that works on every one of ``targets``; else the first fix."""
@@ -158,7 +167,13 @@ def _parse_rule(path: Path) -> RuleSpec:
         for t in works_on:
             if t not in target_names():
                 raise CatalogueError(f"{path}: fix names unknown target {t!r}")
-        fixes.append(FixSpec(fix["text"], works_on))
+        unknown_fix = set(fix) - {"text", "works-on", "safety"}
+        if unknown_fix:
+            raise CatalogueError(f"{path}: unknown [[fix]] keys {sorted(unknown_fix)}")
+        safety = fix.get("safety")
+        if safety is not None and safety not in FIX_SAFETIES:
+            raise CatalogueError(f"{path}: fix safety must be one of {list(FIX_SAFETIES)}, got {safety!r}")
+        fixes.append(FixSpec(fix["text"], works_on, safety))
     example_config = tuple(sorted(meta.get("example-config", {}).items()))
     examples = tuple(
         Example(m.group(1), m.group(2), example_config) for m in _FENCE_RE.finditer(body)

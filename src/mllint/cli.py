@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "the export calls found and the targets, then exit 0")
     check.add_argument("--add-ignore", action="store_true",
                        help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit")
+    check.add_argument("--fix", action="store_true",
+                       help="apply the safe fixes in place (atomically per file), then report what is left")
+    check.add_argument("--diff", action="store_true",
+                       help="print the fixes as a unified diff without writing (exit 1 when something would change)")
+    check.add_argument("--unsafe-fixes", action="store_true",
+                       help="with --fix / --diff: also apply the fixes that may change behaviour (see `mllint rules`)")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--target", action="append",
@@ -228,9 +234,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         problem = project_cache_problem(settings.root)
         if problem:
             sys.stderr.write(f"mllint: warning: {problem}; using the user cache instead\n")
-    result = run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
-                       force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
-                       jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+    def lint():
+        return run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
+                         force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
+                         jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+
+    result = lint()
     if args.show_entry_points:
         from mllint.reporters import json_text
         from mllint.reporters.text_report import render_entry_points
@@ -238,6 +247,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         report = result.entry_points
         _emit(sys.stdout, json_text(report) if args.format == "json" else render_entry_points(report))
         return EXIT_OK
+    if args.fix or args.diff:
+        from mllint.fixes.cli import run_fixes
+
+        def relint(display: str, data: bytes):  # the file's bytes as read for fixing, linted as that file
+            return run_check(["-"], settings, catalogue, stdin_data=data, stdin_filename=str(settings.root / display),
+                             jobs=1, cache=not args.no_cache).findings
+
+        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint)
+        if code is not None:
+            return code
     if args.shard and not args.confirm:
         sys.stderr.write("mllint: --shard splits the exports of --confirm: add --confirm\n")
         return EXIT_USAGE
@@ -248,6 +267,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     code = _adopt(args, paths, settings.root, result, stdin_data)
     if code is not None:
         return code
+    if args.format == "sarif":  # results carry their fixes (editors and GitHub show them as suggestions)
+        from mllint.fixes import attach_edits
+
+        stdin_path = {"-"} | ({args.stdin_filename} if args.stdin_filename and stdin_data is not None else set())
+        result.findings = attach_edits(result.findings, settings.root, catalogue,
+                                       texts={p: "" for p in stdin_path})
     stream = sys.stdout
     ctx = ReportContext(
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,
@@ -434,7 +459,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps([
             {"code": r.code, "name": r.name, "family": r.family, "framework": r.framework, "summary": r.summary,
-             "default_severity": r.default_severity.value,
+             "default_severity": r.default_severity.value, "fix": r.fix_safety,
              "targets": {t: {"severity": i.severity.value, "effect": i.effect} for t, i in r.impacts.items()}}
             for r in rules], indent=2) + "\n")
         return EXIT_OK
@@ -447,7 +472,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for r in rules:
         targets = ", ".join(f"{t}:{i.effect}" for t, i in r.impacts.items()) or "-"
         sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.default_severity.value:<7}  {r.summary}\n")
-        sys.stdout.write(f"{'':7}{'':<{width}}  {'':7}  targets: {targets}\n")
+        fix = f"  fix: {r.fix_safety}" if r.fix_safety else ""
+        sys.stdout.write(f"{'':7}{'':<{width}}  {'':7}  targets: {targets}{fix}\n")
     return EXIT_OK
 
 

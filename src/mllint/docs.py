@@ -22,6 +22,9 @@ def explain_text(rule: RuleSpec) -> str:
             lines.append("")
             lines.append("Not a hazard for: " + ", ".join(others) + ".")
         lines.append("")
+    if rule.fix_safety:
+        flag = "--fix" if rule.fix_safety == "safe" else "--fix --unsafe-fixes"
+        lines += [f"Autofix: {rule.fix_safety} (`mllint check {flag}`).", ""]
     lines.append(rule.doc.rstrip())
     return "\n".join(lines) + "\n"
 

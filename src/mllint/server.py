@@ -119,7 +119,10 @@ class Linter:
             jobs=1,
             cache=True,
         )
-        return result.active
+        from mllint.fixes import attach_edits
+
+        # quick fixes from the codemods, computed on the buffer (every finding is in it)
+        return attach_edits(result.active, settings.root, self.catalogue, texts={f.path: text for f in result.active})
 
 
 class MllintServer(LanguageServer):

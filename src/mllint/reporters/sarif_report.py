@@ -159,6 +159,8 @@ def _rule(rule: RuleSpec) -> Dict[str, Any]:
         "targets": list(rule.targets),
         "family": rule.family,
     }
+    if rule.fix_safety:  # `mllint check --fix` (safe) or `--unsafe-fixes` makes this change
+        descriptor["properties"]["fixSafety"] = rule.fix_safety
     return descriptor
 
 
