@@ -4,6 +4,8 @@ SARIF ``fixes``; and for PT205 / PT206 a real ``torch.jit.script`` of the fixed 
 
 from __future__ import annotations
 
+import functools
+
 import importlib.util
 import json
 import os
@@ -16,7 +18,11 @@ import pytest
 from mllint.catalogue import load_catalogue
 from mllint.cli import main
 from mllint.fixes import CODEMODS, fix_text, text_edits
-from mllint.testing import lint_source
+from mllint.testing import lint_source as _lint_source
+
+# The fixes are judged on every target (scripting-only rules such as PT205/PT206 included), not the
+# ``auto`` default a project without export calls gets.
+lint_source = functools.partial(_lint_source, targets=["all"])
 
 CASES = {
     "PT101": (
@@ -226,6 +232,11 @@ class Scale(keras.layers.Layer):
 
     def call(self, x):
         return x * self.factor
+
+
+def build():
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, Scale()(inputs))
 """,
         """\
 import keras
@@ -239,6 +250,11 @@ class Scale(keras.layers.Layer):
 
     def call(self, x):
         return x * self.factor
+
+
+def build():
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, Scale()(inputs))
 """,
     ),
     "PT102": (
@@ -307,7 +323,7 @@ def test_text_edits_reproduce_the_fixed_text() -> None:
 
 
 def _run(capsys: pytest.CaptureFixture, *args: str) -> Tuple[int, str, str]:
-    code = main(["check", "--no-cache", *args])
+    code = main(["check", "--no-cache", "--target", "all", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -540,11 +556,13 @@ def test_fix_on_a_copy_of_the_fixtures_leaves_only_findings_without_a_mechanical
     fixable = {line.split()[1] for line in before.splitlines()} & set(CODEMODS)
     assert fixable == set(CODEMODS)  # the fixtures exercise every codemod
     code, _, err = _run(capsys, ".", "--fix", "--unsafe-fixes", "-q", "--exit-zero")
-    assert {line.split()[1] for line in err.splitlines() if "not fixed" in line} <= {"PT101"}, err
+    # TF405 is also reported where a functional model builds a layer from another file: the decorator
+    # belongs on that class, not at the call, so those sites have no mechanical fix
+    assert {line.split()[1] for line in err.splitlines() if "not fixed" in line} <= {"PT101", "TF405"}, err
     _, after, _ = _run(capsys, ".", "-q", "--exit-zero")
     left = [line.split()[1] for line in after.splitlines() if line.split()[1] in CODEMODS]
     # PT101's codemod takes only the two-branch `if` that assigns one name or returns; the rest keep their finding
-    assert set(left) <= {"PT101"}
+    assert set(left) <= {"PT101", "TF405"}
     assert left.count("PT101") < [line.split()[1] for line in before.splitlines()].count("PT101")
     for path in copy.rglob("*.py"):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
@@ -636,7 +654,7 @@ def test_language_server_findings_carry_the_codemod_edits_computed_on_the_buffer
     from mllint.server import Linter
 
     before, after = CASES["PT206"]
-    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[tool.mllint]\ntargets = "all"\n', encoding="utf-8")
     (tmp_path / "model.py").write_text("# on disk: something else\n", encoding="utf-8")
     findings = Linter(load_catalogue()).lint(tmp_path / "model.py", before)
     pt206 = next(f for f in findings if f.code == "PT206")
