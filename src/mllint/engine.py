@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -73,22 +74,33 @@ def run_check(
             store = FileStore(cache_dir or cache_dir_for(settings.root))
             akey = analysis_key(settings.fingerprint())
         workers, preloaded = _plan(project, store, jobs)
-        if workers <= 1:
+
+        def in_process() -> Tuple[Sequence[Finding], RunStats]:
             session = Session(project, catalogue, settings, store=store, akey=akey, preloaded=preloaded)
             _plan_entries(session, settings)
             session.process(order_for(project, project.order))
-            findings = session.findings(report_unused_ignores)
+            found = session.findings(report_unused_ignores)
             session.write_cache()
-            stats = session.stats
+            return found, session.stats
+
+        if workers <= 1:
+            findings, stats = in_process()
         else:
-            from mllint.parallel import run_parallel
+            from mllint.parallel import WorkerDied, run_parallel
 
             # the plan needs every export call before any walk: read here (summaries only, the few files
             # that may call an export API), and sent to the workers with the settings
             _plan_entries(Session(project, catalogue, settings, store=store, akey=akey), settings)
-            findings, stats = run_parallel(
-                project, catalogue, settings, store, akey, workers, preloaded, report_unused_ignores
-            )
+            try:
+                findings, stats = run_parallel(
+                    project, catalogue, settings, store, akey, workers, preloaded, report_unused_ignores
+                )
+            except WorkerDied as exc:
+                # A killed worker loses nothing: the run is a pure function of the project, so checking it
+                # again in one process gives exactly what --jobs 1 gives.
+                sys.stderr.write(f"mllint: warning: {exc}; checking again in-process\n")
+                findings, stats = in_process()
+                workers = 1
         stats.files = len(project.order)
         stats.jobs = workers
         _LAST_STATS = stats

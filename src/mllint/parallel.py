@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import traceback
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext, SpawnContext
@@ -29,6 +30,14 @@ from mllint.findings import Finding
 
 class WorkerError(RuntimeError):
     """A worker process failed (its traceback is the message)."""
+
+
+class WorkerDied(WorkerError):
+    """A worker process vanished without a word (killed, ``os._exit``, the OOM killer): not a bug in the
+    analysis, so the engine checks the project again in-process instead of failing the run."""
+
+#: Test-only: the index of a worker that exits at once (``os._exit``), to test the in-process retry.
+CRASH_WORKER_ENV = "MLLINT_TEST_CRASH_WORKER"
 
 
 def shard(project: Project, workers: int) -> List[List[str]]:
@@ -141,7 +150,7 @@ def _receive(conn: Connection):
     try:
         kind, payload = conn.recv()
     except EOFError:
-        raise WorkerError("an mllint worker process exited unexpectedly") from None
+        raise WorkerDied("an mllint worker process exited unexpectedly") from None
     if kind == "error":
         raise WorkerError(payload)
     return payload
@@ -150,6 +159,8 @@ def _receive(conn: Connection):
 def _worker(conn: Connection, project: Project, catalogue: Catalogue, settings: Settings,  # pragma: no cover - child
             store_dir: Optional[Path], akey: str, names: Sequence[str], preloaded: Dict[str, object],
             report_unused_ignores: bool) -> None:
+    if os.environ.get(CRASH_WORKER_ENV) == multiprocessing.current_process().name.rsplit("-", 1)[-1]:
+        os._exit(17)  # test-only (see CRASH_WORKER_ENV)
     try:
         t0, t1, _ = gc.get_threshold()
         gc.set_threshold(t0, t1, 1_000_000_000)
