@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from mllint.config import ModelSpec
 from mllint.confirm.devices import child_environment, resolve_device
@@ -34,6 +34,40 @@ from mllint.targets import target_names
 
 DEFAULT_TIMEOUT = 300.0
 Progress = Callable[[ExportResult], None]
+
+
+# Every live child (its process group) and every temporary folder of this process's confirm runs,
+# so a SIGTERM / SIGINT to mllint kills the groups and removes the folders from any thread's run.
+_LIVE_LOCK = threading.Lock()
+_LIVE: Set[subprocess.Popen] = set()
+_WORKDIRS: Set[Path] = set()
+_ABORTED: List[int] = []  # the signal that interrupted the run: no new child starts after it
+
+
+class ConfirmInterrupted(Exception):
+    """No new child: the run was interrupted by a signal."""
+
+
+def _abort_all(signum: int) -> None:
+    """Kill every live child group and remove every temporary folder (a signal handler's work)."""
+    with _LIVE_LOCK:
+        _ABORTED.append(signum)
+        procs = list(_LIVE)
+        dirs = list(_WORKDIRS)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    for work in dirs:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    _abort_all(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
 
 
 def default_memory_limit_mb() -> int:
@@ -120,6 +154,8 @@ class _ModelRun:
     # -- one child ----------------------------------------------------------------------------
     def run(self) -> List[ExportResult]:
         work = Path(tempfile.mkdtemp(prefix="mllint-confirm-"))
+        with _LIVE_LOCK:
+            _WORKDIRS.add(work)
         try:
             attempts_without_progress = 0
             while True:
@@ -139,6 +175,8 @@ class _ModelRun:
                 sys.stderr.write(f"mllint: confirm logs of model {self.spec.name} kept in {work}\n")
             else:
                 shutil.rmtree(work, ignore_errors=True)
+            with _LIVE_LOCK:
+                _WORKDIRS.discard(work)
         return [self.results[t] for t in self.targets if t in self.results]
 
     def _job(self, targets: Sequence[str], work: Path, log: Path) -> Job:
@@ -157,12 +195,18 @@ class _ModelRun:
         env.update(child_environment(self.device, self.jobs))
         package_parent = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
-        with open(log, "ab") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mllint.confirm.child", str(write_fd)],
-                stdin=subprocess.PIPE, stdout=log_file, stderr=log_file, cwd=str(self.root), env=env,
-                pass_fds=(write_fd,), start_new_session=True,
-            )
+        with _LIVE_LOCK:  # under the lock: an interrupting signal either sees this child or stops it
+            if _ABORTED:
+                os.close(read_fd)
+                os.close(write_fd)
+                raise ConfirmInterrupted(f"interrupted by signal {_ABORTED[0]}")
+            with open(log, "ab") as log_file:
+                proc = subprocess.Popen(  # its own session and process group: killed as a whole
+                    [sys.executable, "-m", "mllint.confirm.child", str(write_fd)],
+                    stdin=subprocess.PIPE, stdout=log_file, stderr=log_file, cwd=str(self.root), env=env,
+                    pass_fds=(write_fd,), start_new_session=True,
+                )
+            _LIVE.add(proc)
         os.close(write_fd)
         assert proc.stdin is not None
         try:
@@ -300,6 +344,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+    with _LIVE_LOCK:
+        _LIVE.discard(proc)
 
 
 def model_targets(spec: ModelSpec, targets: Sequence[str]) -> List[str]:
@@ -342,6 +388,20 @@ def run_confirm(models: List[ModelSpec], root: Path, targets: Tuple[str, ...], d
         )
         return run.run()
 
-    with ThreadPoolExecutor(max_workers=max(1, int(jobs or 1))) as pool:
-        per_model = list(pool.map(one, models))
+    # SIGTERM / SIGINT kill every child group and remove the temporary folders before mllint exits
+    # (the default SIGTERM would leave both behind); only the main thread can install handlers
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        with _LIVE_LOCK:
+            _ABORTED.clear()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, _interrupt)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(jobs or 1))) as pool:
+            per_model = list(pool.map(one, models))
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if _ABORTED:
+            _abort_all(_ABORTED[0])  # children a worker thread started while the signal was handled
     return [r for results in per_model for r in results]
