@@ -107,3 +107,37 @@ def test_error_text_never_holds_a_node_repr() -> None:
 def test_deepest_line() -> None:
     assert deepest_line("a = 1\nif x:\n    y = ((((1))))\nz = 2\n") == 3
     assert deepest_line("a = 1\nb = " + " + ".join(["x"] * 3000) + "\nc = (1)\n") == 2
+
+
+def test_valid_python_libcst_cannot_parse_is_a_parser_limit_not_a_syntax_error(tmp_path: Path) -> None:
+    """A form feed before nested indentation: CPython accepts it, LibCST's tokenizer does not."""
+    limit = "import torch\n\n\ndef f():\n    if 1:\n\x0c        pass\n"
+    compile(limit, "limit.py", "exec")
+    (tmp_path / "limit.py").write_text(limit)
+    (tmp_path / "broken.py").write_text("import torch\ndef f(:\n    pass\n")
+    (tmp_path / "ok.py").write_text(GOOD)
+    found = {(f["path"], f["code"]): f["message"] for f in _findings(_run(tmp_path))}
+    assert found[("limit.py", "ML001")].startswith("cannot parse: parser limit: Python accepts this file")
+    assert "parser limit" not in found[("broken.py", "ML001")]
+    assert ("ok.py", "PT101") in found
+
+
+def test_deep_expressions_in_forward_are_ML006_for_every_stage(tmp_path: Path) -> None:
+    """900 nested lambdas, 900 chained calls, 3,000 adjacent strings, a 3,000-operand ``and``: Python
+    compiles each; the summary, the walker or the locator runs out of depth: ML006, never a crash."""
+    head = "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        y = "
+    bodies = {
+        "lam.py": "lambda: " * 900 + "x",
+        "calls.py": "x" + ".abs()" * 900,
+        "strs.py": " ".join(['"a"'] * 3000),
+        "ands.py": " and ".join(["x"] * 3000),
+    }
+    for name, body in bodies.items():
+        source = head + body + "\n        return x\n"
+        compile(source, name, "exec")
+        (tmp_path / name).write_text(source)
+    (tmp_path / "ok.py").write_text(GOOD)
+    proc = _run(tmp_path)
+    found = {(f["path"], f["code"], f["line"]) for f in _findings(proc)}
+    assert {(name, "ML006", 4) for name in bodies} <= found, found
+    assert ("ok.py", "PT101", 4) in found and "Traceback" not in proc.stderr
