@@ -179,12 +179,17 @@ def assemble(
     return out
 
 
+#: What ML006 calls the stage that ran out of depth (the engine's names mean nothing to a user).
+_STAGES = {"index": "file summary", "walker": "code walk", "positions": "finding locations"}
+
+
 def error_diagnostic(catalogue: Catalogue, display: str, stage: str, detail: str, text: Optional[str]) -> Finding:
     """ML004 for a crash; ML006 when the crash is the analysis running out of recursion depth (the
     input's fault, not a bug), at the file's most deeply nested line."""
     if detail.startswith("RecursionError") and text is not None:
         line = deepest_line(text)
-        return diagnostic(catalogue, "ML006", display, Span(line, 0, line, 0), detail=f"line {line}", stage=stage)
+        what = _STAGES.get(stage, "analysis")
+        return diagnostic(catalogue, "ML006", display, Span(line, 0, line, 0), detail=f"line {line}", stage=what)
     return diagnostic(catalogue, "ML004", display, Span(1, 0, 1, 0), rule=stage, detail=detail)
 
 

@@ -43,7 +43,7 @@ from mllint.entries import class_ref
 from mllint.findings import Finding, Span
 from mllint.positions import Positions
 from mllint.project import Project, SourceFile
-from mllint.source import ParseFailure, SourceText, _python_syntax_error, decode, parse, read
+from mllint.source import ParseFailure, SourceText, decode, parse, python_syntax_error, read
 from mllint.tracking import Recorder, TrackingIndex
 
 if TYPE_CHECKING:
@@ -364,7 +364,7 @@ class Session:
             return [diagnostic(self.catalogue, code, st.display, span, detail=detail)]
         if st.prefiltered:
             if st.ast_diags is None:
-                failure = _python_syntax_error(self._text(st) or "")
+                failure = python_syntax_error(self._text(st) or "")
                 st.ast_diags = (
                     []
                     if failure is None

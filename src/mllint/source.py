@@ -84,18 +84,40 @@ class ParseFailure(Exception):
         self.detail = detail
 
 
-def _python_syntax_error(text: str) -> Optional[ParseFailure]:
+def _python_parse(text: str) -> Optional[BaseException]:
+    """What Python's own parser says of ``text``: None when it accepts it, else the error it raised.
+
+    Asked only before a risky LibCST parse and after a failed one (no cost on ordinary files)."""
     import ast
 
     try:
         ast.parse(text)
-    except SyntaxError as err:
-        line = err.lineno or 1
-        col = max((err.offset or 1) - 1, 0)
-        return ParseFailure(Span(line, col, line, col + 1), err.msg or "invalid syntax")
-    except (ValueError, RecursionError, MemoryError):
-        return None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return exc
     return None
+
+
+def python_syntax_error(text: str) -> Optional[ParseFailure]:
+    """Python's own syntax error for ``text`` (files that cannot hold model code are only checked so)."""
+    error = _python_parse(text)
+    return _syntax_failure(error, error.msg or "invalid syntax") if isinstance(error, SyntaxError) else None
+
+
+def _too_deep(error: Optional[BaseException]) -> Optional[ParseFailure]:
+    """The ``ParseFailure`` for nesting Python itself refuses, or None for any other verdict."""
+    if isinstance(error, RecursionError):
+        return ParseFailure(Span(1, 0, 1, 0), "nested deeper than Python's parser allows (not analysed)")
+    if isinstance(error, MemoryError):
+        return ParseFailure(Span(1, 0, 1, 0), "Python's parser ran out of memory on this file (not analysed)")
+    if isinstance(error, SyntaxError) and ("too many" in (error.msg or "") or "too deeply nested" in (error.msg or "")):
+        return _syntax_failure(error, f"{error.msg} (not analysed)")
+    return None
+
+
+def _syntax_failure(error: SyntaxError, detail: str) -> ParseFailure:
+    line = error.lineno or 1
+    col = max((error.offset or 1) - 1, 0)
+    return ParseFailure(Span(line, col, line, col + 1), detail)
 
 
 #: Files this long, or with a line this long, are first checked by Python's own parser: LibCST's parse
@@ -103,26 +125,6 @@ def _python_syntax_error(text: str) -> Optional[ParseFailure]:
 #: while Python rejects what is nested deeper than it allows in milliseconds.
 _PRECHECK_LINES = 5000
 _PRECHECK_LINE_LENGTH = 1000
-
-
-def _too_deep_for_python(text: str) -> Optional[ParseFailure]:
-    """A ``ParseFailure`` when Python itself refuses the nesting (so LibCST is not even tried)."""
-    import ast
-
-    try:
-        ast.parse(text)
-    except RecursionError:
-        return ParseFailure(Span(1, 0, 1, 0), "nested deeper than Python's parser allows (not analysed)")
-    except MemoryError:
-        return ParseFailure(Span(1, 0, 1, 0), "Python's parser ran out of memory on this file (not analysed)")
-    except SyntaxError as err:
-        if "too many" in (err.msg or "") or "too deeply nested" in (err.msg or ""):
-            line = err.lineno or 1
-            col = max((err.offset or 1) - 1, 0)
-            return ParseFailure(Span(line, col, line, col + 1), f"{err.msg} (not analysed)")
-    except ValueError:
-        return None
-    return None
 
 
 def _may_be_pathological(text: str) -> bool:
@@ -151,43 +153,34 @@ def deepest_line(text: str) -> int:
     return best_line
 
 
-def _python_accepts(text: str) -> bool:
-    import ast
-
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
-
-
 def parse(text: str) -> cst.Module:
     """Parse with LibCST's native parser; syntax errors become ``ParseFailure`` with a location."""
     if _may_be_pathological(text):
-        refused = _too_deep_for_python(text)
+        refused = _too_deep(_python_parse(text))
         if refused is not None:
             raise refused
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         # LibCST's native parser often points past the real error; Python's own compiler gives
-        # the location users know from their editor. Ask it only on failure (no cost otherwise).
-        precise = _python_syntax_error(text)
-        if precise is not None:
-            raise precise from None
+        # the location users know from their editor.
+        verdict = _python_parse(text)
+        refused = _too_deep(verdict)
+        if refused is not None:
+            raise refused from None
+        if isinstance(verdict, SyntaxError):
+            raise _syntax_failure(verdict, verdict.msg or "invalid syntax") from None
         line = max(exc.raw_line, 1)
         col = max(exc.raw_column, 0)
         first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "syntax error"
-        if _python_accepts(text):
+        if verdict is None:
             # Not the user's error: Python compiles the file, LibCST's grammar does not cover it.
             first = f"parser limit: Python accepts this file, LibCST does not ({first}); not analysed"
         raise ParseFailure(Span(line, col, line, col + 1), first) from None
-    except (RecursionError, MemoryError) as exc:  # pathological nesting
-        refused = _too_deep_for_python(text)
+    except (RecursionError, MemoryError):  # pathological nesting
+        refused = _too_deep(_python_parse(text))
         if refused is not None:
             raise refused from None
-        raise ParseFailure(
-            Span(1, 0, 1, 0), f"parser limit: {type(exc).__name__} in LibCST's parser; not analysed"
-        ) from None
+        raise ParseFailure(Span(1, 0, 1, 0), "parser limit: LibCST's parser ran out of depth; not analysed") from None
     except Exception as exc:  # LibCST may raise other errors on exotic input
         raise ParseFailure(Span(1, 0, 1, 0), f"{type(exc).__name__}: {exc}") from None
