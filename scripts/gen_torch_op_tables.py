@@ -404,6 +404,14 @@ def script_unsupported_tensor_methods() -> List[str]:
     return out
 
 
+def tensor_attributes() -> List[str]:
+    """Every public attribute of ``torch.Tensor``: a method outside this list (``x.jax()``) is not torch's,
+    so a call to it is not evidence of a tensor computation."""
+    import torch
+
+    return sorted(a for a in dir(torch.Tensor) if not a.startswith("_"))
+
+
 def functional_of(name: str, ops: Dict[str, Op]) -> Optional[str]:
     """``put_`` -> ``put`` (the op functionalisation replaces an in-place op with)."""
     if name.endswith("_") and not name.endswith("__") and name[:-1] in ops:
@@ -499,6 +507,7 @@ def build(probe: bool = True, verify: bool = True, verbose: bool = False) -> dic
         },
         "names": kept_names,
         "functional": functional,
+        "tensor_attributes": tensor_attributes(),
         "torchscript": {"unsupported_tensor_methods": script_unsupported_tensor_methods(),
                         "source": "torch.jit.CompilationUnit on `x.<method>()` for every public Tensor attribute"},
         "targets": {

@@ -224,6 +224,35 @@ def test_try_without_tensor_operations_is_a_scripting_finding_only() -> None:
     assert {"torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy"} <= got[13]
 
 
+def test_try_around_another_frameworks_method_is_a_scripting_finding_only() -> None:
+    """transformers' ``is_jax_jitting(x)``: ``x.jax()`` is not a ``torch.Tensor`` method, so the ``try`` computes
+    nothing in torch (and ``hasattr(x, "jax")`` is False for a real tensor); ``x.float()`` is torch's."""
+    code = (
+        "import torch\n"
+        "from torch import nn\n"
+        "def is_jax_jitting(x):\n"
+        "    if not hasattr(x, 'jax'):\n"
+        "        return False\n"
+        "    try:\n"
+        "        import jax\n"
+        "        return isinstance(x.jax(), jax.core.Tracer)\n"
+        "    except Exception:\n"
+        "        return False\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        if is_jax_jitting(x):\n"
+        "            x = x + 1\n"
+        "        try:\n"
+        "            y = x.float()\n"
+        "        except RuntimeError:\n"
+        "            y = x\n"
+        "        return y\n"
+    )
+    got = {f.line: set(f.targets) for f in lint_source(code) if f.code == "PT202"}
+    assert got[6] == {"torchscript-script"}
+    assert "torch-export" in got[15] and "torchscript-trace" in got[15]
+
+
 def test_dict_outputs_PT217_and_look_alikes() -> None:
     code = (
         "import collections\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mllint.catalogue import load_catalogue
+from mllint.testing import lint_source
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -49,6 +50,35 @@ def test_tensor_branch_PT101(facts: dict) -> None:
     # The suggested fix that works on all PyTorch targets really does (for the same shapes).
     assert all(v in ("OK", "BATCH-FAIL") for v in facts["Where"].values()), facts["Where"]
     assert facts["Where"]["torch-export-dynamic-batch"] == "OK"
+
+
+@pytest.mark.export
+def test_branch_on_a_construction_time_tensor_PT101(facts: dict) -> None:
+    """The tracer records the branch a constant tensor takes, and it is the same for every input: trace and the
+    legacy exporter are right on other values (trace on other batch sizes too); torch.export guards on the data."""
+    f = facts["ConstantMask"]
+    # (the legacy ONNX graph has a fixed batch size without dynamic_axes: BATCH-FAIL is that, not the branch)
+    assert f["torchscript-trace"] == "OK" and f["onnx-legacy"] in ("OK", "BATCH-FAIL"), f
+    assert _fails(f["torch-export"]) and _fails(f["onnx-dynamo"]), f
+    code = (
+        "import torch\n"
+        "from torch import nn\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.keep = torch.tensor([True, False, True])\n"
+        "        self.proj = nn.Linear(1, 1)\n"
+        "    def forward(self, x: torch.Tensor):\n"
+        "        for i, keep in enumerate(self.keep):\n"
+        "            if keep:\n"
+        "                x = x + 1\n"
+        "        if self.keep[0] and x.sum() > 0:\n"
+        "            x = x * 2\n"
+        "        return x\n"
+    )
+    got = {(f.line, f.col): set(f.targets) for f in lint_source(code, targets=["all"]) if f.code == "PT101"}
+    assert got[(10, 15)] == got[(12, 11)] == {"torch-export", "onnx-dynamo"}
+    assert "torchscript-trace" in got[(12, 28)] and "onnx-legacy" in got[(12, 28)]  # x.sum() is the input's
 
 
 @pytest.mark.export

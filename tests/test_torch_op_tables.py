@@ -48,6 +48,19 @@ def test_tables_parse_and_record_versions() -> None:
     assert set(raw["names"].values()) <= flagged
 
 
+def test_tensor_attribute_list_is_the_installed_torchs() -> None:
+    """PT202 trusts the list to tell torch's methods from another framework's (``x.jax()``): it must be exactly
+    what the generator reads off the torch version the tables record."""
+    torch = pytest.importorskip("torch")
+    if not torch.__version__.startswith(TABLES.versions["torch"].split("+")[0]):
+        pytest.skip(f"tables describe torch {TABLES.versions['torch']}, installed {torch.__version__}")
+    sys.path.insert(0, str(catalogue_dir().parent / "scripts"))
+    from gen_torch_op_tables import tensor_attributes
+
+    assert sorted(TABLES.tensor_attributes) == tensor_attributes()
+    assert {"float", "shape", "view", "item"} <= TABLES.tensor_attributes and "jax" not in TABLES.tensor_attributes
+
+
 def test_tables_never_import_torch() -> None:
     code = ("import sys; from mllint.optables.torch_tables import unsupported_for; "
             "unsupported_for('torch.bincount', 'onnx-legacy', 18); "

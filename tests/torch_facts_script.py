@@ -23,6 +23,24 @@ class Branch(nn.Module):
         return x - 1
 
 
+class ConstantMask(nn.Module):
+    """A branch on a tensor the module built at construction (pytorch_tabnet's EmbeddingGenerator)."""
+
+    def __init__(self):
+        super().__init__()
+        self.keep = torch.tensor([True, False, True])
+        self.proj = nn.Linear(1, 1)
+
+    def forward(self, x):
+        cols = []
+        for i, keep in enumerate(self.keep):
+            if keep:
+                cols.append(x[:, i:i + 1])
+            else:
+                cols.append(self.proj(x[:, i:i + 1]))
+        return torch.cat(cols, 1)
+
+
 class Where(nn.Module):
     def forward(self, x):
         return torch.where(x.sum() > 0, x * 2, x - 1)
@@ -187,7 +205,7 @@ def onnx(model, dynamo, dynamic=False):
 
 def main() -> None:
     wanted = sys.argv[1:]
-    cases = {c.__name__: c() for c in (Branch, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, DataSize, Nonzero, Cuda,
+    cases = {c.__name__: c() for c in (Branch, ConstantMask, Where, Item, IntOf, ToList, Numpy, Rows, RangeBatch, DataSize, Nonzero, Cuda,
                                        ShapeIf, ShapeCond, IntShape, MathShape, TensorShapeMath, ZerosShape)}
     declared_dynamic = {"ShapeIf", "ShapeCond", "IntShape", "MathShape", "TensorShapeMath", "ZerosShape"}
     out = {}

@@ -257,6 +257,7 @@ class Score:
     unreached: int = 0
     false_cells: List[str] = field(default_factory=list)
     missed_cells: List[str] = field(default_factory=list)
+    hit_cells: List[str] = field(default_factory=list)
 
     @property
     def precision(self) -> Optional[float]:
@@ -307,6 +308,11 @@ def score(truth: Dict[str, dict], findings: Sequence[dict]) -> Dict[str, Score]:
             fails = cell["status"] in FAILS
             if fails and hits:
                 s.tp += 1
+                s.hit_cells.append(
+                    f"{model}: "
+                    + ", ".join(sorted({f"{f['code']} {f['path']}:{f['line']}" for f in hits}))[:300]
+                    + f" <- {cell['message'][:80]}"
+                )
             elif fails:
                 s.fn += 1
                 s.missed_cells.append(f"{model}: {cell['status']} {cell['message'][:120]}")
@@ -360,7 +366,7 @@ def report(scores: Dict[str, Score], truth: Dict[str, dict], seconds: float, ver
         )
     if verbose:
         for target, s in scores.items():
-            for kind, items in (("false alarm", s.false_cells), ("missed", s.missed_cells)):
+            for kind, items in (("predicted", s.hit_cells), ("false alarm", s.false_cells), ("missed", s.missed_cells)):
                 for item in items:
                     lines.append(f"  {target} {kind}: {item}")
     return "\n".join(lines)
@@ -373,7 +379,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated factory names")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=240.0)
-    parser.add_argument("--verbose", "-v", action="store_true", help="list every false alarm and miss")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="list every predicted failure, false alarm and miss"
+    )
     parser.add_argument("--mllint-option", action="append", default=[], help="passed to mllint check")
     parser.add_argument(
         "--configured",

@@ -75,6 +75,9 @@ class FuncSummary:
     #: qualified names of the project-looking functions the body calls (only read to follow a Keras
     #: registration through a project's own export decorators; filled for files that mention registering)
     calls: Tuple[str, ...] = ()
+    #: a decorator whose wrappers call the wrapped function with their own ``*args, **kwargs`` (at most renaming
+    #: a keyword) and return its result unchanged (``@deprecate_kwarg``, ``with autocast(enabled=False)``)
+    passes_through: bool = False
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -85,6 +88,8 @@ class AttrInfo:
     param: Optional[str] = None  # static: ``self.x = x``, a constructor parameter copied
     #: module: the constructor call's arguments (keyword name or ``#<position>``, literal text or "")
     args: Tuple[Tuple[str, str], ...] = ()
+    #: tensor: made by a framework factory call (``torch.ones(...)``), not a parameter or a registered buffer
+    constant: bool = False
 
 
 @dataclass(**SLOTS)
@@ -355,7 +360,7 @@ class _AttrCollector:
             if callee and callee.startswith(("torch.", "tensorflow.")) and callee.split(".")[-1][:1].islower():
                 if callee.startswith(("torch.nn.functional.", "torch.jit.", "torch.nn.init.")):
                     return AttrInfo("unknown")
-                return AttrInfo("tensor")
+                return AttrInfo("tensor", constant=True)
             if callee:
                 return AttrInfo("module", callee, args=_call_args(value))
             return AttrInfo("unknown")
@@ -517,7 +522,11 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
         elif isinstance(stmt, cst.FunctionDef):
             fn = summarize_function(stmt, ann_aliases, specs)
             built = _factory_builds(stmt, local_classes, aliases)
-            summary.functions[stmt.name.value] = replace(fn, builds=built) if built else fn
+            if built:
+                fn = replace(fn, builds=built)
+            if _passes_through(stmt):
+                fn = replace(fn, passes_through=True)
+            summary.functions[stmt.name.value] = fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.
@@ -534,6 +543,60 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     if _REGISTRATION_HINT.search(text):
         _registration_facts(module, summary, aliases, prefix)
     return summary
+
+
+def _passes_through(deco: cst.FunctionDef) -> bool:
+    """Every wrapper (a nested ``def w(*args, **kwargs)``) inside ``deco`` returns ``fn(*args, **kwargs)``
+    unchanged; ``kwargs`` is at most renamed into (``kwargs[new] = kwargs.pop(old)``) or popped."""
+    wrappers = [n for n in _nested_defs(deco) if isinstance(n.params.star_arg, cst.Param) and n.params.star_kwarg]
+    return bool(wrappers) and all(_wrapper_passes_through(w) for w in wrappers)
+
+
+def _nested_defs(fn: cst.FunctionDef) -> List[cst.FunctionDef]:
+    out: List[cst.FunctionDef] = []
+    stack: List[cst.CSTNode] = list(child_nodes(fn.body))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.FunctionDef):
+            out.append(n)
+        if not isinstance(n, cst.Lambda):
+            stack.extend(child_nodes(n))
+    return out
+
+
+def _wrapper_passes_through(w: cst.FunctionDef) -> bool:
+    assert isinstance(w.params.star_arg, cst.Param) and w.params.star_kwarg is not None
+    args, kwargs = w.params.star_arg.name.value, w.params.star_kwarg.name.value
+    returns = 0
+    stack: List[cst.CSTNode] = list(child_nodes(w.body))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        if isinstance(n, cst.Return):
+            call = n.value
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and len(call.args) == 2
+                    and call.args[0].star == "*" and isinstance(call.args[0].value, cst.Name)
+                    and call.args[0].value.value == args and call.args[1].star == "**"
+                    and isinstance(call.args[1].value, cst.Name) and call.args[1].value.value == kwargs):
+                return False
+            returns += 1
+            continue
+        if isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, cst.Name) and t.value in (args, kwargs):
+                    return False
+                if isinstance(t, cst.Subscript) and dotted(t.value) == kwargs:
+                    value = n.value
+                    if not (isinstance(n, cst.Assign) and isinstance(value, cst.Call)
+                            and dotted(value.func) == f"{kwargs}.pop"):
+                        return False
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and dotted(n.func.value) == kwargs \
+                and n.func.attr.value not in ("pop", "get", "keys", "values", "items"):
+            return False
+        stack.extend(child_nodes(n))
+    return returns > 0
 
 
 #: Cheap text pre-filter: only files that may register Keras classes get the registration read.

@@ -6,9 +6,10 @@ where a size or a tensor-derived Python value came from (``x.shape[0]``), for me
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import libcst as cst
 
@@ -41,6 +42,9 @@ class Value:
     baked: bool = False  # such a size already turned into a plain Python number (int(), math.*)
     #: static values: the literal's source text (``False``, ``'pt'``, ``0.5``), so tests it decides prune
     literal: Optional[str] = None
+    #: tensors and data: computed only from tensor attributes the module set at construction (never from the
+    #: inputs), so trace and the legacy ONNX exporter bake a value that is right for every input
+    constant: bool = False
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -187,10 +191,11 @@ def _join_kinds(a: Value, b: Value) -> Value:
         return b  # ``x.shape[1] * x.shape[0]`` depends on the dynamic dimension
     order = (Kind.TENSOR, Kind.DATA, Kind.SHAPE)
     for k in order:
-        if a.kind == k:
-            return a
-        if b.kind == k:
-            return b
+        if a.kind == k or b.kind == k:
+            result, other = (a, b) if a.kind == k else (b, a)
+            if result.constant and not (other.constant or other.kind == Kind.STATIC):
+                return dataclasses.replace(result, constant=False)
+            return result
     if a.kind == Kind.STATIC and b.kind == Kind.STATIC:
         return STATIC
     return UNKNOWN
@@ -203,6 +208,21 @@ def merge(a: Value, b: Value) -> Value:
     if a.kind == b.kind:
         return Value(a.kind, a.origin or b.origin, a.cls if a.cls == b.cls else None)
     return UNKNOWN
+
+
+def _slice_values(node: cst.Subscript) -> List[cst.BaseExpression]:
+    """The index expressions of ``t[i, a:b]`` (slice bounds included)."""
+    out: List[cst.BaseExpression] = []
+    for el in node.slice:
+        if isinstance(el.slice, cst.Index):
+            out.append(el.slice.value)
+        elif isinstance(el.slice, cst.Slice):
+            out.extend(p for p in (el.slice.lower, el.slice.upper, el.slice.step) if p is not None)
+    return out
+
+
+def _call_values(node: cst.Call) -> List[cst.BaseExpression]:
+    return [a.value for a in node.args]
 
 
 _EMPTY_MODULE = cst.Module(body=[])
@@ -263,7 +283,8 @@ class Evaluator:
             if base.kind in (Kind.TENSOR, Kind.DATA):
                 masked = base.kind == Kind.TENSOR and _is_mask_index(node, self)
                 return Value(base.kind, code_of(node) if masked else base.origin,
-                             data_sized=base.data_sized or masked)
+                             data_sized=base.data_sized or masked,
+                             constant=base.constant and self._constant_parts(_slice_values(node)))
             if base.kind == Kind.MODULE_LIST:
                 return Value(Kind.MODULE, None, base.cls)
             if base.kind == Kind.TENSOR_LIST:
@@ -289,7 +310,7 @@ class Evaluator:
             for c in node.comparisons:
                 result = _join_kinds(result, self.value(c.comparator))
             if result.kind == Kind.TENSOR:
-                return Value(Kind.TENSOR, result.origin, is_mask=True)
+                return Value(Kind.TENSOR, result.origin, is_mask=True, constant=result.constant)
             return result
         if isinstance(node, cst.IfExp):
             return merge(self.value(node.body), self.value(node.orelse))
@@ -329,6 +350,14 @@ class Evaluator:
             return base
         return UNKNOWN
 
+    def _constant_parts(self, parts: Iterable[cst.BaseExpression]) -> bool:
+        """Every part is a static Python value or a construction-time constant tensor."""
+        for part in parts:
+            v = self.value(part)
+            if not (v.kind == Kind.STATIC or v.constant):
+                return False
+        return True
+
     def _call(self, node: cst.Call) -> Value:
         func = node.func
         if isinstance(func, cst.Attribute):
@@ -345,9 +374,11 @@ class Evaluator:
                     return Value(Kind.SHAPE, code_of(node), **_size_call_dims(meth, node, recv.dyn_dims))
                 if meth in DATA_SIZED_METHODS:
                     return Value(Kind.TENSOR, code_of(node), data_sized=True)
+                constant = recv.constant and self._constant_parts(_call_values(node))
                 if meth in DATA_TENSOR_METHODS:
-                    return Value(Kind.DATA, code_of(node))
-                return Value(Kind.TENSOR, recv.origin, data_sized=recv.data_sized and meth not in REDUCTIONS)
+                    return Value(Kind.DATA, code_of(node), constant=constant)
+                return Value(Kind.TENSOR, recv.origin, data_sized=recv.data_sized and meth not in REDUCTIONS,
+                             constant=constant)
             if recv.kind == Kind.SHAPE:
                 if meth == "as_list":
                     return recv

@@ -211,6 +211,9 @@ class FunctionContext:
         if info.kind == "module_list":
             return Value(Kind.MODULE_LIST, None, self.file.index.canonical_class(info.cls))
         if info.kind == "tensor":
+            if info.constant and not any(a == attr for c in self.file.index.mro(self.self_class)
+                                         for a, _ in c.mutated_attrs):
+                return Value(Kind.TENSOR, f"self.{attr}", constant=True)
             return TENSOR
         if info.kind == "static":
             return Value(Kind.STATIC, literal=self._attr_literal(attr, info))
@@ -570,7 +573,9 @@ class Walker:
     def _bind_loop_target(self, ctx: FunctionContext, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
         value = ctx.value(it)
         elem = UNKNOWN
-        if value.kind in (Kind.TENSOR, Kind.TENSOR_LIST):
+        if value.kind == Kind.TENSOR and value.constant:
+            elem = value  # the rows of a construction-time constant are constants too
+        elif value.kind in (Kind.TENSOR, Kind.TENSOR_LIST):
             elem = TENSOR
         elif value.kind == Kind.MODULE_LIST:
             elem = Value(Kind.MODULE, None, value.cls)
@@ -584,6 +589,7 @@ class Walker:
             elif name == "enumerate" and it.args:
                 inner = ctx.value(it.args[0].value)
                 inner_elem = Value(Kind.MODULE, None, inner.cls) if inner.kind == Kind.MODULE_LIST else (
+                    inner if inner.kind == Kind.TENSOR and inner.constant else
                     TENSOR if inner.kind in (Kind.TENSOR, Kind.TENSOR_LIST) else UNKNOWN)
                 if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
                     self._bind(ctx, target.elements[0].value, STATIC, None)

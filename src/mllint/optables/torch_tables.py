@@ -51,6 +51,8 @@ class TorchOpTables:
     targets: Mapping[str, TargetTable]
     #: Tensor methods ``torch.jit.script`` cannot compile (``x.numpy()``, ``x.data_ptr()``, ...)
     script_unsupported_methods: FrozenSet[str] = frozenset()
+    #: every public attribute of ``torch.Tensor`` (empty: the tables predate the list, nothing is known)
+    tensor_attributes: FrozenSet[str] = frozenset()
 
     def opsets(self, target: str) -> Tuple[int, ...]:
         table = self.targets.get(target)
@@ -102,6 +104,7 @@ def load_torch_tables(path: Optional[str] = None) -> TorchOpTables:
         functional=dict(raw.get("functional", {})),
         targets=targets,
         script_unsupported_methods=frozenset(raw.get("torchscript", {}).get("unsupported_tensor_methods", ())),
+        tensor_attributes=frozenset(raw.get("tensor_attributes", ())),
     )
 
 

@@ -15,6 +15,9 @@ from mllint.targets import targets_where
 #: ``torch._check`` and friends: a value constrained by them lets torch.export decide a branch.
 _CHECK_CALLS = ("torch._check", "torch._check_is_size", "torch._check_with")
 _EXPORT_TARGETS: FrozenSet[str] = targets_where(capture="dynamo")
+#: The tracer's targets: a tensor built at construction is the same for every input, so the branch the
+#: trace records is right for all of them (torch.export still fails: it guards on the data).
+_TRACER_TARGETS: FrozenSet[str] = targets_where(capture="jit-trace")
 
 
 def _names(node: cst.CSTNode) -> Set[str]:
@@ -84,8 +87,10 @@ class TensorBranch(BranchTests, Check):
             data_names = {n for n in _names(operand) if ctx.env.get(n) is not None and ctx.env[n].kind == Kind.DATA}
             bounded = bool(data_names) and data_names <= checked and ctx.kind(operand) == Kind.DATA
             when = " only when " + " and ".join(f"`{c}`" for c in condition) if condition else ""
+            constant = ctx.value(operand).constant
             ctx.report("PT101", operand, construct=construct, expr=ctx.code(operand), condition=when,
-                       also_exempt=skipped | (_EXPORT_TARGETS if bounded else frozenset()))
+                       also_exempt=skipped | (_EXPORT_TARGETS if bounded else frozenset())
+                       | (_TRACER_TARGETS if constant else frozenset()))
 
     def visit_Assert(self, ctx: FunctionContext, node: cst.Assert) -> None:
         self.check_test(ctx, node.test, "assert")

@@ -130,12 +130,24 @@ def report(ctx: FunctionContext, code: str, node: cst.CSTNode, level: str = PLAI
 
 
 # -- small syntax helpers ---------------------------------------------------------------------------
+def _foreign_tensor_method(ctx: FunctionContext, call: cst.Call) -> bool:
+    """``x.jax()`` on a value mllint takes for a tensor: not a ``torch.Tensor`` method, so the value is some
+    other framework's (code behind ``hasattr(x, "jax")``), not evidence of a torch computation."""
+    known = load_torch_tables().tensor_attributes
+    func = call.func
+    return (bool(known) and isinstance(func, cst.Attribute) and func.attr.value not in known
+            and ctx.kind(func.value) == Kind.TENSOR)
+
+
 def _tries_tensor_op(ctx: FunctionContext, body: cst.BaseSuite) -> bool:
     """Whether a ``try`` body computes on a tensor (a call, operator or index whose value is one)."""
     stack: List[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Call) and _foreign_tensor_method(ctx, node):
+            stack.extend(child_nodes(node))
             continue
         if isinstance(node, (cst.Call, cst.BinaryOperation, cst.Subscript, cst.Comparison)):
             try:
@@ -338,6 +350,16 @@ def _project_function(ctx: FunctionContext, raw: str, qualified: str) -> bool:
     return found is not None and found[0] == "function"
 
 
+def _passes_through(ctx: FunctionContext, raw: str, qualified: str) -> bool:
+    """A project decorator whose wrapper returns ``fn(*args, **kwargs)`` unchanged: scripting skips it, but it
+    changes no value the method computes (a renamed deprecated keyword, ``autocast(enabled=False)``)."""
+    fn = ctx.file.summary.functions.get(raw)
+    if fn is None:
+        found = ctx.index.resolve(qualified)
+        fn = found[1] if found is not None and found[0] == "function" else None  # type: ignore[assignment]
+    return isinstance(fn, FuncSummary) and fn.passes_through
+
+
 def _tests_none(fn: cst.FunctionDef, name: str) -> bool:
     """``name is None`` / ``name is not None`` somewhere in the body."""
     stack: List[cst.CSTNode] = [fn.body]
@@ -435,7 +457,7 @@ class ScriptConstructs(Check):
                 raw = dotted(expr) or ""
                 name = ctx.file.qualify(raw) or raw
                 if (name and not name.startswith(_HARMLESS_DECORATORS) and not _documents_only(name)
-                        and _project_function(ctx, raw, name)):
+                        and _project_function(ctx, raw, name) and not _passes_through(ctx, raw, name)):
                     self._entry(ctx, "PT207", dec, decorator=raw, function=node.name.value)
 
     @staticmethod
