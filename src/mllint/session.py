@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import libcst as cst
 
-from mllint.analysis.index import EntryPoint
+from mllint.analysis.index import MRO_LIMIT, EntryPoint
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, entry_task
@@ -49,6 +49,8 @@ from mllint.tracking import Recorder, TrackingIndex
 if TYPE_CHECKING:
     from mllint.cache import Analyses
 
+#: A class whose project hierarchy is deeper than the MRO follows: reported, not judged in silence.
+CLASS_TOO_DEEP = "ML008"
 #: Upper bound on distinct tasks per process (a safety valve: reaching it truncates the analysis).
 MAX_TASKS = 200_000
 #: Tasks this deep make no further calls (the walker's ``max_depth``).
@@ -422,7 +424,9 @@ class Session:
             if task is not None:
                 self.arrive(replace(task, named=True) if task.self_class in named else task)
         self.drain()
-        if name in self.owned and (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks:
+        if name in self.owned and (
+            (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks or self._cut_classes(st.summary)
+        ):
             self._check_file(st)
         st.positions = None  # the file's findings are located; later walks recompute what they need
 
@@ -646,11 +650,13 @@ class Session:
         start = len(fctx.findings)
         self.recorder.push()
         try:
-            for check in self.file_checks:
-                try:
-                    check.check_file(fctx)
-                except Exception as exc:
-                    errors.append((owner_of(check.check_file), short_error(exc)))
+            if st.summary is not None and (st.summary.uses_torch or st.summary.uses_tf):
+                for check in self.file_checks:
+                    try:
+                        check.check_file(fctx)
+                    except Exception as exc:
+                        errors.append((owner_of(check.check_file), short_error(exc)))
+            self._report_cut_classes(fctx)
         finally:
             names = self.recorder.pop()
         raws = fctx.findings[start:]
@@ -659,6 +665,21 @@ class Session:
         st.pins -= 1
         st.file_check = (located, tuple(errors))
         self._remember(st, wkey, (), located, tuple(errors), names)
+
+    def _cut_classes(self, summary: ModuleSummary) -> bool:
+        """Whether a class of the file has a hierarchy deeper than the MRO follows (ML008)."""
+        return CLASS_TOO_DEEP in self.settings.enabled_codes and any(
+            self.index.mro_truncated(cls) for cls in summary.classes.values()
+        )
+
+    def _report_cut_classes(self, fctx: FileContext) -> None:
+        """ML008 at each class whose MRO was cut: what it inherits past the cut (``nn.Module``, a Keras
+        layer, a method) is unknown, so it was not judged; said once, at the class, in its own file."""
+        if CLASS_TOO_DEEP not in self.settings.enabled_codes:
+            return
+        for node, cls in fctx.class_nodes():
+            if self.index.mro_truncated(cls):
+                fctx.report(CLASS_TOO_DEEP, node.name, node, node, name=cls.name, limit=MRO_LIMIT)
 
     # -- cache ------------------------------------------------------------------------------
     def _replay(self, st: _Mod, wkey: Tuple[object, ...]):
