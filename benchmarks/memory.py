@@ -48,6 +48,7 @@ def peak_of(path: Path, *options: str) -> Tuple[float, float, List[str]]:
         proc = subprocess.Popen(
             [
                 sys.executable,
+                "-P",  # the file's folder is the working directory: its ``types.py`` must not shadow the stdlib
                 "-m",
                 "mllint",
                 "check",
