@@ -27,6 +27,13 @@ FACTORY = textwrap.dedent("""\
         with open(os.environ["GRANDCHILD_PID"], "w") as f:
             f.write(str(child.pid))
         time.sleep(600)
+
+
+    def spawns_setsid():  # the grandchild leaves the child's session: killing its group misses it
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        with open(os.environ["GRANDCHILD_PID"], "w") as f:
+            f.write(str(child.pid))
+        time.sleep(600)
     """)
 
 DRIVER = textwrap.dedent("""\
@@ -35,7 +42,7 @@ DRIVER = textwrap.dedent("""\
     from mllint.config import ModelSpec
     from mllint.confirm import run_confirm
 
-    run_confirm([ModelSpec("spawns", "sleepy.factories:spawns")], Path(sys.argv[1]),
+    run_confirm([ModelSpec("spawns", sys.argv[2])], Path(sys.argv[1]),
                 ("torchscript-script",), "cpu", 1, None, False, None, timeout=600)
     """)
 
@@ -53,8 +60,19 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(
+    "signum, factory",
+    [
+        (signal.SIGTERM, "spawns"),
+        (signal.SIGINT, "spawns"),
+        pytest.param(
+            signal.SIGTERM,
+            "spawns_setsid",
+            marks=pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux-only"),
+        ),
+    ],
+)
+def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, signum: int, factory: str) -> None:
     root = tmp_path / "proj"
     (root / "src" / "sleepy").mkdir(parents=True)
     (root / "src" / "sleepy" / "__init__.py").write_text("")
@@ -64,7 +82,10 @@ def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, s
     marker = tmp_path / "grandchild.pid"
     env = {**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(temp), "GRANDCHILD_PID": str(marker)}
     driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", DRIVER, str(root), f"sleepy.factories:{factory}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120

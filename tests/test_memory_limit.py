@@ -1,4 +1,4 @@
-"""Memory (issue 16, item 12): LibCST's parse takes 2-3.5 KB per token at its peak, so one generated
+"""Memory (issue 16, item 12): LibCST's parse takes 2.6-4 KB per token at its peak, so one generated
 table in a checkout could take the machine down (1.3 MB: 776 MiB; 10 MB: 5.7 GiB). The need is estimated
 before parsing; a file over ``memory-limit`` is reported (ML009), not parsed, and the rest is checked."""
 

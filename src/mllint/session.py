@@ -392,7 +392,7 @@ class Session:
         if st.prefiltered:
             if st.ast_diags is None or st.over_limit:
                 text = self._text(st) or ""
-                need = parse_need_mib(text, self.settings.memory_limit, AST_BYTES_PER_TOKEN)
+                need = parse_need_mib(text, self.settings.memory_limit, AST_BYTES_PER_TOKEN, 0)
                 if need is not None:  # not remembered in the cache: the limit is not part of its key
                     st.over_limit = True
                     return [self._over_limit(st, need)]
