@@ -111,3 +111,28 @@ def test_the_class_is_reported_in_its_own_file_even_without_framework_imports() 
 def test_ml008_can_be_ignored() -> None:
     found = lint_source(_hierarchy(MRO_LIMIT + 1), targets=["all"], config={"ignore": ["ML008"]})
     assert _codes(found, "ML008") == []
+
+
+def test_an_unreadable_folder_is_reported_even_when_running_as_root(tmp_path: Path, monkeypatch) -> None:
+    """Root reads every folder, so the permission test elsewhere is skipped there: here listing one folder
+    fails the way it does for a user without the right (os.walk's scandir raising PermissionError)."""
+    import os
+
+    (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
+    locked = tmp_path / "pkg" / "locked"
+    locked.mkdir(parents=True)
+    (locked / "m.py").write_text(_chain(1))
+    (tmp_path / "pkg" / "ok.py").write_text(_chain(1))
+    real = os.scandir
+
+    def scandir(path="."):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    catalogue = load_catalogue()
+    settings = load_settings(tmp_path, catalogue, None, {"targets": ["all"]})
+    found = {(f.path, f.code) for f in run_check([str(tmp_path)], settings, catalogue).findings}
+    assert ("pkg/locked", "ML003") in found
+    assert ("pkg/ok.py", "PT101") in found and not any(path.startswith("pkg/locked/") for path, _ in found)
