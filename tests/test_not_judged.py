@@ -136,3 +136,14 @@ def test_an_unreadable_folder_is_reported_even_when_running_as_root(tmp_path: Pa
     found = {(f.path, f.code) for f in run_check([str(tmp_path)], settings, catalogue).findings}
     assert ("pkg/locked", "ML003") in found
     assert ("pkg/ok.py", "PT101") in found and not any(path.startswith("pkg/locked/") for path, _ in found)
+
+
+def test_a_recursive_call_at_the_limit_is_not_reported() -> None:
+    # f9 is judged (it is the walk itself): calling itself with the same context is not "not followed"
+    src = _chain(DEEP).replace(
+        f"def f{DEEP}(x):\n    if x.sum() > 0:\n        return x\n    return -x\n",
+        f"def f{DEEP}(x):\n    if x.sum() > 0:\n        return f{DEEP}(x - 1)\n    return -x\n",
+    )
+    assert f"return f{DEEP}(x - 1)" in src
+    found = lint_source(src, targets=["all"])
+    assert _codes(found, "ML007") == [] and any(f.code == "PT101" for f in found)

@@ -670,8 +670,8 @@ class Walker:
         if not self.dispatch:
             return
         task = self.call_task(ctx, call, beyond_limit=True)
-        if task is None:
-            return
+        if task is None or task.key == ctx.task.key:
+            return  # not project code, or a recursive call in the same context: this very walk judges it
         ref = task.func
         callee = f"{ref.cls}.{ref.name}" if ref.cls else ref.name
         ctx.report(CALLS_TOO_DEEP, call, limit=self.max_depth, callee=callee)
