@@ -27,6 +27,13 @@ FACTORY = textwrap.dedent("""\
         with open(os.environ["GRANDCHILD_PID"], "w") as f:
             f.write(str(child.pid))
         time.sleep(600)
+
+
+    def spawns_setsid():  # the grandchild leaves the child's session: killing its group misses it
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        with open(os.environ["GRANDCHILD_PID"], "w") as f:
+            f.write(str(child.pid))
+        time.sleep(600)
     """)
 
 DRIVER = textwrap.dedent("""\
@@ -35,7 +42,7 @@ DRIVER = textwrap.dedent("""\
     from mllint.config import ModelSpec
     from mllint.confirm import run_confirm
 
-    run_confirm([ModelSpec("spawns", "sleepy.factories:spawns")], Path(sys.argv[1]),
+    run_confirm([ModelSpec("spawns", sys.argv[2])], Path(sys.argv[1]),
                 ("torchscript-script",), "cpu", 1, None, False, None, timeout=600)
     """)
 
@@ -53,8 +60,19 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(
+    "signum, factory",
+    [
+        (signal.SIGTERM, "spawns"),
+        (signal.SIGINT, "spawns"),
+        pytest.param(
+            signal.SIGTERM,
+            "spawns_setsid",
+            marks=pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux-only"),
+        ),
+    ],
+)
+def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, signum: int, factory: str) -> None:
     root = tmp_path / "proj"
     (root / "src" / "sleepy").mkdir(parents=True)
     (root / "src" / "sleepy" / "__init__.py").write_text("")
@@ -64,7 +82,10 @@ def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, s
     marker = tmp_path / "grandchild.pid"
     env = {**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(temp), "GRANDCHILD_PID": str(marker)}
     driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(root)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", DRIVER, str(root), f"sleepy.factories:{factory}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -89,3 +110,123 @@ def test_signal_kills_the_child_group_and_removes_temp_folders(tmp_path: Path, s
             driver.wait()
         if marker.exists() and marker.read_text().strip() and _alive(int(marker.read_text())):
             os.kill(int(marker.read_text()), signal.SIGKILL)
+
+
+# -- what the child starts never outlives it; a dead child is seen at once (issue 16, item 13) --------
+ESCAPING = textwrap.dedent("""\
+    import os
+    import subprocess
+    import sys
+    import time
+
+
+    def _note(pid):
+        with open(os.environ["GRANDCHILD_PID"], "a") as f:
+            f.write(f"{pid}\\n")
+
+
+    def escapes():
+        # a grandchild in a session of its own (setsid), and one more level below it that daemonises
+        code = (
+            "import os, subprocess, sys, time\\n"
+            "os.setsid()\\n"
+            "inner = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(600)'])\\n"
+            "open(os.environ['GRANDCHILD_PID'], 'a').write(f'{os.getpid()}\\\\n{inner.pid}\\\\n')\\n"
+            "time.sleep(600)\\n"
+        )
+        subprocess.Popen([sys.executable, "-c", code])
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with open(os.environ["GRANDCHILD_PID"]) as f:
+                if len(f.read().split()) >= 2:
+                    break
+            time.sleep(0.05)
+        raise RuntimeError("no model here")
+
+
+    def forks_and_dies():
+        if os.fork() == 0:  # the forked copy holds the event pipe open and lingers
+            _note(os.getpid())
+            time.sleep(600)
+            os._exit(0)
+        time.sleep(0.5)
+        os._exit(3)
+    """)
+
+RESULTS_DRIVER = textwrap.dedent("""\
+    import json
+    import sys
+    import time
+    from pathlib import Path
+    from mllint.config import ModelSpec
+    from mllint.confirm import run_confirm
+
+    start = time.monotonic()
+    results = run_confirm([ModelSpec("m", sys.argv[2])], Path(sys.argv[1]), ("torchscript-script",), "cpu", 1,
+                          None, False, None, timeout=float(sys.argv[3]))
+    print(json.dumps({"seconds": time.monotonic() - start,
+                      "results": [[r.status, r.message] for r in results]}))
+    """)
+
+
+def _escaping_project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "src" / "esc").mkdir(parents=True)
+    (root / "src" / "esc" / "__init__.py").write_text("")
+    (root / "src" / "esc" / "factories.py").write_text(ESCAPING)
+    return root
+
+
+def _pids(marker: Path) -> "list[int]":
+    return [int(p) for p in marker.read_text().split()] if marker.exists() else []
+
+
+@pytest.fixture
+def marker(tmp_path: Path):
+    """Where the factories note their descendants' pids; whatever survives is killed after the test."""
+    path = tmp_path / "grandchildren.pid"
+    path.write_text("")
+    yield path
+    for pid in _pids(path):
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _drive(tmp_path: Path, marker: Path, factory: str, timeout: float) -> "tuple[dict, list[int]]":
+    import json
+
+    root = _escaping_project(tmp_path)
+    env = {**os.environ, "PYTHONPATH": SRC, "GRANDCHILD_PID": str(marker)}
+    proc = subprocess.run(
+        [sys.executable, "-c", RESULTS_DRIVER, str(root), factory, str(timeout)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), _pids(marker)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux-only")
+def test_a_grandchild_that_calls_setsid_does_not_survive_the_run(tmp_path: Path, marker: Path) -> None:
+    report, pids = _drive(tmp_path, marker, "esc.factories:escapes", 120)
+    assert len(pids) == 2, pids
+    assert report["results"][0][0] != "timeout"
+    end = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert [p for p in pids if _alive(p)] == [], "a setsid grandchild survived the run"
+
+
+def test_a_factory_that_forks_and_dies_is_reported_at_once(tmp_path: Path, marker: Path) -> None:
+    report, pids = _drive(tmp_path, marker, "esc.factories:forks_and_dies", 60)
+    assert len(pids) == 1
+    assert report["results"] == [
+        ["crashed", "the process exited with code 3 (os._exit or sys.exit in user code?) while building the model"]
+    ]
+    assert report["seconds"] < 20, report  # not the 60 s step timeout
+    end = time.monotonic() + 10
+    while _alive(pids[0]) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not _alive(pids[0]), "the forked copy survived the run"

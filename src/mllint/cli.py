@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sarif-category", help="SARIF runAutomationDetails id (for several uploads per commit)")
     check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: number of cores)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    check.add_argument("--memory-limit", type=_mebibytes, default=None, metavar="MIB",
+                       help="MiB one file's parse may need (estimated first); a file over it is reported (ML009), "
+                            "not parsed; 0: no limit (default 300; config: memory-limit)")
     check.add_argument("--confirm", action="store_true", help="attempt the real exports of the configured models")
     check.add_argument("--model", action="append", help="ad hoc model factory 'package.module:function' for --confirm")
     check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device for --confirm exports")
@@ -165,6 +168,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _mebibytes(text: str) -> int:
+    """--memory-limit: a whole number of MiB, 0 or more (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MiB, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {text!r}")
+    return value
+
+
 def _use_color(choice: str, stream) -> bool:
     if choice == "always":
         return True
@@ -193,6 +207,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, object]:
         "exclude": _csv(args.exclude),
         "extend-exclude": _csv(args.extend_exclude),
         "keep-static-verdicts": getattr(args, "keep_static_verdicts", None),
+        "memory-limit": getattr(args, "memory_limit", None),
     }
 
 

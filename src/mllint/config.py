@@ -32,6 +32,10 @@ DEFAULT_EXCLUDE: Tuple[str, ...] = (
 )
 
 
+#: ``memory-limit`` default, MiB (see ``mllint.source.parse_need_mib``).
+DEFAULT_MEMORY_LIMIT = 300
+
+
 class ConfigError(Exception):
     """Bad configuration or usage; the message names the key and where it came from."""
 
@@ -77,6 +81,9 @@ class Settings:
     #: --confirm: keep static verdicts (a finding disproved on every target still fails the run).
     keep_static_verdicts: bool = False
     enabled_codes: Tuple[str, ...] = ()  # resolved from select / ignore / extend-select
+    #: MiB one file's parse may need (estimated before parsing); a file over it is reported (ML009), not
+    #: parsed. 0: no limit. The default keeps a process under 400 MiB on every file of torch/transformers.
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
 
     def fingerprint(self) -> str:
         """Everything that changes findings, as a stable string (part of cache keys)."""
@@ -250,6 +257,12 @@ def _opset_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> int
     return value
 
 
+def _memory_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: '{key}' must be a whole number of MiB (0: no limit), got {value!r}")
+    return value
+
+
 def _bool_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
@@ -270,6 +283,7 @@ _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "keep-static-verdicts": ("keep_static_verdicts", _bool_parser),
     "entry-points": ("entry_points", _entry_parser),
     "not-exported": ("not_exported", _entry_parser),
+    "memory-limit": ("memory_limit", _memory_parser),
 }
 KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 

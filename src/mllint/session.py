@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import libcst as cst
 
-from mllint.analysis.index import EntryPoint
+from mllint.analysis.index import MRO_LIMIT, EntryPoint
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
 from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, entry_task
@@ -43,12 +43,25 @@ from mllint.entries import class_ref
 from mllint.findings import Finding, Span
 from mllint.positions import Positions
 from mllint.project import Project, SourceFile
-from mllint.source import ParseFailure, SourceText, decode, parse, python_syntax_error, read
+from mllint.source import (
+    AST_BYTES_PER_TOKEN,
+    ParseFailure,
+    SourceText,
+    decode,
+    parse,
+    parse_need_mib,
+    python_syntax_error,
+    read,
+)
 from mllint.tracking import Recorder, TrackingIndex
 
 if TYPE_CHECKING:
     from mllint.cache import Analyses
 
+#: A class whose project hierarchy is deeper than the MRO follows: reported, not judged in silence.
+CLASS_TOO_DEEP = "ML008"
+#: A file whose parse would need more memory than ``memory-limit``: reported, not parsed.
+OVER_MEMORY_LIMIT = "ML009"
 #: Upper bound on distinct tasks per process (a safety valve: reaching it truncates the analysis).
 MAX_TASKS = 200_000
 #: Tasks this deep make no further calls (the walker's ``max_depth``).
@@ -133,6 +146,7 @@ class _Mod:
         self.text: Optional[str] = None
         self.error: Optional[Tuple[str, Span, str]] = None  # reading/decoding failure
         self.has_directives = False
+        self.over_limit = False  # too large to parse within the memory limit (ML009): never parsed
         self.prefiltered = False
         self.parsed = False  # a LibCST parse (and summary) was attempted
         self.summary: Optional[ModuleSummary] = None
@@ -262,7 +276,8 @@ class Session:
             ):
                 st.prefiltered = record.prefiltered
                 st.ast_diags = record.ast_diags
-                if record.parsed:
+                if record.parsed and not any(d.code == OVER_MEMORY_LIMIT for d in record.parse_diags):
+                    # (a file refused for its size is judged again: the limit may have changed)
                     st.parsed = True
                     st.summary = record.summary
                     st.shash = record.shash
@@ -315,6 +330,13 @@ class Session:
         text = self._text(st)
         if text is None:
             return None
+        if st.over_limit:
+            return None
+        need = parse_need_mib(text, self.settings.memory_limit)
+        if need is not None:  # parsing could take the machine down: reported instead (never silent)
+            st.over_limit = True
+            st.parse_diags = [self._over_limit(st, need)]
+            return None
         self.stats.parsed += 1
         try:
             st.tree = parse(text)
@@ -326,6 +348,11 @@ class Session:
         self.pool[st.name] = st.size
         self.pool_bytes += st.size
         return st.tree
+
+    def _over_limit(self, st: _Mod, need: int) -> Finding:
+        return diagnostic(
+            self.catalogue, OVER_MEMORY_LIMIT, st.display, Span(1, 0, 1, 0), need=need, limit=self.settings.memory_limit
+        )
 
     def _evict(self, room: int = 0) -> None:
         """Drop the least recently used unpinned trees until ``room`` more bytes fit the budget."""
@@ -363,8 +390,13 @@ class Session:
             code, span, detail = st.error
             return [diagnostic(self.catalogue, code, st.display, span, detail=detail)]
         if st.prefiltered:
-            if st.ast_diags is None:
-                failure = python_syntax_error(self._text(st) or "")
+            if st.ast_diags is None or st.over_limit:
+                text = self._text(st) or ""
+                need = parse_need_mib(text, self.settings.memory_limit, AST_BYTES_PER_TOKEN, 0)
+                if need is not None:  # not remembered in the cache: the limit is not part of its key
+                    st.over_limit = True
+                    return [self._over_limit(st, need)]
+                failure = python_syntax_error(text)
                 st.ast_diags = (
                     []
                     if failure is None
@@ -422,7 +454,9 @@ class Session:
             if task is not None:
                 self.arrive(replace(task, named=True) if task.self_class in named else task)
         self.drain()
-        if name in self.owned and (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks:
+        if name in self.owned and (
+            (st.summary.uses_torch or st.summary.uses_tf) and self.file_checks or self._cut_classes(st.summary)
+        ):
             self._check_file(st)
         st.positions = None  # the file's findings are located; later walks recompute what they need
 
@@ -518,6 +552,8 @@ class Session:
         self.stats.walked += 1
         self.stats.walked_modules.add(st.name)
         fctx = self._fctx(st)
+        if fctx is None and st.over_limit:  # summary cached, the tree now over memory-limit: ML009 says so
+            return (), (), (), set()
         if fctx is None:  # its summary came from the cache and the text no longer parses: never silent
             return (), (), (("engine", "the file's syntax tree could not be rebuilt for analysis"),), set()
         errors: List[Tuple[str, str]] = []
@@ -646,11 +682,13 @@ class Session:
         start = len(fctx.findings)
         self.recorder.push()
         try:
-            for check in self.file_checks:
-                try:
-                    check.check_file(fctx)
-                except Exception as exc:
-                    errors.append((owner_of(check.check_file), short_error(exc)))
+            if st.summary is not None and (st.summary.uses_torch or st.summary.uses_tf):
+                for check in self.file_checks:
+                    try:
+                        check.check_file(fctx)
+                    except Exception as exc:
+                        errors.append((owner_of(check.check_file), short_error(exc)))
+            self._report_cut_classes(fctx)
         finally:
             names = self.recorder.pop()
         raws = fctx.findings[start:]
@@ -659,6 +697,21 @@ class Session:
         st.pins -= 1
         st.file_check = (located, tuple(errors))
         self._remember(st, wkey, (), located, tuple(errors), names)
+
+    def _cut_classes(self, summary: ModuleSummary) -> bool:
+        """Whether a class of the file has a hierarchy deeper than the MRO follows (ML008)."""
+        return CLASS_TOO_DEEP in self.settings.enabled_codes and any(
+            self.index.mro_truncated(cls) for cls in summary.classes.values()
+        )
+
+    def _report_cut_classes(self, fctx: FileContext) -> None:
+        """ML008 at each class whose MRO was cut: what it inherits past the cut (``nn.Module``, a Keras
+        layer, a method) is unknown, so it was not judged; said once, at the class, in its own file."""
+        if CLASS_TOO_DEEP not in self.settings.enabled_codes:
+            return
+        for node, cls in fctx.class_nodes():
+            if self.index.mro_truncated(cls):
+                fctx.report(CLASS_TOO_DEEP, node.name, node, node, name=cls.name, limit=MRO_LIMIT)
 
     # -- cache ------------------------------------------------------------------------------
     def _replay(self, st: _Mod, wkey: Tuple[object, ...]):

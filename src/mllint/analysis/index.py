@@ -39,6 +39,8 @@ KERAS_SOURCE_BASES = frozenset({"keras.src.layers.layer.Layer", "keras.src.model
 TORCH_ENTRY_DECORATORS = ("torch.jit.export",)
 TORCH_EXEMPT_DECORATORS = ("torch.jit.ignore", "torch.jit.unused")
 TF_FUNCTION_DECORATORS = ("tensorflow.function",)
+#: Project classes an MRO follows at most: a deeper (or wider) hierarchy is cut and reported (ML008).
+MRO_LIMIT = 64
 KERAS_ENTRY_METHODS = ("call", "train_step", "test_step", "predict_step")
 
 
@@ -95,7 +97,7 @@ class ProjectIndex:
                  load_module: Optional[Callable[[str], Optional[ModuleSummary]]] = None) -> None:
         self.summaries = summaries  # by module name
         self._framework_cache: Dict[str, Optional[str]] = {}
-        self._mro_cache: Dict[str, Tuple[ClassSummary, List[ClassSummary]]] = {}
+        self._mro_cache: Dict[str, Tuple[ClassSummary, List[ClassSummary], bool]] = {}
         # Project modules that were not checked are read only when a name resolves into them
         # (a base class or helper defined elsewhere in the project): no work proportional to the project.
         self._load_module = load_module
@@ -149,29 +151,37 @@ class ProjectIndex:
 
     def mro(self, cls: ClassSummary) -> List[ClassSummary]:
         """Project classes in method-resolution order (depth-first, left to right, no repeats)."""
+        return self._mro_of(cls)[0]
+
+    def _mro_of(self, cls: ClassSummary) -> Tuple[List[ClassSummary], bool]:
         cached = self._mro_cache.get(cls.qualname)
         if cached is not None and cached[0] is cls:
-            return cached[1]
-        out = self._compute_mro(cls)
-        self._mro_cache[cls.qualname] = (cls, out)
-        return out
+            return cached[1], cached[2]
+        out, cut = self._compute_mro(cls)
+        self._mro_cache[cls.qualname] = (cls, out, cut)
+        return out, cut
 
-    def _compute_mro(self, cls: ClassSummary) -> List[ClassSummary]:
+    def mro_truncated(self, cls: ClassSummary) -> bool:
+        """The class's project hierarchy is deeper than ``MRO_LIMIT``: its MRO was cut, so what the
+        cut-off bases make of it (an ``nn.Module``, a Keras layer) is unknown and it is not judged."""
+        self.mro(cls)  # through ``mro`` so that a tracking index records what it read
+        return self._mro_of(cls)[1]
+
+    def _compute_mro(self, cls: ClassSummary) -> Tuple[List[ClassSummary], bool]:
         out: List[ClassSummary] = []
         seen: Set[str] = set()
-
-        def walk(c: ClassSummary) -> None:
-            if c.qualname in seen or len(seen) > 64:
-                return
+        stack: List[ClassSummary] = [cls]
+        while stack:  # depth-first, left to right, without recursion (a deep hierarchy is hostile input)
+            c = stack.pop()
+            if c.qualname in seen:
+                continue
+            if len(seen) >= MRO_LIMIT:
+                return out, True  # cut: ``mro_truncated`` reports it
             seen.add(c.qualname)
             out.append(c)
-            for base in c.bases:
-                bc = self.resolve_class(base)
-                if bc is not None:
-                    walk(bc)
-
-        walk(cls)
-        return out
+            bases = [self.resolve_class(base) for base in c.bases]
+            stack.extend(bc for bc in reversed(bases) if bc is not None)
+        return out, False
 
     def external_bases(self, cls: ClassSummary) -> List[str]:
         out = []

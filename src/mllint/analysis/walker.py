@@ -39,6 +39,9 @@ LABEL_PARAM = re.compile(r"(^|_)(labels?|targets?)$|^(start|end)_positions$")
 
 _T = TypeVar("_T")
 
+#: The walker's own report: a call into project code at the depth limit, not followed (not judged).
+CALLS_TOO_DEEP = "ML007"
+
 
 class Scratch:
     """State checks keep for one walk (``FunctionContext.scratch``) or one parsed tree
@@ -659,9 +662,25 @@ class Walker:
 
     # -- calls into project code --------------------------------------------------------------
     def _follow_call(self, ctx: FunctionContext, call: cst.Call) -> None:
+        if ctx.task.depth >= self.max_depth:
+            self._not_followed(ctx, call)
+            return
         task = self.call_task(ctx, call)
         if task is not None:
             self.new_tasks.append(task)
+
+    def _not_followed(self, ctx: FunctionContext, call: cst.Call) -> None:
+        """A call into project code at the depth limit is not walked: say so (ML007) rather than let
+        whatever it does go unjudged in silence. Part of this walk's own output (cached with it); only
+        a rule walk reports it (a return-value walk has no dispatch and never reaches the limit)."""
+        if not self.dispatch:
+            return
+        task = self.call_task(ctx, call, beyond_limit=True)
+        if task is None or task.key == ctx.task.key:
+            return  # not project code, or a recursive call in the same context: this very walk judges it
+        ref = task.func
+        callee = f"{ref.cls}.{ref.name}" if ref.cls else ref.name
+        ctx.report(CALLS_TOO_DEEP, call, limit=self.max_depth, callee=callee)
 
     def _call_value(self, ctx: FunctionContext, call: cst.Call) -> Optional[Value]:
         """Value returned by a call into project code, when the engine can tell."""
@@ -670,9 +689,10 @@ class Walker:
         task = self.call_task(ctx, call)
         return self.returns(task) if task is not None else None
 
-    def call_task(self, ctx: FunctionContext, call: cst.Call) -> Optional[Task]:
-        """The task for a call into project code (method, helper, submodule), or None."""
-        if ctx.task.depth >= self.max_depth:
+    def call_task(self, ctx: FunctionContext, call: cst.Call, beyond_limit: bool = False) -> Optional[Task]:
+        """The task for a call into project code (method, helper, submodule), or None (always None at
+        the depth limit, unless ``beyond_limit``: what the call would be, to report it not followed)."""
+        if ctx.task.depth >= self.max_depth and not beyond_limit:
             return None
         index = self.file.index
         target: Optional[Tuple[FunctionRef, Optional[str], bool]] = None  # (func, self class, is_method)

@@ -33,6 +33,8 @@ from mllint.confirm.session import START_MARKER, Job
 from mllint.targets import target_names
 
 DEFAULT_TIMEOUT = 300.0
+#: The supervisor each child runs under (a script: it imports nothing of mllint).
+REAPER = Path(__file__).resolve().with_name("reaper.py")
 Progress = Callable[[ExportResult], None]
 
 
@@ -55,10 +57,7 @@ def _abort_all(signum: int) -> None:
         procs = list(_LIVE)
         dirs = list(_WORKDIRS)
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+        _stop(proc)  # the supervisor kills the child and what it started, then exits
     for work in dirs:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -201,8 +200,9 @@ class _ModelRun:
                 os.close(write_fd)
                 raise ConfirmInterrupted(f"interrupted by signal {_ABORTED[0]}")
             with open(log, "ab") as log_file:
-                proc = subprocess.Popen(  # its own session and process group: killed as a whole
-                    [sys.executable, "-m", "mllint.confirm.child", str(write_fd)],
+                proc = subprocess.Popen(  # the supervisor (its own session), which starts the child
+                    [sys.executable, "-I", str(REAPER), str(write_fd),
+                     sys.executable, "-m", "mllint.confirm.child", str(write_fd)],
                     stdin=subprocess.PIPE, stdout=log_file, stderr=log_file, cwd=str(self.root), env=env,
                     pass_fds=(write_fd,), start_new_session=True,
                 )
@@ -235,7 +235,14 @@ class _ModelRun:
                 if wait <= 0:
                     self._timeout(proc, log, targets, current, ready, time.monotonic() - step_start)
                     return False
-                for _key, _ in selector.select(timeout=min(wait, 1.0)):
+                # The supervisor exits once the child is dead and what it started is killed: then what is
+                # still in the pipe is read and the child counts as gone, even if something kept the pipe
+                # open (where no subreaper could catch it): a dead child is never waited for until timeout.
+                exited = proc.poll() is not None
+                events = selector.select(timeout=0 if exited else min(wait, 0.25))
+                if exited and not events:
+                    eof = True
+                for _key, _ in events:
                     chunk = os.read(read_fd, 65536)
                     if not chunk:
                         eof = True
@@ -334,8 +341,23 @@ class _ModelRun:
         # else: stuck between targets; the restart runs the rest
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask the child's supervisor (``reaper.py``) to kill the child and everything it started."""
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the child and anything it started (its own session), then reap it."""
+    """Kill the child and anything it started (through its supervisor, which finds even what left the
+    child's session), then reap the supervisor; if it does not end, kill its group outright."""
+    if proc.poll() is None:
+        _stop(proc)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
