@@ -17,6 +17,7 @@ from mllint.analysis.names import add_import_aliases, canonical, child_nodes, co
 from mllint.analysis.guards import GuardSets, returned_guard
 from mllint.analysis.roles import RoleFacts, role_facts
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
+from mllint.analysis.wrappers import WrapperFacts, wrapper_facts
 from mllint.targets import EXPORT_API_TARGETS, export_target
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
@@ -75,6 +76,8 @@ class FuncSummary:
     #: qualified names of the project-looking functions the body calls (only read to follow a Keras
     #: registration through a project's own export decorators; filled for files that mention registering)
     calls: Tuple[str, ...] = ()
+    #: module-level decorators: what their ``**kwargs`` wrapper adds to the keywords it passes on (PT406)
+    wrapper: Optional[WrapperFacts] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -517,7 +520,13 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
         elif isinstance(stmt, cst.FunctionDef):
             fn = summarize_function(stmt, ann_aliases, specs)
             built = _factory_builds(stmt, local_classes, aliases)
-            summary.functions[stmt.name.value] = replace(fn, builds=built) if built else fn
+            if built:
+                fn = replace(fn, builds=built)
+            if "**" in text:
+                wrapped = wrapper_facts(stmt)
+                if wrapped is not None:
+                    fn = replace(fn, wrapper=wrapped)
+            summary.functions[stmt.name.value] = fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 # Module-level aliases of names: ``Module = nn.Module``.

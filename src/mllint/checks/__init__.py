@@ -14,6 +14,7 @@ from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, S
 from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
 from mllint.checks.signature.torch_signatures import TorchExportSignatures
+from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs
 from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.unsupported.torch_ops import TorchOpSupport
 from mllint.checks.control_flow.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
@@ -37,6 +38,7 @@ ALL_CHECKS: List[Type[Check]] = [
     ScriptOptionalTruth,
     GraphStateAndInternals,
     TorchExportSignatures,
+    LegacyPositionalInputs,
     TorchOpSupport,
     TFLeavingTheGraph,
     TFTraceTimeEffects,

@@ -1,0 +1,147 @@
+"""The facts PT406 relies on, re-checked with real exports (torch on CPU), and the rule's verdicts on its
+fixture (fixtures/torch/legacy_inputs) compared with what the legacy ONNX exporter does to each model.
+
+The exports run in one subprocess (the script below) so a crash or a leaked global cannot touch the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mllint.catalogue import load_catalogue
+from mllint.config import load_settings
+from mllint.engine import run_check
+
+pytest.importorskip("torch")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "fixtures" / "torch" / "legacy_inputs"
+CATALOGUE = load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    path = tmp_path_factory.mktemp("legacy_input_facts") / "legacy_input_facts.py"
+    path.write_text(SCRIPT, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(path), str(FIXTURE.parent)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(path.parent),
+    )
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    return json.loads(line[len("RESULT ") :])
+
+
+@pytest.mark.export
+def test_legacy_fills_every_parameter_positionally(facts: dict) -> None:
+    # a wraps-wrapper adding a named parameter as keyword: only the legacy exporter fails, with any input form
+    for form in ("args", "kwargs", "trailing-dict"):
+        assert (
+            facts[f"Injects:legacy-{form}"].startswith("FAIL TypeError: ")
+            and "multiple values" in facts[f"Injects:legacy-{form}"]
+        ), form
+        assert "positional arguments but" in facts[f"KwOnly:legacy-{form}"], form
+    for target in ("eager", "trace", "export", "dynamo"):
+        assert facts[f"Injects:{target}"] == "OK", target
+        assert facts[f"KwOnly:{target}"] == "OK", target
+    assert set(CATALOGUE.by_code["PT406"].impacts) == {"onnx-legacy"}
+    assert CATALOGUE.by_code["PT406"].impacts["onnx-legacy"].effect == "fails"
+
+
+@pytest.mark.export
+def test_PT406_matches_the_legacy_exporter_on_its_fixture(facts: dict) -> None:
+    settings = load_settings(REPO, CATALOGUE, overrides={"targets": ["onnx-legacy"], "entry-points": ["*:*"]})
+    settings.root = REPO
+    result = run_check([str(FIXTURE)], settings, CATALOGUE)
+    lines = (FIXTURE / "models.py").read_text(encoding="utf-8").splitlines()
+    reported = set()
+    for f in result.findings:
+        if f.code == "PT406" and f.path.endswith("models.py"):
+            owner = next(l for l in reversed(lines[: f.line]) if l.startswith("class "))
+            reported.add(owner.split()[1].split("(")[0])
+    outcomes = {k.split(":")[1]: v for k, v in facts.items() if k.startswith("fixture:")}
+    assert len(outcomes) >= 9, outcomes
+    failing = {name for name, v in outcomes.items() if v.startswith("FAIL TypeError")}
+    assert all(v == "OK" or v.startswith("FAIL TypeError") for v in outcomes.values()), outcomes
+    assert reported == failing, (reported, outcomes)
+
+
+SCRIPT = r'''"""Real legacy ONNX exports of forwards that the exporter fills positionally. Prints ``RESULT {json}``."""
+
+import functools
+import importlib
+import inspect
+import io
+import json
+import sys
+import warnings
+
+import torch
+from torch import nn
+
+X = torch.randn(2, 8)
+IDS = torch.randint(1, 99, (2, 5))
+
+
+def outcome(fn):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn()
+        return "OK"
+    except Exception as exc:  # noqa: BLE001 - recording the failure is the point
+        return f"FAIL {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def adds_flag(func):
+    @functools.wraps(func)
+    def wrapper(self, *args, **kwargs):
+        kwargs["flag"] = True
+        return func(self, *args, **kwargs)
+    return wrapper
+
+
+class Injects(nn.Module):
+    @adds_flag
+    def forward(self, x, flag=None):
+        return x * 2 if flag else x
+
+
+class KwOnly(nn.Module):
+    def forward(self, x, *, flag=None):
+        return x * 2 if flag else x
+
+
+def legacy(m, args, kwargs=None):
+    return outcome(lambda: torch.onnx.export(m, args, io.BytesIO(), kwargs=kwargs, dynamo=False))
+
+
+facts = {}
+for cls in (Injects, KwOnly):
+    m = cls().eval()
+    name = cls.__name__
+    facts[f"{name}:legacy-args"] = legacy(m, (X,))
+    facts[f"{name}:legacy-kwargs"] = legacy(m, (), {"x": X})
+    facts[f"{name}:legacy-trailing-dict"] = legacy(m, (X, {}))
+    facts[f"{name}:eager"] = outcome(lambda: m(X))
+    facts[f"{name}:trace"] = outcome(lambda: torch.jit.trace(m, (X,)))
+    facts[f"{name}:export"] = outcome(lambda: torch.export.export(m, (X,)))
+    facts[f"{name}:dynamo"] = outcome(lambda: torch.onnx.export(m, (X,), dynamo=True))
+
+sys.path.insert(0, sys.argv[1])
+models = importlib.import_module("legacy_inputs.models")
+for name, cls in vars(models).items():
+    if inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == models.__name__:
+        m = cls().eval()
+        example = (IDS,) if "input_ids" in inspect.signature(cls.forward).parameters else (X,)
+        facts[f"fixture:{name}"] = legacy(m, example)
+print("RESULT " + json.dumps(facts))
+'''
