@@ -74,8 +74,25 @@ def test_PT406_matches_the_legacy_exporter_on_its_fixture(facts: dict) -> None:
     assert reported == failing, (reported, outcomes)
 
 
+@pytest.mark.export
+def test_legacy_output_containers(facts: dict) -> None:
+    """What the legacy exporter accepts at the output (PT217 names tracing only; PT209 names dataclasses):
+    dicts and ``ModelOutput``-style ``OrderedDict`` dataclasses of tensors, ``None``, strings and lists
+    export; a plain object inside (a key/value cache such as transformers' ``DynamicCache``) fails, in a
+    dict as in a tuple ("Only tuples, lists and Variables are supported as JIT inputs/outputs")."""
+    for case in ("DictOfTensors", "DictWithNone", "DictWithStr", "DictWithList", "OutputClass", "OutputClassNone"):
+        assert facts[f"{case}:legacy"] == "OK", case
+        assert facts[f"{case}:trace"].startswith("FAIL RuntimeError"), case  # PT217
+    for case in ("DictWithObject", "TupleWithObject", "OutputClassWithObject"):
+        assert facts[f"{case}:legacy"].startswith("FAIL RuntimeError: Only tuples, lists and Variables"), case
+        assert facts[f"{case}:trace"].startswith("FAIL RuntimeError"), case
+    assert set(CATALOGUE.by_code["PT217"].impacts) == {"torchscript-trace"}
+
+
 SCRIPT = r'''"""Real legacy ONNX exports of forwards that the exporter fills positionally. Prints ``RESULT {json}``."""
 
+import collections
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -135,6 +152,49 @@ for cls in (Injects, KwOnly):
     facts[f"{name}:trace"] = outcome(lambda: torch.jit.trace(m, (X,)))
     facts[f"{name}:export"] = outcome(lambda: torch.export.export(m, (X,)))
     facts[f"{name}:dynamo"] = outcome(lambda: torch.onnx.export(m, (X,), dynamo=True))
+
+
+class Cache:
+    def __init__(self, keys):
+        self.keys = keys
+
+
+@dataclasses.dataclass
+class Output(collections.OrderedDict):  # transformers' ModelOutput, in short
+    hidden: object = None
+    cache: object = None
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) is not None:
+                self[f.name] = getattr(self, f.name)
+
+
+OUTPUTS = {
+    "DictOfTensors": lambda x: {"a": x + 1, "b": x * 2},
+    "DictWithNone": lambda x: {"a": x + 1, "b": None},
+    "DictWithStr": lambda x: {"a": x + 1, "b": "label"},
+    "DictWithList": lambda x: {"a": x + 1, "b": [x, x]},
+    "OutputClass": lambda x: Output(x + 1, x * 2),
+    "OutputClassNone": lambda x: Output(x + 1, None),
+    "DictWithObject": lambda x: {"a": x + 1, "b": Cache(x)},
+    "TupleWithObject": lambda x: (x + 1, Cache(x)),
+    "OutputClassWithObject": lambda x: Output(x + 1, Cache(x)),
+}
+
+
+class Returns(nn.Module):
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def forward(self, x):
+        return self.make(x)
+
+
+for name, make in OUTPUTS.items():
+    facts[f"{name}:legacy"] = legacy(Returns(make), (X,))
+    facts[f"{name}:trace"] = outcome(lambda: torch.jit.trace(Returns(make), (X,)))
 
 sys.path.insert(0, sys.argv[1])
 models = importlib.import_module("legacy_inputs.models")
