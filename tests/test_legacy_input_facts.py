@@ -198,7 +198,7 @@ for name, make in OUTPUTS.items():
 
 sys.path.insert(0, sys.argv[1])
 models = importlib.import_module("legacy_inputs.models")
-for name, cls in vars(models).items():
+for name, cls in list(vars(models).items()):
     if inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == models.__name__:
         m = cls().eval()
         example = (IDS,) if "input_ids" in inspect.signature(cls.forward).parameters else (X,)

@@ -17,6 +17,7 @@ from mllint.checks.signature.torch_signatures import TorchExportSignatures
 from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs
 from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.unsupported.torch_ops import TorchOpSupport
+from mllint.checks.unsupported.torch_traced_sizes import TracedSizeAsPython
 from mllint.checks.control_flow.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
 from mllint.checks.unsupported.tf_conversion import TFLiteConversionPaths
 from mllint.checks.control_flow.tf_effects import TFPythonState, TFTraceTimeEffects
@@ -40,6 +41,7 @@ ALL_CHECKS: List[Type[Check]] = [
     TorchExportSignatures,
     LegacyPositionalInputs,
     TorchOpSupport,
+    TracedSizeAsPython,
     TFLeavingTheGraph,
     TFTraceTimeEffects,
     TFPythonState,
