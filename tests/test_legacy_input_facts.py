@@ -56,22 +56,42 @@ def test_legacy_fills_every_parameter_positionally(facts: dict) -> None:
     assert CATALOGUE.by_code["PT406"].impacts["onnx-legacy"].effect == "fails"
 
 
-@pytest.mark.export
-def test_PT406_matches_the_legacy_exporter_on_its_fixture(facts: dict) -> None:
-    settings = load_settings(REPO, CATALOGUE, overrides={"targets": ["onnx-legacy"], "entry-points": ["*:*"]})
+def _reported(target: str) -> dict:
+    """Rule code -> the fixture classes it reports for ``target``."""
+    settings = load_settings(REPO, CATALOGUE, overrides={"targets": [target], "entry-points": ["*:*"]})
     settings.root = REPO
     result = run_check([str(FIXTURE)], settings, CATALOGUE)
     lines = (FIXTURE / "models.py").read_text(encoding="utf-8").splitlines()
-    reported = set()
+    out: dict = {"PT406": set(), "PT407": set()}
     for f in result.findings:
-        if f.code == "PT406" and f.path.endswith("models.py"):
+        if f.code in out and f.path.endswith("models.py") and f.suppressed is None:
             owner = next(l for l in reversed(lines[: f.line]) if l.startswith("class "))
-            reported.add(owner.split()[1].split("(")[0])
-    outcomes = {k.split(":")[1]: v for k, v in facts.items() if k.startswith("fixture:")}
-    assert len(outcomes) >= 9, outcomes
-    failing = {name for name, v in outcomes.items() if v.startswith("FAIL TypeError")}
-    assert all(v == "OK" or v.startswith("FAIL TypeError") for v in outcomes.values()), outcomes
-    assert reported == failing, (reported, outcomes)
+            out[f.code].add(owner.split()[1].split("(")[0])
+    return out
+
+
+@pytest.mark.export
+def test_PT406_PT407_match_the_exporters_on_their_fixture(facts: dict) -> None:
+    legacy = {k.split(":")[1]: v for k, v in facts.items() if k.startswith("fixture:")}
+    trace = {k.split(":")[1]: v for k, v in facts.items() if k.startswith("fixture-trace:")}
+    assert len(legacy) >= 14 and set(trace) == set(legacy), facts
+    assert all(v == "OK" or v.startswith("FAIL TypeError") for v in [*legacy.values(), *trace.values()]), facts
+    on_legacy = _reported("onnx-legacy")
+    assert on_legacy["PT406"] | on_legacy["PT407"] == {m for m, v in legacy.items() if v != "OK"}, (on_legacy, legacy)
+    assert not on_legacy["PT406"] & on_legacy["PT407"]
+    on_trace = _reported("torchscript-trace")
+    assert on_trace["PT407"] == {m for m, v in trace.items() if v != "OK"}, (on_trace, trace)
+    assert not on_trace["PT406"]  # a legacy-only rule
+    assert set(CATALOGUE.by_code["PT407"].impacts) == {"torchscript-trace", "onnx-legacy"}
+
+
+@pytest.mark.export
+def test_keyword_only_inputs_need_a_keyword_tracing_never_passes(facts: dict) -> None:
+    assert "positional argument but" in facts["KwargsOnly:trace"]
+    assert facts["KwargsOnly:trace-kw"].startswith("FAIL NameError")  # example_kwarg_inputs: named parameters only
+    assert "positional argument but" in facts["KwargsOnly:legacy-args"]
+    assert facts["KwargsOnly:legacy-kwargs"].startswith("FAIL")
+    assert facts["KwargsOnly:export-kwargs"] == "OK" and facts["KwargsOnly:dynamo-kwargs"] == "OK"
 
 
 @pytest.mark.export
@@ -137,6 +157,11 @@ class KwOnly(nn.Module):
         return x * 2 if flag else x
 
 
+class KwargsOnly(nn.Module):
+    def forward(self, **inputs):
+        return inputs["x"] * 2
+
+
 def legacy(m, args, kwargs=None):
     return outcome(lambda: torch.onnx.export(m, args, io.BytesIO(), kwargs=kwargs, dynamo=False))
 
@@ -196,6 +221,14 @@ for name, make in OUTPUTS.items():
     facts[f"{name}:legacy"] = legacy(Returns(make), (X,))
     facts[f"{name}:trace"] = outcome(lambda: torch.jit.trace(Returns(make), (X,)))
 
+k = KwargsOnly()
+facts["KwargsOnly:trace"] = outcome(lambda: torch.jit.trace(k, (X,)))
+facts["KwargsOnly:trace-kw"] = outcome(lambda: torch.jit.trace(k, example_kwarg_inputs={"x": X}))
+facts["KwargsOnly:legacy-args"] = legacy(k, (X,))
+facts["KwargsOnly:legacy-kwargs"] = legacy(k, (), {"x": X})
+facts["KwargsOnly:export-kwargs"] = outcome(lambda: torch.export.export(k, (), {"x": X}))
+facts["KwargsOnly:dynamo-kwargs"] = outcome(lambda: torch.onnx.export(k, (), kwargs={"x": X}, dynamo=True))
+
 sys.path.insert(0, sys.argv[1])
 models = importlib.import_module("legacy_inputs.models")
 for name, cls in list(vars(models).items()):
@@ -203,5 +236,6 @@ for name, cls in list(vars(models).items()):
         m = cls().eval()
         example = (IDS,) if "input_ids" in inspect.signature(cls.forward).parameters else (X,)
         facts[f"fixture:{name}"] = legacy(m, example)
+        facts[f"fixture-trace:{name}"] = outcome(lambda: torch.jit.trace(m, example))
 print("RESULT " + json.dumps(facts))
 '''

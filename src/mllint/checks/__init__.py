@@ -14,7 +14,7 @@ from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, S
 from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
 from mllint.checks.signature.torch_signatures import TorchExportSignatures
-from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs
+from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs, TraceKeywordInputs
 from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.unsupported.torch_ops import TorchOpSupport
 from mllint.checks.unsupported.torch_traced_sizes import TracedSizeAsPython
@@ -40,6 +40,7 @@ ALL_CHECKS: List[Type[Check]] = [
     GraphStateAndInternals,
     TorchExportSignatures,
     LegacyPositionalInputs,
+    TraceKeywordInputs,
     TorchOpSupport,
     TracedSizeAsPython,
     TFLeavingTheGraph,

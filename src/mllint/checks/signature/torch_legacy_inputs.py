@@ -1,5 +1,11 @@
-"""PT406: ``forward`` parameters the legacy ONNX exporter fills positionally (family: signature).
+"""PT406 / PT407: ``forward`` parameters that tracing cannot fill (family: signature).
 
+PT407: ``torch.jit.trace`` calls ``forward`` with the example inputs as positional arguments, and its
+``example_kwarg_inputs`` form accepts only positional-or-keyword parameter names; the legacy ONNX exporter
+traces the same way. A required keyword-only parameter, or a ``forward(self, **inputs)`` that takes its
+inputs only by keyword, cannot be filled by either (tests/test_legacy_input_facts.py).
+
+PT406:
 ``torch.onnx.export(..., dynamo=False)`` binds the example inputs to ``inspect.signature(model.forward)``
 and appends the default of every later parameter *positionally*, keyword-only ones included
 (tests/test_legacy_input_facts.py). Two shapes of ``forward`` then fail before tracing starts: a
@@ -42,6 +48,33 @@ def _documents_only(name: str) -> bool:
 
 
 Layer = Tuple[cst.Decorator, str, Optional[FuncSummary]]  # the decorator, its name as written, its wrapper facts
+
+
+class TraceKeywordInputs(Check):
+    """PT407: inputs that only a keyword can pass, which tracing never does."""
+
+    codes = ("PT407",)
+
+    def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
+        if (
+            ctx.framework != "torch"
+            or ctx.task.depth != 0
+            or node.name.value != "forward"
+            or ctx.self_class is None
+            or building_block(ctx)
+        ):
+            return
+        params = node.params
+        positional = list(params.posonly_params) + list(params.params)
+        if len(positional) <= 1 and not isinstance(params.star_arg, cst.Param):
+            first = params.kwonly_params[0] if params.kwonly_params else params.star_kwarg
+            if first is not None:
+                shown = first.name.value if params.kwonly_params else "**" + first.name.value
+                ctx.report("PT407", first, what=f"`forward` takes its inputs only by keyword (`{shown}`)")
+            return
+        required = next((p for p in params.kwonly_params if p.default is None), None)
+        if required is not None:
+            ctx.report("PT407", required, what=f"the keyword-only parameter `{required.name.value}` has no default")
 
 
 class LegacyPositionalInputs(Check):
