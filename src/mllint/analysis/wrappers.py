@@ -170,6 +170,12 @@ class _InjectReader:
         tests: List[Tuple[cst.BaseExpression, bool]],
         loops: Dict[str, Tuple[str, ...]],
     ) -> None:
+        explicit = self._explicit_keywords(small)
+        if explicit:
+            verdict = self._verdict(tests)
+            if verdict is not None:
+                self.found.extend((k, verdict) for k in explicit)
+            return
         key: Optional[cst.BaseExpression] = None
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
             target = small.targets[0].target
@@ -199,16 +205,34 @@ class _InjectReader:
             keys = loops[key.value]
         else:
             return
+        verdict = self._verdict(tests)
+        if verdict is not None:
+            self.found.extend((k, verdict) for k in keys)
+
+    def _verdict(self, tests: List[Tuple[cst.BaseExpression, bool]]) -> Optional[bool]:
+        """None when the enclosing tests keep the statement from running for a caller that passed no keywords
+        (or cannot be told); else whether it runs only when the wrapped function is itself a wrapper."""
         only_over_wrapper = False
         for test, holds in tests:
             verdict = self._test(test, holds)
             if verdict == "skip":
-                return
+                return None
             if verdict == "positional":
                 if not self.by_code:
-                    return  # a positional check by other means (``inspect.signature``): it may well work
+                    return None  # a positional check by other means (``inspect.signature``): it may well work
                 only_over_wrapper = True
-        self.found.extend((k, only_over_wrapper) for k in keys)
+        return only_over_wrapper
+
+    def _explicit_keywords(self, small: cst.BaseSmallStatement) -> Tuple[str, ...]:
+        """``return func(*args, use_cache=True, **kwargs)``: the keywords written into the forwarding call."""
+        value = getattr(small, "value", None)
+        if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
+            return ()
+        if not any(
+            a.star == "**" and isinstance(a.value, cst.Name) and a.value.value == self.kwargs for a in value.args
+        ):
+            return ()
+        return tuple(a.keyword.value for a in value.args if a.keyword is not None)
 
     def _test(self, test: cst.BaseExpression, holds: bool) -> str:
         """ "ok" (the branch runs for a caller that passed no keywords, or does not depend on them),

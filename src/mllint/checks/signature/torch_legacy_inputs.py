@@ -38,8 +38,8 @@ _TRANSPARENT = (
     "typing.",
     "typing_extensions.",
     "abc.abstractmethod",
-    "override",
 )
+_TRANSPARENT_NAMES = frozenset({"override"})
 
 
 def _documents_only(name: str) -> bool:
@@ -131,7 +131,7 @@ class LegacyPositionalInputs(Check):
             name = ctx.file.qualify(raw) or raw
             if not raw:
                 return None
-            if name.startswith(_TRANSPARENT) or _documents_only(name):
+            if name.startswith(_TRANSPARENT) or name in _TRANSPARENT_NAMES or _documents_only(name):
                 continue
             fn: Optional[FuncSummary] = ctx.file.summary.functions.get(raw)
             if fn is None:
