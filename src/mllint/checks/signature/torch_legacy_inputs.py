@@ -12,12 +12,13 @@ and appends the default of every later parameter *positionally*, keyword-only on
 keyword-only parameter with a default (no ``*args`` to absorb it: "takes 2 positional arguments but 3
 were given"), and a decorator whose ``functools.wraps`` wrapper adds a named parameter to the keywords it
 passes on ("got multiple values for argument"), as transformers' ``merge_with_config_defaults`` does with
-``use_cache`` when it wraps another wrapper.
+``use_cache`` when it wraps another wrapper. The defaults it fills are traced inputs, so a bool default is a
+tensor inside ``forward``: ``flag | (not ...)`` is ``Tensor | bool``, which tracing cannot record.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -105,6 +106,10 @@ class LegacyPositionalInputs(Check):
                     why="`forward()` then gets more positional arguments than it takes",
                 )
         named = {p.name.value for p in list(params.posonly_params) + list(params.params)}
+        flags = _flag_state(ctx).flags
+        for p in list(params.posonly_params) + list(params.params):
+            if isinstance(p.default, cst.Name) and p.default.value in ("True", "False"):
+                flags[p.name.value] = p.default.value
         for i, (dec, raw, fn) in enumerate(layers):
             if fn is None or fn.wrapper is None:
                 continue
@@ -143,3 +148,96 @@ class LegacyPositionalInputs(Check):
                 return None
             out.append((dec, raw, fn))
         return out
+
+    # A bool default arrives as a tensor: ``flag | (not ...)`` is ``Tensor | bool`` --------------------------
+    def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
+        # the value is visited after this statement node: rebinding takes effect at the next statement
+        state = _flag_state(ctx)
+        if state.current(ctx):  # (applies the previous statement's rebinding first)
+            state.rebound.append((node, [n for t in node.targets for n in _bound_names(t.target)]))
+
+    def visit_AugAssign(self, ctx: FunctionContext, node: cst.AugAssign) -> None:
+        state = _flag_state(ctx)
+        if state.current(ctx) and isinstance(node.target, cst.Name) and not isinstance(node.operator, _BIT_AUG):
+            state.rebound.append((node, [node.target.value]))
+
+    def visit_BinaryOperation(self, ctx: FunctionContext, node: cst.BinaryOperation) -> None:
+        flags = _flag_state(ctx).current(ctx)
+        if not flags or not isinstance(node.operator, _BIT_OPS):
+            return
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            flag = _flag_operand(side, flags)
+            if flag is not None and _python_bool(other):
+                ctx.report(
+                    "PT406",
+                    node,
+                    what=f"the parameter `{flag}` (default `{flags[flag]}`)",
+                    why=f"it arrives as a tensor, and `{ctx.code(node)}` combines it with a Python bool: tracing "
+                    "stops with an INTERNAL ASSERT in alias analysis (no `aten::__or__` for Tensor and bool)",
+                )
+                return
+
+
+class _FlagState:
+    """Per walk: ``forward``'s bool-default parameters still holding the argument (name -> default)."""
+
+    def __init__(self) -> None:
+        self.flags: Dict[str, str] = {}
+        self.rebound: List[Tuple[cst.CSTNode, List[str]]] = []  # (statement, names it rebinds), not yet applied
+
+    def current(self, ctx: FunctionContext) -> Dict[str, str]:
+        """The flags at the expression being visited: a rebinding counts from the statement after its own."""
+        pending = []
+        for small, names in self.rebound:
+            if _inside(ctx, small):
+                pending.append((small, names))
+            else:
+                for name in names:
+                    self.flags.pop(name, None)
+        self.rebound = pending
+        return self.flags
+
+
+def _inside(ctx: FunctionContext, small: cst.CSTNode) -> bool:
+    """The walker is still in the statement line that holds ``small``."""
+    stmt = ctx.stmt
+    return stmt is small or (isinstance(stmt, cst.SimpleStatementLine) and any(s is small for s in stmt.body))
+
+
+def _flag_state(ctx: FunctionContext) -> _FlagState:
+    return ctx.scratch.get(_FlagState, "PT406.flags")
+
+
+_BIT_OPS = (cst.BitOr, cst.BitAnd, cst.BitXor)
+_BIT_AUG = (cst.BitOrAssign, cst.BitAndAssign, cst.BitXorAssign)
+
+
+def _bound_names(target: cst.BaseExpression) -> List[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _bound_names(el.value)]
+    return []
+
+
+def _flag_operand(node: cst.BaseExpression, flags: Dict[str, str]) -> Optional[str]:
+    """The bool-default parameter ``node`` is (or, for ``a | b``, begins with): a tensor under the legacy exporter."""
+    if isinstance(node, cst.Name) and node.value in flags:
+        return node.value
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _BIT_OPS):
+        return _flag_operand(node.left, flags) or _flag_operand(node.right, flags)
+    return None
+
+
+def _python_bool(node: cst.BaseExpression) -> bool:
+    """An expression that is a Python bool whatever the inputs: ``not ...``, a literal, ``isinstance(...)``, an
+    ``is None`` test."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return True
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return True
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+        return node.func.value in ("isinstance", "hasattr", "callable", "bool")
+    if isinstance(node, cst.Comparison):
+        return all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in node.comparisons)
+    return False
