@@ -17,6 +17,7 @@ from mllint.analysis.names import add_import_aliases, canonical, child_nodes, co
 from mllint.analysis.guards import GuardSets, returned_guard
 from mllint.analysis.roles import RoleFacts, role_facts
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
+from mllint.analysis.wrappers import WrapperFacts, wrapper_facts
 from mllint.targets import EXPORT_API_TARGETS, export_target
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
@@ -78,6 +79,8 @@ class FuncSummary:
     #: a decorator whose wrappers call the wrapped function with their own ``*args, **kwargs`` (at most renaming
     #: a keyword) and return its result unchanged (``@deprecate_kwarg``, ``with autocast(enabled=False)``)
     passes_through: bool = False
+    #: module-level decorators: what their ``**kwargs`` wrapper adds to the keywords it passes on (PT406)
+    wrapper: Optional[WrapperFacts] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -526,6 +529,10 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                 fn = replace(fn, builds=built)
             if _passes_through(stmt):
                 fn = replace(fn, passes_through=True)
+            if "**" in text:
+                wrapped = wrapper_facts(stmt)
+                if wrapped is not None:
+                    fn = replace(fn, wrapper=wrapped)
             summary.functions[stmt.name.value] = fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:

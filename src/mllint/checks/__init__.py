@@ -14,8 +14,10 @@ from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, S
 from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
 from mllint.checks.signature.torch_signatures import TorchExportSignatures
+from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs, TraceKeywordInputs
 from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.unsupported.torch_ops import TorchOpSupport
+from mllint.checks.unsupported.torch_traced_sizes import TracedSizeAsPython
 from mllint.checks.control_flow.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
 from mllint.checks.unsupported.tf_conversion import TFLiteConversionPaths
 from mllint.checks.control_flow.tf_effects import TFPythonState, TFTraceTimeEffects
@@ -37,7 +39,10 @@ ALL_CHECKS: List[Type[Check]] = [
     ScriptOptionalTruth,
     GraphStateAndInternals,
     TorchExportSignatures,
+    LegacyPositionalInputs,
+    TraceKeywordInputs,
     TorchOpSupport,
+    TracedSizeAsPython,
     TFLeavingTheGraph,
     TFTraceTimeEffects,
     TFPythonState,
