@@ -1,4 +1,4 @@
-"""The facts PT406 relies on, re-checked with real ``torch.onnx.export`` calls on torch 2.13: when the
+"""The facts PT408 relies on, re-checked with real ``torch.onnx.export`` calls on torch 2.13: when the
 dynamo exporter (the default) can turn ``dynamic_axes`` into ``dynamic_shapes``, and that the legacy
 exporter takes the same calls. Then the rule's verdict on each call, which must match."""
 
@@ -16,7 +16,7 @@ from mllint.testing import lint_source
 pytest.importorskip("torch")
 pytest.importorskip("onnxscript")
 
-#: case -> (keyword arguments of torch.onnx.export as source text, PT406 expected)
+#: case -> (keyword arguments of torch.onnx.export as source text, PT408 expected)
 CASES = {
     "one-name-of-two": ('input_names=["a"], output_names=["y"], dynamic_axes={"a": {0: "n"}}', True),
     "no-names-one-axis": ('dynamic_axes={"a": {0: "n"}}', True),
@@ -63,7 +63,7 @@ def facts() -> dict:
 
 @pytest.mark.export
 @pytest.mark.parametrize("case", list(CASES))
-def test_dynamic_axes_conversion_PT406(facts: dict, case: str) -> None:
+def test_dynamic_axes_conversion_PT408(facts: dict, case: str) -> None:
     kw, expected = CASES[case]
     dynamo = facts[f"{case}|dynamo"]
     if expected:
@@ -86,7 +86,7 @@ def pt406(kw: str, dynamo: str = "") -> list:
 
         torch.onnx.export(Pair().eval(), (torch.randn(2, 5), torch.randn(3)), "m.onnx", {dynamo}{kw})
         """)
-    return [(f.line, f.targets) for f in lint_source(code, select=["PT406"]) if f.code == "PT406"]
+    return [(f.line, f.targets) for f in lint_source(code, select=["PT408"]) if f.code == "PT408"]
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -367,7 +367,7 @@ def _onnx_exempt(dynamo: Optional[bool]) -> FrozenSet[str]:
 class TorchExportSignatures(Check):
     """PT401-PT405 at PyTorch export call sites."""
 
-    codes = ("PT401", "PT402", "PT403", "PT404", "PT405", "PT406")
+    codes = ("PT401", "PT402", "PT403", "PT404", "PT405", "PT408")
 
     def check_file(self, fctx: FileContext) -> None:
         if not fctx.summary.uses_torch or not any(s.callee in EXPORT_APIS for s in fctx.summary.call_sites):
@@ -411,7 +411,7 @@ class TorchExportSignatures(Check):
         if dynamo is True and "dynamic_axes" in site.keywords and "dynamic_shapes" not in site.keywords:
             short = _dynamic_axes_short(site.call)
             if short is not None:
-                fctx.report("PT406", site.call, site.top, site.stmt, exempt=_exempt_except("onnx-dynamo"),
+                fctx.report("PT408", site.call, site.top, site.stmt, exempt=_exempt_except("onnx-dynamo"),
                             api=_api_text(site), why=short)
 
     @staticmethod
@@ -447,7 +447,7 @@ def _literal_names(node: Optional[cst.BaseExpression]) -> Optional[List[str]]:
 
 
 def _dynamic_axes_short(call: cst.Call) -> Optional[str]:
-    """PT406: why the dynamo exporter cannot turn this call's ``dynamic_axes`` into ``dynamic_shapes``, or
+    """PT408: why the dynamo exporter cannot turn this call's ``dynamic_axes`` into ``dynamic_shapes``, or
     None. Measured on torch 2.13: the conversion fails ("Failed to convert 'dynamic_axes' to
     'dynamic_shapes'") when the model takes several inputs and ``input_names`` names fewer of them, or,
     without ``input_names``, ``dynamic_axes`` has fewer entries than inputs."""
