@@ -113,6 +113,10 @@ class ProjectIndex:
                 self.summaries[name] = summary
         return summary
 
+    def module_summary(self, name: str) -> Optional[ModuleSummary]:
+        """The summary of project module ``name`` (read on demand), or None outside the project."""
+        return self._module(name)
+
     # -- name resolution -------------------------------------------------------------------
     def resolve(self, qname: Optional[str], _depth: int = 0) -> Optional[Resolved]:
         """A project class or function for a qualified name, following re-exports."""

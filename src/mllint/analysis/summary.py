@@ -104,6 +104,9 @@ class ClassSummary:
     methods: Dict[str, FuncSummary] = field(default_factory=dict)
     attrs: Dict[str, AttrInfo] = field(default_factory=dict)
     class_attrs: Tuple[str, ...] = ()
+    #: class-level constants (``use_cache: bool = True``): (name, the literal's source text); a config class's
+    #: defaults, which PT225 reads for ``self.config.<name>``
+    class_literals: Tuple[Tuple[str, str], ...] = ()
     #: (attr, method): ``self.<attr>`` assigned in a method other than __init__/build/setup
     mutated_attrs: Tuple[Tuple[str, str], ...] = ()
     #: methods that __init__/build/setup call on ``self`` (they run at construction time too)
@@ -162,6 +165,9 @@ class ModuleSummary:
     #: local classes and functions registered for Keras by a module-level statement (``register_keras_serializable()(Cls)``,
     #: ``get_custom_objects()[...] = Cls``)
     keras_registered: Tuple[str, ...] = ()
+    #: classes a module-level statement registers as torch pytree nodes (``register_pytree_node(Cls, ...)``,
+    #: ``torch.export.register_dataclass(Cls)``), as written (``Cls``, ``mod.Cls``)
+    pytree_registered: Tuple[str, ...] = ()
 
 
 def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
@@ -549,6 +555,8 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
         summary.call_sites, summary.exports = _collect_call_sites(module, aliases, local_classes, summary, text)
     if _REGISTRATION_HINT.search(text):
         _registration_facts(module, summary, aliases, prefix)
+    if "register_" in text:
+        summary.pytree_registered = _pytree_registrations(module)
     return summary
 
 
@@ -604,6 +612,47 @@ def _wrapper_passes_through(w: cst.FunctionDef) -> bool:
             return False
         stack.extend(child_nodes(n))
     return returns > 0
+
+
+#: torch's pytree registration functions (``torch.utils._pytree``, ``torch.export``)
+PYTREE_REGISTRATIONS = ("register_pytree_node", "register_dataclass", "_register_pytree_node", "register_constant")
+
+
+def _pytree_registrations(module: cst.Module) -> Tuple[str, ...]:
+    """The classes module-level code registers as pytree nodes (import time: every export sees them);
+    a registration inside a function runs only when something calls it, so it does not count."""
+    found: List[str] = []
+    stack: List[cst.CSTNode] = list(module.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.ClassDef):
+            for dec in node.decorators:
+                name = dotted(dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator) or ""
+                if name.split(".")[-1] in PYTREE_REGISTRATIONS:
+                    found.append(node.name.value)
+            continue
+        if isinstance(node, cst.Call):
+            name = dotted(node.func) or ""
+            first = dotted(node.args[0].value) if node.args else None
+            if name.split(".")[-1] in PYTREE_REGISTRATIONS and first:
+                found.append(first)
+        stack.extend(child_nodes(node))
+    return tuple(sorted(set(found)))
+
+
+def _is_constant(node: cst.BaseExpression) -> bool:
+    """A literal constant: ``True``, ``None``, ``0.5``, ``-1``, ``'gelu'``."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    return isinstance(node, (cst.Integer, cst.Float, cst.SimpleString))
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
 
 
 #: Cheap text pre-filter: only files that may register Keras classes get the registration read.
@@ -706,6 +755,7 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
     init_params: List[str] = []
     bodies = []
     class_attrs = []
+    class_literals: List[Tuple[str, str]] = []
     for stmt in node.body.body:
         if isinstance(stmt, cst.FunctionDef):
             cls.methods[stmt.name.value] = summarize_function(stmt, aliases, specs)
@@ -718,11 +768,14 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
                 if isinstance(small, (cst.Assign, cst.AnnAssign)):
                     targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                     class_attrs.extend(t.value for t in targets if isinstance(t, cst.Name))
+                    if small.value is not None and _is_constant(small.value):
+                        class_literals.extend((t.value, _code(small.value)) for t in targets if isinstance(t, cst.Name))
     collector = _AttrCollector(aliases, local_classes, init_params)
     for body in bodies:
         collector.visit_body(body.body.body)
     cls.attrs = collector.attrs
     cls.class_attrs = tuple(class_attrs)
+    cls.class_literals = tuple(class_literals)
     mutated: Set[Tuple[str, str]] = set()
     cls.construction_calls = tuple(sorted(_self_calls(bodies)))  # e.g. ``self._build()``
     for stmt in node.body.body:

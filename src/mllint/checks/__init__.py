@@ -28,6 +28,7 @@ from mllint.checks.signature.tf_serialization import TFKerasSerialization
 from mllint.checks.dynamic_shape.tf_shapes import TFStaticShape
 from mllint.checks.signature.tf_signatures import TFSavedSignatures
 from mllint.checks.unsupported.tf_state import TFStateInTrace
+from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnflattenableOutput
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -55,4 +56,5 @@ ALL_CHECKS: List[Type[Check]] = [
     TFSavedSignatures,
     TFKerasSerialization,
     TFOpSupport,
+    ExportUnflattenableOutput,
 ]
