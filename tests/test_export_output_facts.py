@@ -9,11 +9,9 @@ process-global, so each case registers its own classes).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 
 import pytest
+from fact_runner import run_fact_script
 
 from mllint.catalogue import load_catalogue
 
@@ -159,14 +157,7 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    path = tmp_path_factory.mktemp("output_facts") / "output_facts.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, timeout=900, cwd=str(path.parent)
-    )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-    assert line is not None, proc.stderr[-3000:]
-    return json.loads(line[len("RESULT ") :])
+    return run_fact_script(tmp_path_factory, "output_facts", SCRIPT, (), timeout=900)
 
 
 UNKNOWN_TYPE = "[not a known type]"

@@ -6,12 +6,10 @@ The exports run in one subprocess (the script below) so a crash or a leaked glob
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fact_runner import run_fact_script
 
 from mllint.catalogue import load_catalogue
 from mllint.config import load_settings
@@ -26,18 +24,7 @@ CATALOGUE = load_catalogue()
 
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    path = tmp_path_factory.mktemp("legacy_input_facts") / "legacy_input_facts.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(path), str(FIXTURE.parent)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=str(path.parent),
-    )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-    assert line is not None, proc.stderr[-3000:]
-    return json.loads(line[len("RESULT ") :])
+    return run_fact_script(tmp_path_factory, "legacy_input_facts", SCRIPT, [str(FIXTURE.parent)], timeout=600)
 
 
 @pytest.mark.export

@@ -5,13 +5,11 @@ dict output. The traces run in one subprocess (the script below).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import libcst as cst
 import pytest
+from fact_runner import run_fact_script
 
 from mllint.analysis.summary import summarize
 from mllint.catalogue import load_catalogue
@@ -27,18 +25,7 @@ CATALOGUE = load_catalogue()
 
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    path = tmp_path_factory.mktemp("trace_output_facts") / "trace_output_facts.py"
-    path.write_text(SCRIPT, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(path), str(FIXTURE.parent)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=str(path.parent),
-    )
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-    assert line is not None, proc.stderr[-3000:]
-    return json.loads(line[len("RESULT ") :])
+    return run_fact_script(tmp_path_factory, "trace_output_facts", SCRIPT, [str(FIXTURE.parent)], timeout=600)
 
 
 @pytest.mark.export

@@ -76,9 +76,6 @@ class FuncSummary:
     #: qualified names of the project-looking functions the body calls (only read to follow a Keras
     #: registration through a project's own export decorators; filled for files that mention registering)
     calls: Tuple[str, ...] = ()
-    #: a decorator whose wrappers call the wrapped function with their own ``*args, **kwargs`` (at most renaming
-    #: a keyword) and return its result unchanged (``@deprecate_kwarg``, ``with autocast(enabled=False)``)
-    passes_through: bool = False
     #: module-level decorators: what their ``**kwargs`` wrapper adds to the keywords it passes on (PT406)
     wrapper: Optional[WrapperFacts] = None
 
@@ -533,8 +530,6 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
             built = _factory_builds(stmt, local_classes, aliases)
             if built:
                 fn = replace(fn, builds=built)
-            if _passes_through(stmt):
-                fn = replace(fn, passes_through=True)
             if "**" in text:
                 wrapped = wrapper_facts(stmt)
                 if wrapped is not None:
@@ -560,58 +555,6 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     return summary
 
 
-def _passes_through(deco: cst.FunctionDef) -> bool:
-    """Every wrapper (a nested ``def w(*args, **kwargs)``) inside ``deco`` returns ``fn(*args, **kwargs)``
-    unchanged; ``kwargs`` is at most renamed into (``kwargs[new] = kwargs.pop(old)``) or popped."""
-    wrappers = [n for n in _nested_defs(deco) if isinstance(n.params.star_arg, cst.Param) and n.params.star_kwarg]
-    return bool(wrappers) and all(_wrapper_passes_through(w) for w in wrappers)
-
-
-def _nested_defs(fn: cst.FunctionDef) -> List[cst.FunctionDef]:
-    out: List[cst.FunctionDef] = []
-    stack: List[cst.CSTNode] = list(child_nodes(fn.body))
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.FunctionDef):
-            out.append(n)
-        if not isinstance(n, cst.Lambda):
-            stack.extend(child_nodes(n))
-    return out
-
-
-def _wrapper_passes_through(w: cst.FunctionDef) -> bool:
-    assert isinstance(w.params.star_arg, cst.Param) and w.params.star_kwarg is not None
-    args, kwargs = w.params.star_arg.name.value, w.params.star_kwarg.name.value
-    returns = 0
-    stack: List[cst.CSTNode] = list(child_nodes(w.body))
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(n, cst.Return):
-            call = n.value
-            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and len(call.args) == 2
-                    and call.args[0].star == "*" and isinstance(call.args[0].value, cst.Name)
-                    and call.args[0].value.value == args and call.args[1].star == "**"
-                    and isinstance(call.args[1].value, cst.Name) and call.args[1].value.value == kwargs):
-                return False
-            returns += 1
-            continue
-        if isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
-            for t in targets:
-                if isinstance(t, cst.Name) and t.value in (args, kwargs):
-                    return False
-                if isinstance(t, cst.Subscript) and dotted(t.value) == kwargs:
-                    value = n.value
-                    if not (isinstance(n, cst.Assign) and isinstance(value, cst.Call)
-                            and dotted(value.func) == f"{kwargs}.pop"):
-                        return False
-        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and dotted(n.func.value) == kwargs \
-                and n.func.attr.value not in ("pop", "get", "keys", "values", "items"):
-            return False
-        stack.extend(child_nodes(n))
-    return returns > 0
 
 
 #: torch's pytree registration functions (``torch.utils._pytree``, ``torch.export``)

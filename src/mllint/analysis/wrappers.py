@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from mllint._compat import SLOTS
-from mllint.analysis.names import child_nodes, dotted
+from mllint.analysis.names import child_nodes, dotted, literal_strings
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -29,6 +29,9 @@ class WrapperFacts:
     #: set when it adds the keyword only if the wrapped function's ``__code__.co_varnames`` does not name it
     #: as positional: true of an undecorated function, false when it wraps another ``*args`` wrapper.
     injects: Tuple[Tuple[str, bool], ...] = ()
+    #: the wrapper returns ``fn(*args, **kwargs)`` unchanged, at most renaming a keyword (``@deprecate_kwarg``,
+    #: ``with autocast(enabled=False)``): dropping it (TorchScript does, PT207) changes no value computed
+    passes_result: bool = False
 
 
 def wrapper_facts(fn: cst.FunctionDef) -> Optional[WrapperFacts]:
@@ -47,7 +50,59 @@ def wrapper_facts(fn: cst.FunctionDef) -> Optional[WrapperFacts]:
     )
     reader = _InjectReader(star_kwarg.name.value, args_name, _literal_lists(wrapper), "co_varnames" in _names(wrapper))
     reader.read(wrapper.body.body, [], {})
-    return WrapperFacts(wraps=wraps, injects=tuple(dict.fromkeys(reader.found)))
+    passes = isinstance(star, cst.Param) and _passes_result(wrapper)
+    return WrapperFacts(wraps=wraps, injects=tuple(dict.fromkeys(reader.found)), passes_result=passes)
+
+
+def _passes_result(w: cst.FunctionDef) -> bool:
+    """Every ``return`` is ``fn(*args, **kwargs)`` with the wrapper's own variadics, and ``kwargs`` is at most
+    renamed into (``kwargs[new] = kwargs.pop(old)``) or popped."""
+    assert isinstance(w.params.star_arg, cst.Param) and w.params.star_kwarg is not None
+    args, kwargs = w.params.star_arg.name.value, w.params.star_kwarg.name.value
+    returns = 0
+    stack: List[cst.CSTNode] = list(child_nodes(w.body))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        if isinstance(n, cst.Return):
+            call = n.value
+            if not (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Name)
+                and len(call.args) == 2
+                and call.args[0].star == "*"
+                and isinstance(call.args[0].value, cst.Name)
+                and call.args[0].value.value == args
+                and call.args[1].star == "**"
+                and isinstance(call.args[1].value, cst.Name)
+                and call.args[1].value.value == kwargs
+            ):
+                return False
+            returns += 1
+            continue
+        if isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, cst.Name) and t.value in (args, kwargs):
+                    return False
+                if isinstance(t, cst.Subscript) and dotted(t.value) == kwargs:
+                    value = n.value
+                    if not (
+                        isinstance(n, cst.Assign)
+                        and isinstance(value, cst.Call)
+                        and dotted(value.func) == f"{kwargs}.pop"
+                    ):
+                        return False
+        if (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and dotted(n.func.value) == kwargs
+            and n.func.attr.value not in ("pop", "get", "keys", "values", "items")
+        ):
+            return False
+        stack.extend(child_nodes(n))
+    return returns > 0
 
 
 def _find_wrapper(fn: cst.FunctionDef, depth: int) -> Optional[cst.FunctionDef]:
@@ -93,15 +148,8 @@ def _names(node: cst.CSTNode) -> Set[str]:
 
 
 def _strings(node: cst.BaseExpression) -> Optional[Tuple[str, ...]]:
-    """``["a", "b"]`` / ``("a", "b")`` -> ("a", "b"); anything else -> None."""
-    if not isinstance(node, (cst.List, cst.Tuple)) or not node.elements:
-        return None
-    out = []
-    for el in node.elements:
-        if not isinstance(el, cst.Element) or not isinstance(el.value, cst.SimpleString):
-            return None
-        out.append(el.value.evaluated_value)
-    return tuple(str(s) for s in out)
+    """``["a", "b"]`` / ``("a", "b")`` -> ("a", "b"); an empty or non-literal sequence -> None."""
+    return literal_strings(node) or None
 
 
 def _literal_lists(fn: cst.FunctionDef) -> Dict[str, Tuple[str, ...]]:

@@ -48,6 +48,17 @@ def _documents_only(name: str) -> bool:
     return "docstring" in name.rsplit(".", 1)[-1].lower()
 
 
+def _exported_forward(ctx: FunctionContext, node: cst.FunctionDef) -> bool:
+    """The walk starts at a PyTorch model's own ``forward`` (the signature an exporter calls), not a part's."""
+    return (
+        ctx.framework == "torch"
+        and ctx.task.depth == 0
+        and node.name.value == "forward"
+        and ctx.self_class is not None
+        and not building_block(ctx)
+    )
+
+
 Layer = Tuple[cst.Decorator, str, Optional[FuncSummary]]  # the decorator, its name as written, its wrapper facts
 
 
@@ -57,13 +68,7 @@ class TraceKeywordInputs(Check):
     codes = ("PT407",)
 
     def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        if (
-            ctx.framework != "torch"
-            or ctx.task.depth != 0
-            or node.name.value != "forward"
-            or ctx.self_class is None
-            or building_block(ctx)
-        ):
+        if not _exported_forward(ctx, node):
             return
         params = node.params
         positional = list(params.posonly_params) + list(params.params)
@@ -84,13 +89,7 @@ class LegacyPositionalInputs(Check):
     codes = ("PT406",)
 
     def visit_FunctionEntry(self, ctx: FunctionContext, node: cst.FunctionDef) -> None:
-        if (
-            ctx.framework != "torch"
-            or ctx.task.depth != 0
-            or node.name.value != "forward"
-            or ctx.self_class is None
-            or building_block(ctx)
-        ):
+        if not _exported_forward(ctx, node):
             return
         layers = self._layers(ctx, node)
         if layers is None:

@@ -15,7 +15,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 import libcst as cst
 
 from mllint.analysis.index import ProjectIndex
-from mllint.analysis.names import add_import_aliases, child_nodes, dotted, qualify
+from mllint.analysis.names import add_import_aliases, child_nodes, dotted, literal_strings, qualify
 from mllint.analysis.summary import ClassSummary
 from mllint.analysis.torch_model_facts import is_mode_module
 from mllint.analysis.walker import FileContext
@@ -434,18 +434,6 @@ def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 
 
-def _literal_names(node: Optional[cst.BaseExpression]) -> Optional[List[str]]:
-    """The strings of a literal list / tuple of string literals, else None."""
-    if not isinstance(node, (cst.List, cst.Tuple)):
-        return None
-    out = []
-    for el in node.elements:
-        if not isinstance(el, cst.Element) or not isinstance(el.value, cst.SimpleString):
-            return None
-        out.append(el.value.evaluated_value)
-    return [str(v) for v in out]
-
-
 def _dynamic_axes_short(call: cst.Call) -> Optional[str]:
     """PT408: why the dynamo exporter cannot turn this call's ``dynamic_axes`` into ``dynamic_shapes``, or
     None. Measured on torch 2.13: the conversion fails ("Failed to convert 'dynamic_axes' to
@@ -458,7 +446,7 @@ def _dynamic_axes_short(call: cst.Call) -> Optional[str]:
     count = len(args.elements)
     if count < 2 or any(isinstance(e.value, (cst.Dict, cst.DictComp)) for e in args.elements):
         return None  # one input, or keyword inputs in a trailing dict
-    inputs = _literal_names(_keyword(call, "input_names"))
+    inputs = literal_strings(_keyword(call, "input_names"))
     if inputs is not None:
         if len(inputs) < count:
             return f"`input_names` names {len(inputs)} of the {count} inputs"

@@ -357,7 +357,7 @@ def _passes_through(ctx: FunctionContext, raw: str, qualified: str) -> bool:
     if fn is None:
         found = ctx.index.resolve(qualified)
         fn = found[1] if found is not None and found[0] == "function" else None  # type: ignore[assignment]
-    return isinstance(fn, FuncSummary) and fn.passes_through
+    return isinstance(fn, FuncSummary) and fn.wrapper is not None and fn.wrapper.passes_result
 
 
 def _tests_none(fn: cst.FunctionDef, name: str) -> bool:
