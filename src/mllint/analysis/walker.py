@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import re
 
@@ -996,9 +996,18 @@ def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
     by_name = dict(declared)
     out = []
     for i, (name, value) in enumerate(params):
-        dims = by_name.get(name) or by_name.get(f"#{i}")
+        dims = tuple(sorted(set(by_name.get(name, ()) + by_name.get("*", ())))) or by_name.get(f"#{i}")
         out.append((name, replace(value, dyn_dims=dims) if dims and value.kind == Kind.TENSOR else value))
     return tuple(out)
+
+
+def configured_dynamic_dims(spec: Tuple[Tuple[str, int, Tuple[str, ...]], ...]) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    """``dynamic-dims`` as an entry point's declared dims: per input name, and ``*`` for every tensor input."""
+    dims: Dict[str, Set[int]] = {}
+    for _, dim, inputs in spec:
+        for name in inputs or ("*",):
+            dims.setdefault(name, set()).add(dim)
+    return tuple(sorted((name, tuple(sorted(d))) for name, d in dims.items()))
 
 
 def _tensor_annotated(func: FuncSummary, name: str) -> bool:
@@ -1007,4 +1016,5 @@ def _tensor_annotated(func: FuncSummary, name: str) -> bool:
 
 
 __all__ = ["Task", "Scratch", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
+           "configured_dynamic_dims",
            "TORCH_TARGETS"]
