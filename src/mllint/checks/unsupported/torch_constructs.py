@@ -451,7 +451,11 @@ class ScriptConstructs(Check):
             elif (isinstance(param.default, cst.Name) and param.default.value == "None"
                   and values.get(name, Value(Kind.STATIC)).kind != Kind.TENSOR and _tests_none(node, name)):
                 self._entry(ctx, "PT206", param, param=name)
-        if _is_method(ctx) and ctx.self_class is not None and ctx.index.framework_of(ctx.self_class) == "torch":
+        # A variadic or keyword-only signature already fails scripting (PT201, an error): the silent loss of a
+        # decorator cannot happen on top of it, so PT207 is not reported there.
+        loud = star is not None or p.star_kwarg is not None or bool(p.kwonly_params)
+        if not loud and _is_method(ctx) and ctx.self_class is not None \
+                and ctx.index.framework_of(ctx.self_class) == "torch":
             for dec in node.decorators:
                 expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
                 raw = dotted(expr) or ""
