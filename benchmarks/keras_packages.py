@@ -94,73 +94,175 @@ MODELS: List[Model] = [
             ("app_NASNetMobile", "NASNetMobile(weights=None, input_shape=(32, 32, 3), classes=10)"),
         ]
     ),
-    Model("app_Xception", "keras", "keras.applications.Xception(weights=None, input_shape=(71, 71, 3), classes=10)",
-          'np.random.RandomState(0).rand(2, 71, 71, 3).astype("float32")', prefix=_APP),
-    Model("app_InceptionV3", "keras", "keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3), classes=10)",
-          'np.random.RandomState(0).rand(2, 75, 75, 3).astype("float32")', prefix=_APP),
+    Model(
+        "app_Xception",
+        "keras",
+        "keras.applications.Xception(weights=None, input_shape=(71, 71, 3), classes=10)",
+        'np.random.RandomState(0).rand(2, 71, 71, 3).astype("float32")',
+        prefix=_APP,
+    ),
+    Model(
+        "app_InceptionV3",
+        "keras",
+        "keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3), classes=10)",
+        'np.random.RandomState(0).rand(2, 75, 75, 3).astype("float32")',
+        prefix=_APP,
+    ),
     # keras_hub backbones: functional models over the library's own layers
-    Model("hub_Bert", "keras_hub", f"keras_hub.models.BertBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK_SEG),
-    Model("hub_DistilBert", "keras_hub", f"keras_hub.models.DistilBertBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
-    Model("hub_Roberta", "keras_hub", f"keras_hub.models.RobertaBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
-    Model("hub_Albert", "keras_hub",
-          "keras_hub.models.AlbertBackbone(vocabulary_size=64, num_layers=2, num_heads=2, embedding_dim=8, hidden_dim=16, "
-          "intermediate_dim=32, max_sequence_length=16)", _TOK_SEG),
-    Model("hub_Electra", "keras_hub",
-          "keras_hub.models.ElectraBackbone(vocab_size=64, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=16, "
-          "intermediate_dim=32, max_sequence_length=16)", _TOK_SEG),
-    Model("hub_DebertaV3", "keras_hub", f"keras_hub.models.DebertaV3Backbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
-    Model("hub_FNet", "keras_hub", f"keras_hub.models.FNetBackbone({_LM}, max_sequence_length=16)",
-          '{"token_ids": np.ones((2, 8), "int32"), "segment_ids": np.zeros((2, 8), "int32")}'),
+    Model(
+        "hub_Bert", "keras_hub", f"keras_hub.models.BertBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK_SEG
+    ),
+    Model(
+        "hub_DistilBert",
+        "keras_hub",
+        f"keras_hub.models.DistilBertBackbone({_LM}, num_heads=2, max_sequence_length=16)",
+        _TOK,
+    ),
+    Model(
+        "hub_Roberta",
+        "keras_hub",
+        f"keras_hub.models.RobertaBackbone({_LM}, num_heads=2, max_sequence_length=16)",
+        _TOK,
+    ),
+    Model(
+        "hub_Albert",
+        "keras_hub",
+        "keras_hub.models.AlbertBackbone(vocabulary_size=64, num_layers=2, num_heads=2, embedding_dim=8, hidden_dim=16, "
+        "intermediate_dim=32, max_sequence_length=16)",
+        _TOK_SEG,
+    ),
+    Model(
+        "hub_Electra",
+        "keras_hub",
+        "keras_hub.models.ElectraBackbone(vocab_size=64, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=16, "
+        "intermediate_dim=32, max_sequence_length=16)",
+        _TOK_SEG,
+    ),
+    Model(
+        "hub_DebertaV3",
+        "keras_hub",
+        f"keras_hub.models.DebertaV3Backbone({_LM}, num_heads=2, max_sequence_length=16)",
+        _TOK,
+    ),
+    Model(
+        "hub_FNet",
+        "keras_hub",
+        f"keras_hub.models.FNetBackbone({_LM}, max_sequence_length=16)",
+        '{"token_ids": np.ones((2, 8), "int32"), "segment_ids": np.zeros((2, 8), "int32")}',
+    ),
     Model("hub_GPT2", "keras_hub", f"keras_hub.models.GPT2Backbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
     Model("hub_OPT", "keras_hub", f"keras_hub.models.OPTBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
-    Model("hub_GPTNeoX", "keras_hub", f"keras_hub.models.GPTNeoXBackbone({_LM}, num_heads=2, max_sequence_length=16)", _TOK),
+    Model(
+        "hub_GPTNeoX",
+        "keras_hub",
+        f"keras_hub.models.GPTNeoXBackbone({_LM}, num_heads=2, max_sequence_length=16)",
+        _TOK,
+    ),
     Model("hub_Bloom", "keras_hub", f"keras_hub.models.BloomBackbone({_LM}, num_heads=2)", _TOK),
-    Model("hub_Llama", "keras_hub", f"keras_hub.models.LlamaBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK),
-    Model("hub_Mistral", "keras_hub", f"keras_hub.models.MistralBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK),
-    Model("hub_Gemma", "keras_hub",
-          f"keras_hub.models.GemmaBackbone({_LM}, num_query_heads=2, num_key_value_heads=1, head_dim=8)", _TOK),
-    Model("hub_Qwen", "keras_hub", f"keras_hub.models.QwenBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK),
-    Model("hub_Phi3", "keras_hub", f"keras_hub.models.Phi3Backbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK),
+    Model(
+        "hub_Llama",
+        "keras_hub",
+        f"keras_hub.models.LlamaBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)",
+        _TOK,
+    ),
+    Model(
+        "hub_Mistral",
+        "keras_hub",
+        f"keras_hub.models.MistralBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)",
+        _TOK,
+    ),
+    Model(
+        "hub_Gemma",
+        "keras_hub",
+        f"keras_hub.models.GemmaBackbone({_LM}, num_query_heads=2, num_key_value_heads=1, head_dim=8)",
+        _TOK,
+    ),
+    Model(
+        "hub_Qwen", "keras_hub", f"keras_hub.models.QwenBackbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK
+    ),
+    Model(
+        "hub_Phi3", "keras_hub", f"keras_hub.models.Phi3Backbone({_LM}, num_query_heads=2, num_key_value_heads=1)", _TOK
+    ),
     Model("hub_Falcon", "keras_hub", f"keras_hub.models.FalconBackbone({_LM}, num_attention_heads=2)", _TOK),
-    Model("hub_Bart", "keras_hub", f"keras_hub.models.BartBackbone({_LM}, num_heads=2, max_sequence_length=16)", _SEQ2SEQ),
-    Model("hub_ViT", "keras_hub",
-          "keras_hub.models.ViTBackbone(image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, "
-          "mlp_dim=32)", _IMG),
-    Model("hub_ResNet", "keras_hub",
-          "keras_hub.models.ResNetBackbone(input_conv_filters=[8], input_conv_kernel_sizes=[3], "
-          "stackwise_num_filters=[8, 16], stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], "
-          "block_type='basic_block', image_shape=(32, 32, 3))", _IMG),
-    Model("hub_VGG", "keras_hub",
-          "keras_hub.models.VGGBackbone(stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16], "
-          "image_shape=(32, 32, 3))", _IMG),
-    Model("hub_DenseNet", "keras_hub",
-          "keras_hub.models.DenseNetBackbone(stackwise_num_repeats=[1, 1], image_shape=(32, 32, 3))", _IMG),
+    Model(
+        "hub_Bart", "keras_hub", f"keras_hub.models.BartBackbone({_LM}, num_heads=2, max_sequence_length=16)", _SEQ2SEQ
+    ),
+    Model(
+        "hub_ViT",
+        "keras_hub",
+        "keras_hub.models.ViTBackbone(image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, "
+        "mlp_dim=32)",
+        _IMG,
+    ),
+    Model(
+        "hub_ResNet",
+        "keras_hub",
+        "keras_hub.models.ResNetBackbone(input_conv_filters=[8], input_conv_kernel_sizes=[3], "
+        "stackwise_num_filters=[8, 16], stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], "
+        "block_type='basic_block', image_shape=(32, 32, 3))",
+        _IMG,
+    ),
+    Model(
+        "hub_VGG",
+        "keras_hub",
+        "keras_hub.models.VGGBackbone(stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16], "
+        "image_shape=(32, 32, 3))",
+        _IMG,
+    ),
+    Model(
+        "hub_DenseNet",
+        "keras_hub",
+        "keras_hub.models.DenseNetBackbone(stackwise_num_repeats=[1, 1], image_shape=(32, 32, 3))",
+        _IMG,
+    ),
     # keras-tcn: a temporal convolution layer over a dynamic sequence length
-    Model("tcn_TCN", "tcn",
-          "keras.Sequential([keras.Input((None, 3)), tcn.TCN(nb_filters=4, kernel_size=2, dilations=(1, 2))])",
-          'np.random.RandomState(0).rand(2, 12, 3).astype("float32")'),
-    Model("tcn_TCN_seq", "tcn",
-          "keras.Sequential([keras.Input((None, 3)), tcn.TCN(nb_filters=4, kernel_size=2, dilations=(1, 2, 4), "
-          "return_sequences=True, use_skip_connections=False)])",
-          'np.random.RandomState(0).rand(2, 12, 3).astype("float32")'),
-    Model("tcn_TCN_norm", "tcn",
-          "keras.Sequential([keras.Input((16, 3)), tcn.TCN(nb_filters=4, kernel_size=3, dilations=(1, 2), "
-          "use_layer_norm=True)])",
-          'np.random.RandomState(0).rand(2, 16, 3).astype("float32")'),
+    Model(
+        "tcn_TCN",
+        "tcn",
+        "keras.Sequential([keras.Input((None, 3)), tcn.TCN(nb_filters=4, kernel_size=2, dilations=(1, 2))])",
+        'np.random.RandomState(0).rand(2, 12, 3).astype("float32")',
+    ),
+    Model(
+        "tcn_TCN_seq",
+        "tcn",
+        "keras.Sequential([keras.Input((None, 3)), tcn.TCN(nb_filters=4, kernel_size=2, dilations=(1, 2, 4), "
+        "return_sequences=True, use_skip_connections=False)])",
+        'np.random.RandomState(0).rand(2, 12, 3).astype("float32")',
+    ),
+    Model(
+        "tcn_TCN_norm",
+        "tcn",
+        "keras.Sequential([keras.Input((16, 3)), tcn.TCN(nb_filters=4, kernel_size=3, dilations=(1, 2), "
+        "use_layer_norm=True)])",
+        'np.random.RandomState(0).rand(2, 16, 3).astype("float32")',
+    ),
 ]
 
 #: Keras 2 (tf_keras) model zoo: keras_cv_attention_models, whose models need tf_keras under TF 2.21
 KECAM = [
-    ("mobilevit", "MobileViT_XXS"), ("efficientvit", "EfficientViT_M0"), ("ghostnet", "GhostNet"),
-    ("fasternet", "FasterNetT0"), ("repvit", "RepViT_M09"), ("edgenext", "EdgeNeXt_XX_Small"),
-    ("levit", "LeViT128"), ("tinyvit", "TinyViT_5M"), ("efficientformer", "EfficientFormerL1"),
-    ("mobilevit", "MobileViT_V2_050"), ("pvt", "PVT_V2B0"), ("fastvit", "FastViT_T8"),
-    ("mobilenetv3_family", "MobileNetV3Small050"), ("cmt", "CMTTiny"),
+    ("mobilevit", "MobileViT_XXS"),
+    ("efficientvit", "EfficientViT_M0"),
+    ("ghostnet", "GhostNet"),
+    ("fasternet", "FasterNetT0"),
+    ("repvit", "RepViT_M09"),
+    ("edgenext", "EdgeNeXt_XX_Small"),
+    ("levit", "LeViT128"),
+    ("tinyvit", "TinyViT_5M"),
+    ("efficientformer", "EfficientFormerL1"),
+    ("mobilevit", "MobileViT_V2_050"),
+    ("pvt", "PVT_V2B0"),
+    ("fastvit", "FastViT_T8"),
+    ("mobilenetv3_family", "MobileNetV3Small050"),
+    ("cmt", "CMTTiny"),
 ]
 MODELS += [
-    Model(f"kecam_{fn}", "keras_cv_attention_models",
-          f"keras_cv_attention_models.{mod}.{fn}(input_shape=(64, 64, 3), num_classes=10, pretrained=None)",
-          _IMG64, legacy=True)
+    Model(
+        f"kecam_{fn}",
+        "keras_cv_attention_models",
+        f"keras_cv_attention_models.{mod}.{fn}(input_shape=(64, 64, 3), num_classes=10, pretrained=None)",
+        _IMG64,
+        legacy=True,
+    )
     for mod, fn in KECAM
 ]
 
@@ -264,8 +366,9 @@ def _run(script: str, model: Model, out: str) -> Dict[str, object]:
         env["TF_USE_LEGACY_KERAS"] = "1"
     spec = json.dumps(model._asdict())
     try:
-        proc = subprocess.run([sys.executable, "-c", script, out, spec], capture_output=True, text=True, env=env,
-                              timeout=1200)
+        proc = subprocess.run(
+            [sys.executable, "-c", script, out, spec], capture_output=True, text=True, env=env, timeout=1200
+        )
     except subprocess.TimeoutExpired:
         return {"crash": "timeout"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
@@ -298,8 +401,9 @@ def real_outcome(model: Model) -> Dict[str, object]:
         "keras-file": built["save"] == "ok" and back.get("keras-file") == "ok",
         "tflite": built["tflite"] == "ok",
     }
-    detail = {k: v for k, v in {**built, **{f"load-{k}": v for k, v in back.items()}}.items()
-              if k != "sources" and v != "ok"}
+    detail = {
+        k: v for k, v in {**built, **{f"load-{k}": v for k, v in back.items()}}.items() if k != "sources" and v != "ok"
+    }
     return {"key": truth_key(model), "works": ok, "sources": built["sources"], "detail": detail}
 
 
@@ -314,17 +418,36 @@ def predictions(entry: Dict[str, object], model: Model, scratch: Path) -> Dict[s
     """Codes mllint reports with effect ``fails`` per target, on the model's files in a scratch copy of its package."""
     root = scratch / model.package
     if not (root / model.package).is_dir():
-        shutil.copytree(_site(model.package) / model.package, root / model.package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.so", "tests", "*_test.py"))
+        shutil.copytree(
+            _site(model.package) / model.package,
+            root / model.package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.so", "tests", "*_test.py"),
+        )
     files = [str(root / s) for s in entry["sources"]]  # type: ignore[union-attr]
     per: Dict[str, List[str]] = {t: [] for t in TARGETS}
     if not files:
         return per
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.run(
-        [sys.executable, "-P", "-m", "mllint", "check", *files, "--format", "json", "--exit-zero", "--select", "TF",
-         "--target", ",".join(TARGETS)],
-        capture_output=True, text=True, cwd=str(root), env=env,
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "mllint",
+            "check",
+            *files,
+            "--format",
+            "json",
+            "--exit-zero",
+            "--select",
+            "TF",
+            "--target",
+            ",".join(TARGETS),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(root),
+        env=env,
     )
     if proc.returncode not in (0, 3):
         raise SystemExit(f"mllint failed on {model.name}: {proc.stderr[-2000:]}")
@@ -343,25 +466,31 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated model names or package names")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    models = MODELS
+    order = {"keras_hub": 0, "tcn": 1, "keras_cv_attention_models": 2, "keras": 3}  # the slowest exports last
+    models = sorted(MODELS, key=lambda m: order[m.package])
     if args.only:
         wanted = set(args.only.split(","))
-        models = [m for m in MODELS if m.name in wanted or m.package in wanted]
+        models = [m for m in models if m.name in wanted or m.package in wanted]
     truth: Dict[str, Dict[str, object]] = json.loads(TRUTH.read_text()) if TRUTH.is_file() else {}
     for model in models:
         cached = truth.get(model.name)
         if args.refresh or cached is None or cached.get("key") != truth_key(model):
             print(f"exporting {model.name} ...", flush=True)
             truth[model.name] = real_outcome(model)
-            TRUTH.write_text("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(truth[k], sort_keys=True)}"
-                                                  for k in sorted(truth)) + "\n}\n")
+            TRUTH.write_text(
+                "{\n"
+                + ",\n".join(f" {json.dumps(k)}: {json.dumps(truth[k], sort_keys=True)}" for k in sorted(truth))
+                + "\n}\n"
+            )
     real = {m.name: truth[m.name] for m in models if "works" in truth[m.name]}
     left_out = [m.name for m in models if "works" not in truth[m.name]]
     with tempfile.TemporaryDirectory(prefix="keras-packages-src-") as tmp:
         predicted = {m.name: predictions(truth[m.name], m, Path(tmp)) for m in models if m.name in real}
     packages = sorted({m.package for m in models if m.name in real})
-    print(f"\n{len(real)} models from {len(packages)} packages ({', '.join(packages)})"
-          + (f"; left out (do not build here): {', '.join(left_out)}" if left_out else ""))
+    print(
+        f"\n{len(real)} models from {len(packages)} packages ({', '.join(packages)})"
+        + (f"; left out (do not build here): {', '.join(left_out)}" if left_out else "")
+    )
     print(f"{'target':<12} {'precision':>9} {'recall':>7} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4}")
     for t in TARGETS:
         tp = fp = fn = tn = 0

@@ -78,12 +78,23 @@ def export(name, cls):
 
 
 E = {}
-for name in ("PerExample", "PerExampleNamed", "PerFeature", "PerFeatureStatic"):
+for name in ("PerExample", "PerExampleNamed", "PerFeature", "PerFeatureStatic", "PerExampleComprehension",
+             "PerFeatureComprehension"):
     export(name, getattr(loops, name))
 import eager_paths  # noqa: E402
 
 for name in ("HelperGuarded", "DirectlyGuarded", "Unguarded"):
     export(name, getattr(eager_paths, name))
+import sequences  # noqa: E402
+
+for name in ("dynamic_steps", "dynamic_static_steps", "fixed_steps", "dynamic_features", "sequential_steps"):
+    try:
+        m = getattr(sequences, name)()
+        m(np.ones((2, 6, 4), "float32"))
+        m.export(os.path.join(OUT, "sm_" + name), verbose=False)
+        E[name] = {"ok": True}
+    except Exception as exc:
+        E[name] = {"ok": False, "error": type(exc).__name__, "message": str(exc)[:1500]}
 R["export"] = E
 print("RESULT" + json.dumps(R))
 """
@@ -182,11 +193,25 @@ def test_range_over_a_dynamic_size_in_keras_call_TF109(round_trips) -> None:  # 
     """``range(keras.ops.shape(x)[0])`` in a Keras 3 ``call()`` fails at ``model.export`` (the batch is
     dynamic there, so the size is a scalar tensor); over static sizes the loop unrolls fine."""
     exports = round_trips["export"]
-    for name in ("PerExample", "PerExampleNamed"):
+    for name in ("PerExample", "PerExampleNamed", "PerExampleComprehension"):
         assert not exports[name]["ok"] and "cannot be interpreted as an integer" in exports[name]["message"], exports[
             name
         ]
-    for name in ("PerFeature", "PerFeatureStatic"):
+    for name in ("PerFeature", "PerFeatureStatic", "PerFeatureComprehension"):
+        assert exports[name]["ok"], exports[name]
+
+
+@pytest.mark.export
+def test_range_over_a_sequence_dim_of_a_functional_input_TF109_TF301(round_trips) -> None:  # type: ignore[no-untyped-def]
+    """A layer applied to ``keras.Input((None, 4))``: ``model.export`` keeps dim 1 ``None``, so
+    ``range(keras.ops.shape(x)[1])`` (a scalar tensor) and ``range(x.shape[1])`` (None) fail; over
+    ``keras.Input((6, 4))``, or over the static feature dim, the loop unrolls."""
+    exports = round_trips["export"]
+    for name in ("dynamic_steps", "dynamic_static_steps", "sequential_steps"):
+        assert not exports[name]["ok"] and "cannot be interpreted as an integer" in exports[name]["message"], exports[
+            name
+        ]
+    for name in ("fixed_steps", "dynamic_features"):
         assert exports[name]["ok"], exports[name]
 
 
@@ -362,6 +387,44 @@ def test_tf_keras_lambda_is_not_judged() -> None:
             return keras.Model(inputs, keras.layers.Lambda(lambda t: t)(inputs))
         """
     assert found({"m.py": code}) == []
+
+
+def test_functional_input_dims_reach_the_layer_across_files() -> None:
+    """The layer is defined in one file and applied to ``keras.Input((None, 4))`` in another; an Input whose
+    shape is not a literal, a name bound to two Inputs, and a layer applied to another layer's output say
+    nothing about dim 1."""
+    layer = """\
+        import keras
+        from keras import ops
+
+
+        class Steps(keras.layers.Layer):
+            def call(self, x):
+                return ops.stack([x[:, t] for t in range(ops.shape(x)[1])], 1)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+        """
+    uses = {
+        "dynamic": "inputs = keras.Input((None, 4))\n    return keras.Model(inputs, Steps()(inputs))",
+        "shape_variable": "inputs = keras.Input(shape)\n    return keras.Model(inputs, Steps()(inputs))",
+        "rebound": (
+            "inputs = keras.Input((None, 4))\n    inputs = keras.Input((6, 4))\n"
+            "    return keras.Model(inputs, Steps()(inputs))"
+        ),
+        "after_dense": (
+            "inputs = keras.Input((None, 4))\n    h = keras.layers.Dense(4)(inputs)\n"
+            "    return keras.Model(inputs, Steps()(h))"
+        ),
+    }
+    for name, body in uses.items():
+        model = f"import keras\nfrom layers import Steps\n\n\ndef build(shape=(6, 4)):\n    {body}\n"
+        found = [
+            (f.code, f.line)
+            for f in lint_files({"layers.py": textwrap.dedent(layer), "model.py": model}, select=["TF109"])
+            if f.suppressed is None
+        ]
+        assert found == ([("TF109", 7)] if name == "dynamic" else []), (name, found)
 
 
 def test_static_python_values_are_not_tf102() -> None:

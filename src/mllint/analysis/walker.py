@@ -637,6 +637,7 @@ class Walker:
         saved = dict(ctx.env)
         comp = node.for_in  # type: ignore[attr-defined]
         while comp is not None:
+            self._emit(ctx, comp)  # ``visit_CompFor``: each ``for`` clause, before its iterable is walked
             self._expr(ctx, comp.iter)
             self._bind_loop_target(ctx, comp.target, comp.iter)
             for cond in comp.ifs:
