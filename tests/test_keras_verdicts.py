@@ -503,6 +503,13 @@ if FLAVOR == "keras3":
         getattr(lambda_ops, name)().export(path, verbose=False)
         make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
         R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
+    import flex_ops
+
+    for name in ("NestedSpectralMix", "NestedRealSpectrum"):
+        path = os.path.join(OUT, name)
+        flex_ops.nested_model(getattr(flex_ops, name)()).export(path, verbose=False)
+        make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
+        R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
 else:
     import legacy_zoo
 
@@ -536,6 +543,11 @@ def test_lambda_functions_are_traced_with_the_model_TF208(tmp_path: Path) -> Non
     erf = got["erf_model"]
     assert not erf["builtins"]["ok"] and "tf.Erf" in erf["builtins"]["ops"] and erf["select"]["ok"], erf
     assert got["relu_model"]["builtins"]["ok"], got["relu_model"]
+    # functions defined in call() and called there are traced with it (walked inline, TF208)
+    fft = got["NestedSpectralMix"]
+    assert not fft["builtins"]["ok"] and any("FFT2D" in op for op in fft["builtins"]["ops"]), fft
+    assert fft["select"]["ok"], fft
+    assert got["NestedRealSpectrum"]["builtins"]["ok"], got["NestedRealSpectrum"]
 
 
 def _tf_keras_available() -> bool:
