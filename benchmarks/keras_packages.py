@@ -3,6 +3,7 @@
     /work/keras-venv/bin/python benchmarks/keras_packages.py            # export what the cache lacks, lint, figures
     /work/keras-venv/bin/python benchmarks/keras_packages.py --verbose  # also each disagreement
     /work/keras-venv/bin/python benchmarks/keras_packages.py --refresh  # export everything again
+    /work/keras-venv/bin/python benchmarks/keras_packages.py --src /other/checkout/src  # another mllint
 
 The sibling of ``keras_agreement.py`` (whose replicas were written here): every model below comes from a
 package nobody here wrote, built at a tiny size with random weights (``weights=None`` / ``pretrained=None``,
@@ -90,7 +91,7 @@ MODELS: List[Model] = [
             ("app_DenseNet121", "DenseNet121(weights=None, input_shape=(32, 32, 3), classes=10)"),
             ("app_ConvNeXtTiny", "ConvNeXtTiny(weights=None, input_shape=(32, 32, 3), classes=10)"),
             ("app_VGG16", "VGG16(weights=None, input_shape=(32, 32, 3), classes=10)"),
-            ("app_RegNetX002", "RegNetX002(weights=None, input_shape=(32, 32, 3), classes=10)"),
+            ("app_VGG19", "VGG19(weights=None, input_shape=(32, 32, 3), classes=10)"),
             ("app_NASNetMobile", "NASNetMobile(weights=None, input_shape=(32, 32, 3), classes=10)"),
         ]
     ),
@@ -197,8 +198,8 @@ MODELS: List[Model] = [
     Model(
         "hub_ResNet",
         "keras_hub",
-        "keras_hub.models.ResNetBackbone(input_conv_filters=[8], input_conv_kernel_sizes=[3], "
-        "stackwise_num_filters=[8, 16], stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], "
+        "keras_hub.models.ResNetBackbone(input_conv_filters=[64], input_conv_kernel_sizes=[3], "
+        "stackwise_num_filters=[64, 64], stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], "
         "block_type='basic_block', image_shape=(32, 32, 3))",
         _IMG,
     ),
@@ -414,7 +415,7 @@ def _site(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]).parent
 
 
-def predictions(entry: Dict[str, object], model: Model, scratch: Path) -> Dict[str, List[str]]:
+def predictions(entry: Dict[str, object], model: Model, scratch: Path, src: Path = SRC) -> Dict[str, List[str]]:
     """Codes mllint reports with effect ``fails`` per target, on the model's files in a scratch copy of its package."""
     root = scratch / model.package
     if not (root / model.package).is_dir():
@@ -427,7 +428,7 @@ def predictions(entry: Dict[str, object], model: Model, scratch: Path) -> Dict[s
     per: Dict[str, List[str]] = {t: [] for t in TARGETS}
     if not files:
         return per
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env = {**os.environ, "PYTHONPATH": str(src)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -465,6 +466,7 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="export every model again")
     parser.add_argument("--only", help="comma-separated model names or package names")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--src", type=Path, default=SRC, help="mllint sources to measure (default: this checkout's)")
     args = parser.parse_args()
     order = {"keras_hub": 0, "tcn": 1, "keras_cv_attention_models": 2, "keras": 3}  # the slowest exports last
     models = sorted(MODELS, key=lambda m: order[m.package])
@@ -472,6 +474,7 @@ def main() -> int:
         wanted = set(args.only.split(","))
         models = [m for m in models if m.name in wanted or m.package in wanted]
     truth: Dict[str, Dict[str, object]] = json.loads(TRUTH.read_text()) if TRUTH.is_file() else {}
+    truth = {k: v for k, v in truth.items() if k in {m.name for m in MODELS}}  # models no longer listed go
     for model in models:
         cached = truth.get(model.name)
         if args.refresh or cached is None or cached.get("key") != truth_key(model):
@@ -485,7 +488,7 @@ def main() -> int:
     real = {m.name: truth[m.name] for m in models if "works" in truth[m.name]}
     left_out = [m.name for m in models if "works" not in truth[m.name]]
     with tempfile.TemporaryDirectory(prefix="keras-packages-src-") as tmp:
-        predicted = {m.name: predictions(truth[m.name], m, Path(tmp)) for m in models if m.name in real}
+        predicted = {m.name: predictions(truth[m.name], m, Path(tmp), args.src) for m in models if m.name in real}
     packages = sorted({m.package for m in models if m.name in real})
     print(
         f"\n{len(real)} models from {len(packages)} packages ({', '.join(packages)})"
