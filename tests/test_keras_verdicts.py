@@ -427,6 +427,29 @@ def test_functional_input_dims_reach_the_layer_across_files() -> None:
         assert found == ([("TF109", 7)] if name == "dynamic" else []), (name, found)
 
 
+def test_functions_defined_in_call_are_walked_where_called() -> None:
+    """A nested function is walked at its call with the call's values (TF208 inside it), a recursive one
+    stops, and its ``return`` is not the enclosing ``call()``'s."""
+    code = """\
+        import keras
+        from keras import ops
+
+
+        class A(keras.layers.Layer):
+            def call(self, x):
+                def spectrum(t, scale=1.0):
+                    real, _ = ops.fft2((t, ops.zeros_like(t)))
+                    return real * scale
+
+                def again(t):
+                    return again(t) if t is None else ops.fft2((t, t))[0]
+
+                return spectrum(x) + again(x)
+        """
+    found = [(f.code, f.line) for f in lint_source(textwrap.dedent(code), targets=["tflite"]) if f.suppressed is None]
+    assert sorted(found) == [("TF208", 8), ("TF208", 12)], found
+
+
 def test_static_python_values_are_not_tf102() -> None:
     code = """\
         import keras
