@@ -165,6 +165,10 @@ class ModuleSummary:
     #: classes a module-level statement registers as torch pytree nodes (``register_pytree_node(Cls, ...)``,
     #: ``torch.export.register_dataclass(Cls)``), as written (``Cls``, ``mod.Cls``)
     pytree_registered: Tuple[str, ...] = ()
+    #: functional Keras models: (qualified layer class, dims of its input that are dynamic, batch included)
+    #: for a layer applied straight to a ``keras.Input(shape)`` with a literal shape (``Input((None, 4))``:
+    #: dims 0 and 1), or placed first after it in ``keras.Sequential([keras.Input(...), Layer(...)])``
+    keras_inputs: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
 def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
@@ -552,6 +556,8 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
         _registration_facts(module, summary, aliases, prefix)
     if "register_" in text:
         summary.pytree_registered = _pytree_registrations(module)
+    if "Input(" in text and summary.uses_tf:
+        summary.keras_inputs = _keras_inputs(module, aliases, local_classes)
     return summary
 
 
@@ -596,6 +602,86 @@ def _is_constant(node: cst.BaseExpression) -> bool:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+_KERAS_INPUTS = frozenset({"keras.Input", "keras.layers.Input", "tensorflow.keras.Input", "tensorflow.keras.layers.Input",
+                           "tf_keras.Input", "tf_keras.layers.Input", "keras.src.layers.core.input_layer.Input"})
+_KERAS_SEQUENTIAL = frozenset({"keras.Sequential", "keras.models.Sequential", "tensorflow.keras.Sequential",
+                               "tensorflow.keras.models.Sequential", "tf_keras.Sequential", "tf_keras.models.Sequential"})
+
+
+def _keras_inputs(module: cst.Module, aliases: Dict[str, str],
+                  local_classes: Dict[str, str]) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    """Layers applied straight to a ``keras.Input`` of literal shape, and the dims of their input that are
+    dynamic (the batch, and each ``None`` of the shape). Statements only, in every function and at module level;
+    a name bound to an Input more than once in a scope is not read."""
+    found: List[Tuple[str, Tuple[int, ...]]] = []
+
+    def input_dims(node: cst.BaseExpression) -> Optional[Tuple[int, ...]]:
+        if not isinstance(node, cst.Call) or canonical(qualify(dotted(node.func), aliases) or "") not in _KERAS_INPUTS:
+            return None
+        shape = next((a.value for a in node.args if a.keyword is None or a.keyword.value == "shape"), None)
+        if not isinstance(shape, cst.Tuple) or not all(isinstance(e, cst.Element) for e in shape.elements):
+            return None
+        items = [e.value for e in shape.elements]
+        if not all(isinstance(v, cst.Integer) or (isinstance(v, cst.Name) and v.value == "None") for v in items):
+            return None
+        return (0,) + tuple(i + 1 for i, v in enumerate(items) if isinstance(v, cst.Name))
+
+    def layer_class(node: cst.BaseExpression) -> Optional[str]:
+        """``Cls(...)``: the qualified class, when its name looks like one."""
+        if not isinstance(node, cst.Call):
+            return None
+        n = dotted(node.func)
+        if not n or not n.split(".")[-1][:1].isupper():
+            return None
+        return local_classes.get(n) or qualify(n, aliases) or n
+
+    def scope(stmts: Sequence[cst.CSTNode]) -> None:
+        inputs: Dict[str, Optional[Tuple[int, ...]]] = {}
+        values: List[cst.BaseExpression] = []
+        for stmt in stmts:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                if isinstance(stmt.body, cst.IndentedBlock):
+                    scope(stmt.body.body)
+                continue
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                value = getattr(small, "value", None)
+                if not isinstance(value, cst.BaseExpression):
+                    continue
+                values.append(value)
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                    name = small.targets[0].target.value
+                    dims = input_dims(value)
+                    inputs[name] = None if name in inputs else dims
+        for value in values:
+            stack: List[cst.CSTNode] = [value]
+            while stack:
+                n = stack.pop()
+                stack.extend(child_nodes(n))
+                if not isinstance(n, cst.Call):
+                    continue
+                # ``Cls(...)(inp)``
+                if isinstance(n.func, cst.Call) and n.args and isinstance(n.args[0].value, cst.Name):
+                    dims = inputs.get(n.args[0].value.value)
+                    cls = layer_class(n.func)
+                    if dims is not None and cls is not None:
+                        if len(dims) > 1:  # the batch alone is what every entry assumes
+                            found.append((cls, dims))
+                # ``keras.Sequential([keras.Input(...), Cls(...), ...])``
+                if canonical(qualify(dotted(n.func), aliases) or "") in _KERAS_SEQUENTIAL and n.args:
+                    layers = n.args[0].value
+                    if isinstance(layers, (cst.List, cst.Tuple)) and len(layers.elements) >= 2:
+                        dims = input_dims(layers.elements[0].value)
+                        cls = layer_class(layers.elements[1].value)
+                        if dims is not None and cls is not None:
+                            if len(dims) > 1:
+                                found.append((cls, dims))
+
+    scope(module.body)
+    return tuple(dict.fromkeys(found))
 
 
 #: Cheap text pre-filter: only files that may register Keras classes get the registration read.

@@ -379,6 +379,8 @@ class Walker:
             self._block(ctx, stmt.body.body)
         elif isinstance(stmt, cst.FunctionDef):
             ctx.env[stmt.name.value] = STATIC
+            if ctx.task.framework == "tensorflow":
+                _nested(ctx)[stmt.name.value] = stmt
         elif isinstance(stmt, cst.ClassDef):
             ctx.env[stmt.name.value] = STATIC
         elif isinstance(stmt, cst.Match) if hasattr(cst, "Match") else False:
@@ -607,6 +609,8 @@ class Walker:
         self._emit(ctx, node)
         if isinstance(node, cst.Call):
             self._follow_call(ctx, node)
+            if isinstance(node.func, cst.Name) and node.func.value in _nested(ctx):
+                self._inline(ctx, node, _nested(ctx)[node.func.value])
         if isinstance(node, (cst.Lambda, cst.FunctionDef)):
             return
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
@@ -646,6 +650,7 @@ class Walker:
         saved = dict(ctx.env)
         comp = node.for_in  # type: ignore[attr-defined]
         while comp is not None:
+            self._emit(ctx, comp)  # ``visit_CompFor``: each ``for`` clause, before its iterable is walked
             self._expr(ctx, comp.iter)
             self._bind_loop_target(ctx, comp.target, comp.iter)
             for cond in comp.ifs:
@@ -659,6 +664,36 @@ class Walker:
         ctx.env.clear()
         ctx.env.update(saved)
         ctx.evaluator.invalidate()
+
+    def _inline(self, ctx: FunctionContext, call: cst.Call, fn: cst.FunctionDef) -> None:
+        """A call of a function defined in the walked one (TensorFlow: keras_hub's ``def fourier_transform``
+        inside ``call()``): its body runs in the trace, so it is walked here, its parameters bound to the
+        call's values (no starred arguments; at most two levels, never recursively)."""
+        active = ctx.scratch.get(list, "walker.inlining")
+        if fn in active or len(active) >= 2 or not isinstance(fn.body, cst.IndentedBlock):
+            return
+        if any(a.star for a in call.args) or fn.params.star_kwarg is not None:
+            return
+        params = [*fn.params.posonly_params, *fn.params.params]
+        bound: Dict[str, Value] = {p.name.value: UNKNOWN if p.default is None else STATIC
+                                   for p in [*params, *fn.params.kwonly_params]}
+        for i, arg in enumerate(call.args):
+            if arg.keyword is not None:
+                bound[arg.keyword.value] = ctx.value(arg.value)
+            elif i < len(params):
+                bound[params[i].name.value] = ctx.value(arg.value)
+        saved, stmt, returned = dict(ctx.env), ctx.stmt, self.returned
+        active.append(fn)
+        try:
+            ctx.env.update(bound)
+            ctx.evaluator.invalidate()
+            self._block(ctx, fn.body.body)
+        finally:
+            active.pop()
+            ctx.env.clear()
+            ctx.env.update(saved)
+            ctx.stmt, self.returned = stmt, returned  # its ``return`` is not the walked function's
+            ctx.evaluator.invalidate()
 
     # -- calls into project code --------------------------------------------------------------
     def _follow_call(self, ctx: FunctionContext, call: cst.Call) -> None:
@@ -834,6 +869,11 @@ class Walker:
             else:
                 out.append((p.name, declared or UNKNOWN))
         return tuple(out)
+
+
+def _nested(ctx: FunctionContext) -> Dict[str, cst.FunctionDef]:
+    """Functions defined in the walked function so far, by name (per walk)."""
+    return ctx.scratch.get(dict, "walker.nested")
 
 
 def _tensor_type(framework: str, qualified: Optional[str], raw: str) -> bool:
