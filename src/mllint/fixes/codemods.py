@@ -10,9 +10,10 @@ A codemod returns None when the site is not one it knows how to fix; the finding
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -33,6 +34,27 @@ class Change:
     imports: List[Tuple[str, Optional[str]]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Project:
+    """What a fix may know beyond its file: the models' declared contracts, as (factory, loaded contract)
+    (``mllint.confirm.contracts``). Empty when the project declares none, or one does not load."""
+
+    contracts: Tuple[Tuple[str, Mapping[str, Any]], ...] = ()
+
+
+def load_project(settings: Any) -> Project:
+    """The fix-time view of ``settings`` (a ``Settings``): its models' contracts, loaded and checked. A contract
+    that does not load gives no contracts at all (a fix is never built from a contract ``--confirm`` rejects)."""
+    from mllint.config import ConfigError
+    from mllint.confirm.contracts import resolve_contracts
+
+    try:
+        models = resolve_contracts(settings.models, settings.root, settings.config_file)
+    except ConfigError:
+        return Project()
+    return Project(tuple((m.factory, m.contract) for m in models if isinstance(m.contract, dict)))
+
+
 class Site:
     """A parsed file with the positions and parents its codemods need (LibCST metadata, on this parse only)."""
 
@@ -42,6 +64,8 @@ class Site:
         self.module = module
         self.positions = positions
         self.parents = parents
+        #: set by ``fix_text`` for the run (the same parse may serve several calls)
+        self.project = Project()
         self._starts: Dict[Tuple[int, int], List[cst.CSTNode]] = {}
         for node, where in positions.items():
             self._starts.setdefault((where.start.line, where.start.column), []).append(node)
@@ -573,6 +597,120 @@ def fix_pt101(site: Site, finding: Finding) -> Optional[Change]:
     return change
 
 
+# -- TF401: input_signature from the model's contract ------------------------------------------------------------------
+_TF_DTYPES = {"string": "string"}  # canonical contract dtype -> tf attribute (the others are spelled the same)
+
+
+def _factory_names_class(factory: str, path: str, cls: str, site: Site) -> bool:
+    """Whether a model ``factory`` (``module:attr``) builds ``cls`` of the file at ``path``: ``attr`` is the class,
+    or a function of this file that returns ``cls(...)``, and ``module`` is this file."""
+    module, _, attr = factory.partition(":")
+    stem = path[:-3] if path.endswith(".py") else path
+    if stem.endswith("/__init__"):
+        stem = stem[: -len("/__init__")]
+    dotted = module.replace(".", "/")
+    if not module or not (stem == dotted or stem.endswith("/" + dotted)):
+        return False
+    if attr == cls:
+        return True
+    for stmt in site.module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == attr:
+            returns = [
+                n for n in site.positions if isinstance(n, cst.Return) and site.ancestor(n, cst.FunctionDef) is stmt
+            ]
+            return bool(returns) and all(r.value is not None and _constructed(r.value) == cls for r in returns)
+    return False
+
+
+def _contract_for(site: Site, path: str, cls: str) -> Optional[Mapping[str, Any]]:
+    """The one contract declared for a model built from ``cls`` that applies to SavedModel, else None."""
+    found = [
+        contract
+        for factory, contract in site.project.contracts
+        if _factory_names_class(factory, path, cls, site)
+        and (contract.get("targets") is None or "savedmodel" in contract["targets"])
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _tf_function(decorator: cst.Decorator, tf: str, site: Site) -> Optional[cst.BaseExpression]:
+    """The decorator's ``tf.function`` / ``tf.function(...)`` expression, else None."""
+    expr = decorator.decorator
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    return expr if site.code(func) == f"{tf}.function" else None
+
+
+def _tensor_specs(contract: Mapping[str, Any], tf: str) -> Optional[str]:
+    """``[tf.TensorSpec(shape=[None, 3], dtype=tf.float32, name="x"), ...]`` for the contract's inputs; None when
+    one has no dtype (guessing one would save a signature the contract does not declare)."""
+    specs = []
+    for tensor in contract.get("inputs", ()):
+        dtype = tensor.get("dtype")
+        if not dtype:
+            return None
+        shape = tensor.get("shape")
+        dims = (
+            "None" if shape is None else "[" + ", ".join(str(d) if isinstance(d, int) else "None" for d in shape) + "]"
+        )
+        name = json.dumps(tensor["name"])
+        specs.append(f"{tf}.TensorSpec(shape={dims}, dtype={tf}.{_TF_DTYPES.get(dtype, dtype)}, name={name})")
+    return "[" + ", ".join(specs) + "]" if specs else None
+
+
+def fix_tf401(site: Site, finding: Finding) -> Optional[Change]:
+    """``input_signature=[tf.TensorSpec(...)]`` on the saved module's one unsigned ``tf.function``, built from the
+    contract declared for the model (one input per parameter, the contract's names, dtypes and dims with ``None``
+    where dynamic). No contract, several unsigned functions, another signed one (it would be a second signature,
+    TF402), or parameters that do not line up with the contract's inputs: no fix."""
+    names = _message_names(finding)  # the call, the class, the unsigned methods, `input_signature`, `signatures=`
+    tf = site.alias("tensorflow")
+    if len(names) != 5 or tf is None:
+        return None
+    cls = site.classes().get(names[1])
+    contract = _contract_for(site, finding.path, names[1]) if cls is not None else None
+    if cls is None or contract is None:
+        return None
+    target: Optional[Tuple[cst.FunctionDef, cst.Decorator]] = None
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        for decorator in stmt.decorators:
+            expr = _tf_function(decorator, tf, site)
+            if expr is None:
+                continue
+            signed = isinstance(expr, cst.Call) and any(
+                a.keyword is not None and a.keyword.value == "input_signature" or a.keyword is None for a in expr.args
+            )
+            if stmt.name.value == names[2] and not signed:
+                target = (stmt, decorator)
+            elif signed:
+                return None  # a second signed function: no serving_default (TF402)
+    specs = _tensor_specs(contract, tf)
+    if target is None or specs is None:
+        return None
+    fn, decorator = target
+    params = fn.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if positional[:1] == ["self"]:
+        positional = positional[1:]
+    if (
+        params.star_arg is not cst.MaybeSentinel.DEFAULT
+        or params.kwonly_params
+        or params.star_kwarg is not None
+        or len(positional) != len(contract.get("inputs", ()))
+    ):
+        return None
+
+    def sign(node: cst.CSTNode) -> Replacement:
+        assert isinstance(node, cst.Decorator)
+        expr = node.decorator
+        if isinstance(expr, cst.Call):
+            return node.with_changes(decorator=_add_keywords(expr, [("input_signature", specs)]))
+        return node.with_changes(decorator=cst.parse_expression(f"{site.code(expr)}(input_signature={specs})"))
+
+    return Change(edits=[(decorator, sign)])
+
+
 CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT101": fix_pt101,
     "PT102": fix_pt102,
@@ -581,5 +719,6 @@ CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT401": fix_pt401,
     "PT402": fix_pt402,
     "PT405": fix_pt405,
+    "TF401": fix_tf401,
     "TF405": fix_tf405,
 }
