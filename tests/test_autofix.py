@@ -267,6 +267,24 @@ class Scale(nn.Module):
     def forward(self, x):
         scale = x.mean().item()
         return x * scale
+
+
+class Inline(nn.Module):
+    def forward(self, x):
+        return x - x.mean().item()
+
+
+class Clamp(nn.Module):
+    def forward(self, x):
+        top = x.max().item()
+        return torch.clamp(x, max=top) / -top
+
+
+class Rebind(nn.Module):
+    def forward(self, x):
+        scale = x.std().item()
+        x = x / scale
+        return x, scale
 """,
         """\
 import torch
@@ -275,8 +293,26 @@ from torch import nn
 
 class Scale(nn.Module):
     def forward(self, x):
-        scale = x.mean()
+        scale = x.mean().detach()
         return x * scale
+
+
+class Inline(nn.Module):
+    def forward(self, x):
+        return x - x.mean().detach()
+
+
+class Clamp(nn.Module):
+    def forward(self, x):
+        top = x.max().detach()
+        return torch.clamp(x, max=top) / -top
+
+
+class Rebind(nn.Module):
+    def forward(self, x):
+        scale = x.std().detach()
+        x = x / scale
+        return x, scale
 """,
     ),
 }
@@ -713,3 +749,114 @@ def test_a_file_changed_between_the_check_and_the_fix_is_left_alone(tmp_path, mo
     code, out, err = _run(capsys, "model.py", "--fix")
     assert "not fixed: file left alone: it changed since mllint checked it" in err
     assert (root / "model.py").read_text(encoding="utf-8") == edited
+
+
+# Each `.item()` here is PT102 and each has a use that may need the Python number: no fix for any of them.
+PT102_LOOK_ALIKES = """\
+import torch
+from torch import nn
+
+
+class Loop(nn.Module):
+    def forward(self, x):
+        n = x.sum().item()
+        return [x for _ in range(n)]  # range() needs an int
+
+
+class Index(nn.Module):
+    def forward(self, x):
+        i = x.argmax().item()
+        return [x, -x][i]  # a list index
+
+
+class Fmt(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        print(f"{m:.3f}")  # formatting
+        return x * m
+
+
+class Ann(nn.Module):
+    def forward(self, x):
+        k: int = x.sum().item()  # annotated a Python number
+        return x * k
+
+
+class Branch(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        if m > 0:  # a Python bool
+            return x
+        return x * m
+
+
+class Other(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        return x * float(m)  # a non-torch function
+
+
+class TwoNumbers(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        return x * (m * m)  # number times number
+
+
+class Shape(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        return x.shape[0] * m  # an int times the number: would become a tensor
+
+
+class Gone(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        x = x.tolist()
+        return [v * m for v in x]  # a comprehension uses it (and x is no longer the tensor)
+
+
+class Reassigned(nn.Module):
+    def forward(self, x):
+        m = x.mean().item()
+        m += 1
+        return x * m
+
+"""
+
+
+def test_pt102_no_fix_where_a_use_may_need_the_python_number() -> None:
+    findings = [f for f in lint_source(PT102_LOOK_ALIKES) if f.code == "PT102"]
+    assert len(findings) == 10
+    result = fix_text(PT102_LOOK_ALIKES, findings)
+    assert result.text is None and len(result.unfixed) == 10
+
+
+@pytest.mark.export
+def test_pt102_fixed_model_traces_correctly_and_exports(tmp_path) -> None:
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    before, after = CASES["PT102"]
+    old, new = _load(tmp_path / "pt102_before.py", before), _load(tmp_path / "pt102_after.py", after)
+    x, other = torch.randn(2, 4), torch.randn(2, 4) * 5 + 1
+    first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731
+    with pytest.raises(RuntimeError, match="Only tensors"):  # a Python number cannot be a traced output
+        torch.jit.trace(old.Rebind(), (x,), check_trace=False)
+    for name in ("Scale", "Inline", "Clamp", "Rebind"):
+        want = getattr(old, name)()(other)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if name != "Rebind":
+                traced_before = torch.jit.trace(getattr(old, name)(), (x,), check_trace=False)
+                # the number of the example input was recorded as a constant
+                assert not torch.allclose(traced_before(other), want), name
+            traced_after = torch.jit.trace(getattr(new, name)(), (x,))
+        assert torch.allclose(first(traced_after(other)), first(want)), name
+        program = torch.export.export(getattr(new, name)(), (x,))
+        assert torch.allclose(first(program.module()(other)), first(want)), name
+    grad = torch.randn(2, 4, requires_grad=True)
+    old.Inline()(grad).sum().backward()
+    expected = grad.grad.clone()
+    grad.grad = None
+    new.Inline()(grad).sum().backward()
+    assert torch.equal(grad.grad, expected)  # .detach() keeps gradients out of it, as .item() did

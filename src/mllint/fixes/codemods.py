@@ -482,8 +482,139 @@ def fix_tf405(site: Site, finding: Finding) -> Optional[Change]:
 
 
 # -- PT102: keep the 0-d tensor ---------------------------------------------------------------------------------------------
+#: ``torch.<name>`` functions that take a 0-d tensor wherever they take a Python number (elementwise math)
+_TORCH_TAKES_0D = frozenset(
+    "add sub mul div true_divide pow maximum minimum clamp clip where lerp fmod remainder atan2 hypot "
+    "exp log sqrt rsqrt abs neg sigmoid tanh relu sin cos".split()
+)
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
+
+
+def _root_name(expr: cst.BaseExpression) -> Optional[str]:
+    """``x`` for ``x``, ``x.mean()``, ``x[0].sum(dim=1)``: the name the expression is computed from."""
+    while True:
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            expr = expr.func.value
+        elif isinstance(expr, cst.Subscript):
+            expr = expr.value
+        elif isinstance(expr, cst.Name):
+            return expr.value
+        else:
+            return None
+
+
+#: tensor methods that return a tensor on the same device (not ``size``, ``dim``, ``numel``, ``tolist``...)
+_TENSOR_METHODS = frozenset(
+    "abs neg exp log sqrt sigmoid tanh relu clamp clip float double half t transpose permute reshape view "
+    "flatten squeeze unsqueeze contiguous softmax log_softmax mean sum std var max min amax amin norm detach "
+    "clone".split()
+)
+
+
+def _known_tensor(site: Site, expr: cst.BaseExpression, tensor: str) -> bool:
+    """Whether ``expr`` is computed from the tensor the number came from (the name ``tensor``, an index of it, a
+    tensor method or elementwise ``torch`` function of it, arithmetic on it): combined with a 0-d tensor of the
+    same device it gives a tensor of the dtype the Python number gives (0-d tensors promote as scalars do)."""
+    if isinstance(expr, cst.Name):
+        return expr.value == tensor
+    if isinstance(expr, cst.Subscript):
+        return _known_tensor(site, expr.value, tensor)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, _ARITHMETIC):
+        return _known_tensor(site, expr.left, tensor) or _known_tensor(site, expr.right, tensor)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _known_tensor(site, expr.expression, tensor)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        if expr.func.attr.value in _TENSOR_METHODS and _known_tensor(site, expr.func.value, tensor):
+            return True
+        first = expr.args[0] if expr.args and expr.args[0].keyword is None and not expr.args[0].star else None
+        return _torch_takes_0d(site, expr) and first is not None and _known_tensor(site, first.value, tensor)
+    return False
+
+
+def _torch_takes_0d(site: Site, call: cst.Call) -> bool:
+    torch = site.alias("torch")
+    name = site.code(call.func)
+    return torch is not None and name.startswith(torch + ".") and name[len(torch) + 1 :] in _TORCH_TAKES_0D
+
+
+def _use_takes_0d(site: Site, use: cst.BaseExpression, tensor: str, fn: cst.FunctionDef) -> bool:
+    """Whether the place ``use`` (the number) sits in works the same on a 0-d tensor: arithmetic with the tensor
+    it came from, an argument of an elementwise ``torch`` function, or what ``forward`` returns. Anything else
+    (``range``, an index, an f-string, a comparison, another function, an annotation) may need a Python number."""
+    parent = site.parents.get(use)
+    if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Minus):
+        return _use_takes_0d(site, parent, tensor, fn)
+    if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, _ARITHMETIC):
+        other = parent.right if parent.left is use else parent.left
+        return _known_tensor(site, other, tensor)
+    if isinstance(parent, cst.Arg) and parent.star == "":
+        call = site.parents.get(parent)
+        return isinstance(call, cst.Call) and _torch_takes_0d(site, call)
+    if isinstance(parent, cst.Element) and isinstance(site.parents.get(parent), cst.Tuple):
+        tup = site.parents.get(parent)
+        parent = site.parents.get(tup) if tup is not None else None  # ``return out, n``
+    if isinstance(parent, cst.Return):
+        return _returns_tensor(fn)
+    return False
+
+
+def _returns_tensor(fn: cst.FunctionDef) -> bool:
+    """A ``forward`` (the exported entry point: its outputs are tensors) with no non-tensor return annotation."""
+    return fn.name.value == "forward" and (fn.returns is None or "Tensor" in cst.Module([]).code_for_node(fn.returns))
+
+
+def _scope(site: Site, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    return site.ancestor(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.BaseComp))
+
+
+def _inside(site: Site, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
+    parent = site.parents.get(node)
+    while parent is not None and parent is not outer:
+        parent = site.parents.get(parent)
+    return parent is outer
+
+
+def _stored(site: Site, node: cst.Name) -> bool:
+    """Whether ``node`` is a name bound here (an assignment or loop target, also inside a tuple, ``as``, ``:=``,
+    ``global``, ``del``...), not read."""
+    child: cst.CSTNode = node
+    parent = site.parents.get(node)
+    while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.StarredElement)):
+        child, parent = parent, site.parents.get(parent)
+    if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr, cst.CompFor)):
+        return getattr(parent, "target", None) is child
+    return isinstance(parent, (cst.AsName, cst.NameItem, cst.Del, cst.Param, cst.ImportAlias))
+
+
+def _uses(site: Site, fn: cst.FunctionDef, name: str) -> Optional[List[cst.Name]]:
+    """The reads of ``name`` in ``fn``, when ``fn`` binds it exactly once, by a plain assignment, and no nested
+    scope (closure, lambda, comprehension) sees it."""
+    loads: List[cst.Name] = []
+    stores = 0
+    for node in site.positions:
+        if not isinstance(node, cst.Name) or node.value != name or not _inside(site, node, fn):
+            continue
+        parent = site.parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+            isinstance(parent, cst.Arg) and parent.keyword is node
+        ):
+            continue  # ``self.scale``, ``f(scale=...)``: not the variable
+        if _scope(site, node) is not fn:
+            return None  # a nested scope uses the name
+        if _stored(site, node):
+            if not (isinstance(parent, cst.AssignTarget) and parent.target is node):
+                return None  # rebound otherwise than by the one plain assignment
+            stores += 1
+        else:
+            loads.append(node)
+    return loads if stores == 1 else None
+
+
 def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
-    """``x.mean().item()`` -> ``x.mean()`` (a 0-d tensor instead of a Python number)."""
+    """``x.mean().item()`` -> ``x.mean().detach()`` (a 0-d tensor instead of a Python number; ``detach`` keeps
+    gradients from flowing through it, as ``.item()`` did), only where every use of the number works the same on
+    the 0-d tensor (``_use_takes_0d``): the call's own place, or every use of the one name it is assigned to.
+    Elsewhere no fix: the code may need the Python number."""
     call = site.at(finding, cst.Call)
     if not (
         isinstance(call, cst.Call)
@@ -492,12 +623,55 @@ def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
         and not call.args
     ):
         return None
+    fn = site.ancestor(call, (cst.FunctionDef, cst.Lambda, cst.BaseComp))
+    tensor = _root_name(call.func.value)
+    if not isinstance(fn, cst.FunctionDef) or tensor is None:
+        return None
+    parent = site.parents.get(call)
+    if isinstance(parent, cst.Assign):
+        targets = parent.targets
+        if len(targets) != 1 or not isinstance(targets[0].target, cst.Name) or parent.value is not call:
+            return None
+        name = targets[0].target.value
+        if name == tensor:
+            return None  # ``x = x.sum().item()``: the tensor it came from is gone
+        uses = _uses(site, fn, name)
+        if not uses or not all(_use_takes_0d(site, u, tensor, fn) for u in uses):
+            return None
+        if any(_in_arithmetic(site, u) and _assigned_between(site, fn, tensor, call, u) for u in uses):
+            return None  # the tensor it is combined with may no longer be the tensor it came from
+    elif not _use_takes_0d(site, call, tensor, fn):
+        return None
 
-    def drop(node: cst.CSTNode) -> Replacement:
+    def detach(node: cst.CSTNode) -> Replacement:
         assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-        return node.func.value.with_changes(lpar=node.lpar, rpar=node.rpar) if node.lpar else node.func.value
+        return node.with_changes(func=node.func.with_changes(attr=cst.Name("detach")))
 
-    return Change(edits=[(call, drop)])
+    return Change(edits=[(call, detach)])
+
+
+def _in_arithmetic(site: Site, use: cst.CSTNode) -> bool:
+    parent = site.parents.get(use)
+    while isinstance(parent, cst.UnaryOperation):
+        parent = site.parents.get(parent)
+    return isinstance(parent, cst.BinaryOperation)
+
+
+def _assigned_between(site: Site, fn: cst.FunctionDef, tensor: str, start: cst.CSTNode, end: cst.CSTNode) -> bool:
+    """Whether ``tensor`` is assigned in ``fn`` between ``start`` and ``end`` (by position): after it the name
+    need not be the tensor the number came from."""
+    begin, stop = site.positions[start].start, site.positions[end].start
+    for node in site.positions:
+        if isinstance(node, cst.Name) and node.value == tensor and site.ancestor(node, cst.FunctionDef) is fn:
+            if not _stored(site, node):
+                continue
+            # an assignment binds after its value is computed: ``x = x * n`` still multiplies the old ``x``
+            statement = site.ancestor(node, (cst.SimpleStatementLine, cst.For, cst.With, cst.FunctionDef))
+            anchor = statement if isinstance(statement, cst.SimpleStatementLine) else node
+            where = site.positions[anchor].end if anchor is statement else site.positions[node].start
+            if (begin.line, begin.column) < (where.line, where.column) <= (stop.line, stop.column):
+                return True
+    return False
 
 
 # -- PT101: torch.where for a two-branch tensor ``if`` ----------------------------------------------------------------
