@@ -627,6 +627,8 @@ def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
     tensor = _root_name(call.func.value)
     if not isinstance(fn, cst.FunctionDef) or tensor is None:
         return None
+    if re.search(r"\b(to|type|double|float64|complex\w*|cdouble)\b", site.code(call.func.value)):
+        return None  # a cast: a 0-d float64 tensor would promote an int tensor to float64 where a number gives float32
     parent = site.parents.get(call)
     if isinstance(parent, cst.Assign):
         targets = parent.targets
