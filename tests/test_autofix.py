@@ -315,6 +315,34 @@ class Rebind(nn.Module):
         return x, scale
 """,
     ),
+    "PT211": (
+        """\
+import torch
+from torch import nn
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x * self.weight.data + (x.data)
+""",
+        """\
+import torch
+from torch import nn
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x * self.weight.detach() + (x.detach())
+""",
+    ),
 }
 
 
@@ -869,3 +897,39 @@ def test_pt102_fixed_model_traces_correctly_and_exports(tmp_path) -> None:
     ints = torch.arange(4, dtype=torch.int32)  # why the Cast look-alike gets no fix
     assert (ints * ints.double().mean().item()).dtype == torch.float32
     assert (ints * ints.double().mean()).dtype == torch.float64
+
+
+PT211_WRITES = """\
+import torch
+from torch import nn
+
+
+class Writes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        self.weight.data.mul_(0.5)  # an in-place write through .data: detach() would let autograd see it
+        self.weight.data[0] = 1.0  # an item assignment through .data
+        return x * self.weight
+"""
+
+
+def test_pt211_no_fix_where_data_is_written_through() -> None:
+    findings = [f for f in lint_source(PT211_WRITES) if f.code == "PT211"]
+    assert len(findings) == 2
+    assert fix_text(PT211_WRITES, findings).text is None
+
+
+@pytest.mark.export
+def test_pt211_fixed_model_exports_with_torch_export(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    before, after = CASES["PT211"]
+    x = torch.randn(2, 4)
+    with pytest.raises(RuntimeError, match="fake tensor in the exported program constant"):
+        torch.export.export(_load(tmp_path / "pt211_before.py", before).Scaled(), (x,))
+    model = _load(tmp_path / "pt211_after.py", after).Scaled()
+    program = torch.export.export(model, (x,))
+    sample = torch.randn(2, 4)
+    assert torch.equal(program.module()(sample), model(sample))

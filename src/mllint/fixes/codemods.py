@@ -887,10 +887,33 @@ def fix_tf401(site: Site, finding: Finding) -> Optional[Change]:
     return Change(edits=[(decorator, sign)])
 
 
+# -- PT211: x.data -> x.detach() -----------------------------------------------------------------------------------------
+def fix_pt211(site: Site, finding: Finding) -> Optional[Change]:
+    """``x.data`` -> ``x.detach()`` where it is only read (same storage, no gradient). Not where it is written
+    through (an assignment target, ``x.data[...]``, an in-place ``x.data.add_(...)``): there ``detach()`` shares the
+    version counter, so autograd would see the write, which ``.data`` hides. Unsafe for the same reason: a later
+    in-place change of ``x`` may now fail in ``backward``."""
+    node = site.at(finding, cst.Attribute)
+    if not isinstance(node, cst.Attribute) or node.attr.value != "data":
+        return None
+    parent = site.parents.get(node)
+    if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Subscript, cst.Del)):
+        return None
+    if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value.endswith("_"):
+        return None
+
+    def detach(old: cst.CSTNode) -> Replacement:
+        assert isinstance(old, cst.Attribute)
+        return cst.Call(func=old.with_changes(attr=cst.Name("detach"), lpar=(), rpar=()), lpar=old.lpar, rpar=old.rpar)
+
+    return Change(edits=[(node, detach)])
+
+
 CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT101": fix_pt101,
     "PT102": fix_pt102,
     "PT205": fix_pt205,
+    "PT211": fix_pt211,
     "PT206": fix_pt206,
     "PT401": fix_pt401,
     "PT402": fix_pt402,
