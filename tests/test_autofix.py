@@ -343,6 +343,46 @@ class Scaled(nn.Module):
         return x * self.weight.detach() + (x.detach())
 """,
     ),
+    "PT403": (
+        """\
+import torch
+from torch import nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, features):
+        return self.fc(features).relu()
+
+
+def export():
+    head = Head().eval()
+    head(torch.randn(16, 8))
+    return torch.export.export(head, (torch.randn(4, 8),))
+""",
+        """\
+import torch
+from torch import nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, features):
+        return self.fc(features).relu()
+
+
+def export():
+    head = Head().eval()
+    head(torch.randn(16, 8))
+    return torch.export.export(head, (torch.randn(4, 8),), dynamic_shapes={"features": {0: torch.export.Dim("batch")}})
+""",
+    ),
 }
 
 
@@ -933,3 +973,49 @@ def test_pt211_fixed_model_exports_with_torch_export(tmp_path) -> None:
     program = torch.export.export(model, (x,))
     sample = torch.randn(2, 4)
     assert torch.equal(program.module()(sample), model(sample))
+
+
+PT403_LOOK_ALIKES = """\
+import torch
+from torch import nn
+
+
+class Pair(nn.Module):
+    def forward(self, a, b):
+        return a + b.sum()
+
+
+class Flat(nn.Module):
+    def forward(self, x):
+        return x.flatten()
+
+
+def export_pair():
+    pair = Pair().eval()
+    pair(torch.randn(16, 8), torch.randn(3))
+    return torch.export.export(pair, (torch.randn(4, 8), torch.randn(3)))  # two inputs: which one is fed is unknown
+
+
+def export_flat():
+    flat = Flat().eval()
+    flat(torch.randn(16, 8, 2))
+    return torch.export.export(flat, (torch.randn(4, 8),))  # ranks differ: no dimension to name
+"""
+
+
+def test_pt403_no_fix_for_several_inputs_or_ranks_that_differ() -> None:
+    findings = [f for f in lint_source(PT403_LOOK_ALIKES) if f.code == "PT403"]
+    assert len(findings) == 2
+    assert fix_text(PT403_LOOK_ALIKES, findings).text is None
+
+
+@pytest.mark.export
+def test_pt403_fixed_program_takes_the_other_size(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    before, after = CASES["PT403"]
+    big = torch.randn(16, 8)
+    with pytest.raises(Exception, match="Guard failed|size"):  # noqa: B017 - torch's own exception type
+        _load(tmp_path / "pt403_before.py", before).export().module()(big)
+    fixed = _load(tmp_path / "pt403_after.py", after)
+    program = fixed.export()
+    assert program.module()(big).shape == (16, 2)

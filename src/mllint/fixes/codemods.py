@@ -909,6 +909,42 @@ def fix_pt211(site: Site, finding: Finding) -> Optional[Change]:
     return Change(edits=[(node, detach)])
 
 
+# -- PT403: dynamic_shapes for the sizes the file feeds ------------------------------------------------------------------
+def fix_pt403(site: Site, finding: Finding) -> Optional[Change]:
+    """``dynamic_shapes=`` for ``torch.export.export`` making dynamic exactly the dimensions that differ between the
+    input shapes the message lists (dimension 0 named ``batch``, others ``dim<i>``), keyed by ``forward``'s parameter
+    when the model's class is in the file. Only for one example input, and shapes of one rank. Unsafe: a model that
+    specializes on such a dimension now fails to export, with the constraint that fails named."""
+    call = site.at(finding, cst.Call)
+    if not isinstance(call, cst.Call) or _example_count(call) != 1:
+        return None
+    listed = finding.message.split(" is fed inputs of shapes ", 1)
+    if len(listed) != 2:
+        return None
+    shapes = [tuple(int(d) for d in m.split(",") if d.strip()) for m in re.findall(r"\(([\d, ]*)\)", listed[1])]
+    if len(shapes) < 2 or len({len(shape) for shape in shapes}) != 1:
+        return None
+    varying = [i for i in range(len(shapes[0])) if len({shape[i] for shape in shapes}) > 1]
+    if not varying:
+        return None
+    torch = site.alias("torch")
+    change = Change(imports=[] if torch else [("torch", None)])
+    dims = (
+        "{"
+        + ", ".join(f'{i}: {torch or "torch"}.export.Dim("{"batch" if i == 0 else f"dim{i}"}")' for i in varying)
+        + "}"
+    )
+    params = site.forward_params(call)
+    spec = f'{{"{params[0]}": {dims}}}' if params else f"({dims},)"
+
+    def add(node: cst.CSTNode) -> Replacement:
+        assert isinstance(node, cst.Call)
+        return node if "dynamic_shapes" in _keywords(node) else _add_keywords(node, [("dynamic_shapes", spec)])
+
+    change.edits.append((call, add))
+    return change
+
+
 CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT101": fix_pt101,
     "PT102": fix_pt102,
@@ -917,6 +953,7 @@ CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT206": fix_pt206,
     "PT401": fix_pt401,
     "PT402": fix_pt402,
+    "PT403": fix_pt403,
     "PT405": fix_pt405,
     "TF401": fix_tf401,
     "TF405": fix_tf405,
