@@ -138,6 +138,11 @@ LOOK_ALIKES = {
     "no-dtype": (INLINE.format(factory="Scaler").replace('dtype = "float32", ', ""), MODULE),
     # the contract is for ONNX only
     "other-target": (INLINE.format(factory="Scaler") + 'contract.targets = ["onnx-dynamo"]\n', MODULE),
+    # the model is exported to ONNX only
+    "model-targets": (
+        INLINE.format(factory="Scaler").replace('name = "scaler"\n', 'name = "scaler"\ntargets = ["onnx-dynamo"]\n'),
+        MODULE,
+    ),
     # two unsigned functions: which one the contract describes is not known
     "two-unsigned": (
         INLINE.format(factory="Scaler"),

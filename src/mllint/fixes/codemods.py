@@ -36,8 +36,9 @@ class Change:
 
 @dataclass(frozen=True)
 class Project:
-    """What a fix may know beyond its file: the models' declared contracts, as (factory, loaded contract)
-    (``mllint.confirm.contracts``). Empty when the project declares none, or one does not load."""
+    """What a fix may know beyond its file: the declared contracts of the models exported to SavedModel, as
+    (factory, loaded contract) (``mllint.confirm.contracts``). Empty when the project declares none, or one does
+    not load."""
 
     contracts: Tuple[Tuple[str, Mapping[str, Any]], ...] = ()
 
@@ -52,7 +53,13 @@ def load_project(settings: Any) -> Project:
         models = resolve_contracts(settings.models, settings.root, settings.config_file)
     except ConfigError:
         return Project()
-    return Project(tuple((m.factory, m.contract) for m in models if isinstance(m.contract, dict)))
+    return Project(
+        tuple(
+            (m.factory, m.contract)
+            for m in models
+            if isinstance(m.contract, dict) and (m.targets is None or "savedmodel" in m.targets)
+        )
+    )
 
 
 class Site:
