@@ -552,9 +552,11 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                             ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
         summary.call_sites, summary.exports = _collect_call_sites(module, aliases, local_classes, summary, text)
-    if _REGISTRATION_HINT.search(text):
+    # Keras registration (TF405): read in TF files and in framework-free helpers a registration chain may pass
+    # through, not in PyTorch files (timm's ``@register_model`` on every model file)
+    if (summary.uses_tf or not summary.uses_torch or "keras" in text) and _REGISTRATION_HINT.search(text):
         _registration_facts(module, summary, aliases, prefix)
-    if "register_" in text:
+    if _PYTREE_HINT.search(text):
         summary.pytree_registered = _pytree_registrations(module)
     if "Input(" in text and summary.uses_tf:
         summary.keras_inputs = _keras_inputs(module, aliases, local_classes)
@@ -563,6 +565,8 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
 
 
 
+#: Cheap text pre-filter for the pytree read (timm's ``@register_model`` on every file must not trigger it).
+_PYTREE_HINT = re.compile(r"register_pytree_node|register_dataclass|register_constant")
 #: torch's pytree registration functions (``torch.utils._pytree``, ``torch.export``)
 PYTREE_REGISTRATIONS = ("register_pytree_node", "register_dataclass", "_register_pytree_node", "register_constant")
 
