@@ -29,6 +29,7 @@ from mllint.checks.dynamic_shape.tf_shapes import TFStaticShape
 from mllint.checks.signature.tf_signatures import TFSavedSignatures
 from mllint.checks.unsupported.tf_state import TFStateInTrace
 from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnflattenableOutput
+from mllint.checks.unsupported.pt_higher_order_op_outside_export import HigherOrderOpOutsideExport
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -57,4 +58,5 @@ ALL_CHECKS: List[Type[Check]] = [
     TFKerasSerialization,
     TFOpSupport,
     ExportUnflattenableOutput,
+    HigherOrderOpOutsideExport,
 ]
