@@ -30,6 +30,7 @@ from mllint.checks.signature.tf_signatures import TFSavedSignatures
 from mllint.checks.unsupported.tf_state import TFStateInTrace
 from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnflattenableOutput
 from mllint.checks.unsupported.pt_higher_order_op_outside_export import HigherOrderOpOutsideExport
+from mllint.checks.unsupported.pt_script_branch_type_mismatch import ScriptBranchTypeMismatch
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -59,4 +60,5 @@ ALL_CHECKS: List[Type[Check]] = [
     TFOpSupport,
     ExportUnflattenableOutput,
     HigherOrderOpOutsideExport,
+    ScriptBranchTypeMismatch,
 ]
