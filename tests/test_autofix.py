@@ -664,9 +664,15 @@ def test_fix_on_a_copy_of_the_fixtures_leaves_only_findings_without_a_mechanical
     # belongs on that class, not at the call, so those sites have no mechanical fix; TF401 is fixed only from a
     # declared model contract, which the fixtures do not have (tests/test_autofix_tf401.py)
     no_fix = {"PT101", "TF405", "TF401"}
-    assert {line.split()[1] for line in err.splitlines() if "not fixed" in line} <= no_fix, err
+    # PT205 where a caller passes a size (``self.block(x, H, W)`` with ``H, W = x.shape[2:]``): the annotation
+    # belongs on the callee's parameter, not at the call, so that site has no codemod
+    sized = "torch/precision_kinds.py:100:"
+    unfixed = [line for line in err.splitlines() if "not fixed" in line]
+    assert {line.split()[1] for line in unfixed if not line.startswith(sized)} <= no_fix, err
     _, after, _ = _run(capsys, ".", "-q", "--exit-zero")
-    left = [line.split()[1] for line in after.splitlines() if line.split()[1] in CODEMODS]
+    left = [
+        line.split()[1] for line in after.splitlines() if line.split()[1] in CODEMODS and not line.startswith(sized)
+    ]
     # PT101's codemod takes only the two-branch `if` that assigns one name or returns; the rest keep their finding
     assert set(left) <= no_fix
     assert left.count("PT101") < [line.split()[1] for line in before.splitlines()].count("PT101")

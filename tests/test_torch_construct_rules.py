@@ -200,7 +200,7 @@ def test_literal_arguments_to_unannotated_parameters() -> None:
                 y = topk(x, 3) + shift(x, 1)
                 return topk(x, k=x.shape[-1] // 2)
         """
-    assert found(code) == [(8, "PT205")]
+    assert found(code) == [(8, "PT205"), (9, "PT205")]  # a literal, then a size: both ints where a Tensor is inferred
 
 
 def test_module_container_access() -> None:

@@ -204,6 +204,11 @@ def _callee(ctx: FunctionContext, call: cst.Call) -> Optional[Tuple[FuncSummary,
         if found is not None:
             owner, method = found
             return method, owner, True
+        module = ctx.value(func)  # ``self.block(x, H, W)``: a submodule's forward
+        sub = ctx.index.resolve_class(module.cls) if module.kind == Kind.MODULE and module.cls else None
+        forward = ctx.index.find_method(sub, "forward") if sub is not None else None
+        if forward is not None:
+            return forward[1], forward[0], True
         return None
     if isinstance(func, (cst.Name, cst.Attribute)):
         q = ctx.qualname(func)
@@ -443,7 +448,9 @@ class ScriptConstructs(Check):
         params = _params(node)[1:] if _is_method(ctx) else _params(node)
         values = dict(ctx.task.params)
         for param in params:
-            if param.annotation is not None or param.default is None:
+            if param.annotation is not None:
+                continue
+            if param.default is None:
                 continue
             name = param.name.value
             if _is_literal(param.default):
@@ -512,7 +519,7 @@ class ScriptConstructs(Check):
             if _ignored_for_good(ctx, fn, owner):
                 report(ctx, "PT208", node, EMITTER, function=fn.name)
             return
-        self._literal_args(ctx, node, fn, is_method)
+        self._literal_args(ctx, node, fn, is_method, owner.name if owner is not None else None)
 
     def _python_only(self, ctx: FunctionContext, node: cst.Call) -> Optional[str]:
         """Why TorchScript cannot compile the call, and what to write instead, for this call only."""
@@ -548,18 +555,29 @@ class ScriptConstructs(Check):
             return "TorchScript cannot infer the length of a tuple built from a comprehension; build a list instead"
         return None
 
-    def _literal_args(self, ctx: FunctionContext, node: cst.Call, fn: FuncSummary, is_method: bool) -> None:
+    def _literal_args(self, ctx: FunctionContext, node: cst.Call, fn: FuncSummary, is_method: bool,
+                      owner: Optional[str] = None) -> None:
         """PT205 at a call: a literal passed to an unannotated parameter (typed Tensor by TorchScript)."""
         params = [p for p in (fn.params[1:] if is_method else fn.params) if p.star == ""]
         by_name = {p.name: p for p in params}
+        shown = f"{owner}.{fn.name}" if owner and fn.name == "forward" else fn.name
         for i, arg in enumerate(node.args):
             if arg.star:
                 return
             param = by_name.get(arg.keyword.value) if arg.keyword is not None else (params[i] if i < len(params) else None)
-            if param is None or param.annotation or not _is_literal(arg.value):
+            if param is None or param.annotation:
                 continue
-            report(ctx, "PT205", arg.value, EMITTER, param=param.name,
-                   detail=f"the argument `{ctx.code(arg.value)}` passed to `{fn.name}`")
+            if _is_literal(arg.value):
+                detail = f"the argument `{ctx.code(arg.value)}` passed to `{shown}`"
+            else:
+                # a size (``H, W = x.shape[2:]``) or a fixed Python value (``self.heads = 4``): an int, not a Tensor
+                value = ctx.value(arg.value)
+                if not (value.kind == Kind.SHAPE
+                        or (value.kind == Kind.STATIC and value.literal not in (None, "None"))):
+                    continue
+                what = "the size" if value.kind == Kind.SHAPE else "the Python value"
+                detail = f"{what} `{ctx.code(arg.value)}` passed to `{shown}`"
+            report(ctx, "PT205", arg.value, EMITTER, param=param.name, detail=detail)
 
 
 # -- PT209-PT215: what tracing and the exporters drop or freeze ----------------------------------------------

@@ -1,4 +1,5 @@
-"""PT221: real ``torch.jit.script`` of conditional expressions mixing int and float, against the findings."""
+"""Real ``torch.jit.script`` typing facts, against the findings: PT221 (a conditional expression mixing int and
+float) and PT205 at a call (a size or a fixed Python value passed to an unannotated parameter)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,36 @@ class Ints(nn.Module):
         return x * (2 if flag else 1)
 
 
+class Block(nn.Module):
+    def forward(self, x, H, W):
+        return x * H * W
+
+
+class TypedBlock(nn.Module):
+    def forward(self, x, H: int, W: int):
+        return x * H * W
+
+
+class SizeArgs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+
+    def forward(self, x):
+        H, W = x.shape
+        return self.block(x, H, W)
+
+
+class TypedSizeArgs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = TypedBlock()
+
+    def forward(self, x):
+        H, W = x.shape
+        return self.block(x, H, W)
+
+
 def outcome(fn):
     try:
         fn()
@@ -58,7 +89,7 @@ def outcome(fn):
 
 out = {}
 x = torch.randn(2, 3)
-for cls in (Attr, Signed, Floats, Ints):
+for cls in (Attr, Signed, Floats, Ints, SizeArgs, TypedSizeArgs):
     model = cls().eval()
     out[cls.__name__ + ":script"] = outcome(lambda: torch.jit.script(model))
     out[cls.__name__ + ":trace"] = outcome(lambda: torch.jit.trace(model, (x,)))
@@ -89,3 +120,17 @@ def test_findings_are_the_failing_expressions(facts: dict) -> None:
     lines = code.splitlines()
     assert got == {i for i, l in enumerate(lines, 1) if "else 0\n" in l + "\n" or "-1 if flag else 0.5" in l}
     assert all(facts[f"{n}:script"].startswith("FAIL") for n in ("Attr", "Signed"))
+
+
+@pytest.mark.export
+def test_sizes_passed_to_unannotated_submodule_parameters_fail_scripting(facts: dict) -> None:
+    # the first line of the error shows the inferred schema: every unannotated parameter is a Tensor
+    assert facts["SizeArgs:script"].startswith("FAIL forward(__torch__.Block self, Tensor x, Tensor H, Tensor W)")
+    assert facts["SizeArgs:trace"] == facts["SizeArgs:export"] == "OK"
+    assert facts["TypedSizeArgs:script"] == "OK"
+    code = SCRIPT.split("def outcome")[0]
+    lines = code.splitlines()
+    got = {(f.line, f.col) for f in lint_source(code, targets=["all"]) if f.code == "PT205"}
+    call = next(i for i, line in enumerate(lines, 1) if "return self.block(x, H, W)" in line)
+    assert {line for line, _ in got} == {call}  # the untyped block's call only; the typed one is fine
+    assert len(got) == 2  # H and W
