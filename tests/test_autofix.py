@@ -1025,3 +1025,20 @@ def test_pt403_fixed_program_takes_the_other_size(tmp_path) -> None:
     fixed = _load(tmp_path / "pt403_after.py", after)
     program = fixed.export()
     assert program.module()(big).shape == (16, 2)
+
+
+def test_fix_judges_each_file_in_the_projects_context(tmp_path, monkeypatch, capsys) -> None:
+    """The check before fixing sees the whole project: an export call in another file chooses the targets and
+    the model judged. A file re-checked alone would get other targets and other findings, and every fix in it
+    was refused as "changed since mllint checked it" although nothing changed."""
+    before, after = CASES["PT206"]
+    other = "\n\nclass Unused(nn.Module):\n    def forward(self, x, scale=None):\n        return x if scale is None else x * scale\n"
+    export = "import torch\nfrom model import AddBias\n\ntorch.jit.script(AddBias())\n"
+    root = _project(tmp_path, monkeypatch, {"model.py": before + other, "export.py": export})
+    code = main(["check", "--no-cache", "--fix", "."])
+    _, err = capsys.readouterr()
+    assert "changed since mllint checked it" not in err, err
+    fixed = (root / "model.py").read_text(encoding="utf-8")
+    assert "bias: Optional[torch.Tensor] = None" in fixed, err  # the scripted model's PT206 is fixed
+    assert "scale=None" in fixed  # the class no export call names is not judged, so not touched
+    assert code in (0, 1)

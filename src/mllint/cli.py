@@ -43,69 +43,143 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", action="append", help="rule codes, names or prefixes to enable (comma-separated)")
     check.add_argument("--ignore", action="append", help="rule codes, names or prefixes to disable")
     check.add_argument("--extend-select", action="append", help="rules to enable on top of the configured ones")
-    check.add_argument("--target", "--targets", dest="targets", action="append",
-                       help="export targets you ship to (comma-separated; 'all' for every target; 'auto': those the "
-                            "project's export calls use, else the modern set; default: configured, else auto): " + ", ".join(target_names()))
+    check.add_argument(
+        "--target",
+        "--targets",
+        dest="targets",
+        action="append",
+        help="export targets you ship to (comma-separated; 'all' for every target; 'auto': those the "
+        "project's export calls use, else the modern set; default: configured, else auto): "
+        + ", ".join(target_names()),
+    )
     check.add_argument("--severity", action="append", metavar="CODE=LEVEL", help="override a rule's severity")
     check.add_argument("--exclude", action="append", help="replace the exclude globs")
     check.add_argument("--extend-exclude", action="append", help="add exclude globs")
-    check.add_argument("--force-exclude", action="store_true", help="apply excludes to files named on the command line too")
-    check.add_argument("--format", choices=FORMATS, default="text",
-                       help="report format: text for people, json, sarif (code scanning), github (annotations)")
+    check.add_argument(
+        "--force-exclude", action="store_true", help="apply excludes to files named on the command line too"
+    )
+    check.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="report format: text for people, json, sarif (code scanning), github (annotations)",
+    )
     check.add_argument("--output", "-o", type=Path, help="write the report to FILE (atomically) instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="colour the text report (auto: on a terminal, unless NO_COLOR is set)")
-    check.add_argument("--no-show-source", dest="show_source", action="store_false",
-                       help="text report: leave out the source line and caret under each finding")
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text report (auto: on a terminal, unless NO_COLOR is set)",
+    )
+    check.add_argument(
+        "--no-show-source",
+        dest="show_source",
+        action="store_false",
+        help="text report: leave out the source line and caret under each finding",
+    )
     check.add_argument("--stdin-filename", help="the path of the file given on stdin (for messages and config)")
-    check.add_argument("--report-unused-ignores", action="store_true", help="report suppressions that suppress nothing (ML005)")
-    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
-                       help="lowest severity that makes the exit code 1 (default: warning)")
+    check.add_argument(
+        "--report-unused-ignores", action="store_true", help="report suppressions that suppress nothing (ML005)"
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="warning",
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     check.add_argument("--sarif-category", help="SARIF runAutomationDetails id (for several uploads per commit)")
     check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: number of cores)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    check.add_argument("--memory-limit", type=_mebibytes, default=None, metavar="MIB",
-                       help="MiB one file's parse may need (estimated first); a file over it is reported (ML009), "
-                            "not parsed; 0: no limit (default 300; config: memory-limit)")
+    check.add_argument(
+        "--memory-limit",
+        type=_mebibytes,
+        default=None,
+        metavar="MIB",
+        help="MiB one file's parse may need (estimated first); a file over it is reported (ML009), "
+        "not parsed; 0: no limit (default 300; config: memory-limit)",
+    )
     check.add_argument("--confirm", action="store_true", help="attempt the real exports of the configured models")
     check.add_argument("--model", action="append", help="ad hoc model factory 'package.module:function' for --confirm")
     check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device for --confirm exports")
     check.add_argument("--strict", action="store_true", help="--confirm: torch.export in strict mode")
-    check.add_argument("--keep-static-verdicts", action="store_true", default=None,
-                       help="--confirm: a finding the real exports disproved on every target it names still fails the run "
-                            "(default: it is shown as disproved and does not; config: keep-static-verdicts)")
-    check.add_argument("--shard", metavar="I/N",
-                       help="--confirm: attempt only shard I of N of the (model, target) pairs (stable hash split); "
-                            "write --format json and combine the N reports with `mllint merge`")
+    check.add_argument(
+        "--keep-static-verdicts",
+        action="store_true",
+        default=None,
+        help="--confirm: a finding the real exports disproved on every target it names still fails the run "
+        "(default: it is shown as disproved and does not; config: keep-static-verdicts)",
+    )
+    check.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="--confirm: attempt only shard I of N of the (model, target) pairs (stable hash split); "
+        "write --format json and combine the N reports with `mllint merge`",
+    )
     check.add_argument("--artifacts", type=Path, help="--confirm: keep exported files in DIR")
-    check.add_argument("--timeout", type=_positive_seconds, default=None,
-                       help="--confirm: seconds allowed per step (building the model, then each target; default 300); "
-                            "wins over the models' configured timeout")
-    check.add_argument("--baseline", type=Path, metavar="FILE",
-                       help="report only findings not recorded in this baseline file; list its stale entries")
-    check.add_argument("--update-baseline", action="store_true",
-                       help="write today's findings to the --baseline FILE (sorted JSON) and report against it")
-    check.add_argument("--statistics", action="store_true",
-                       help="print the number of findings per rule and per target instead of the findings")
-    check.add_argument("--show-entry-points", action="store_true",
-                       help="list the entry points judged (with their source), the classes excluded (with the reason), "
-                            "the export calls found and the targets, then exit 0")
-    check.add_argument("--add-ignore", action="store_true",
-                       help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit")
-    check.add_argument("--fix", action="store_true",
-                       help="apply the safe fixes in place (atomically per file), then report what is left")
-    check.add_argument("--diff", action="store_true",
-                       help="print the fixes as a unified diff without writing (exit 1 when something would change)")
-    check.add_argument("--unsafe-fixes", action="store_true",
-                       help="with --fix / --diff: also apply the fixes that may change behaviour (see `mllint rules`)")
+    check.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=None,
+        help="--confirm: seconds allowed per step (building the model, then each target; default 300); "
+        "wins over the models' configured timeout",
+    )
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="report only findings not recorded in this baseline file; list its stale entries",
+    )
+    check.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write today's findings to the --baseline FILE (sorted JSON) and report against it",
+    )
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print the number of findings per rule and per target instead of the findings",
+    )
+    check.add_argument(
+        "--show-entry-points",
+        action="store_true",
+        help="list the entry points judged (with their source), the classes excluded (with the reason), "
+        "the export calls found and the targets, then exit 0",
+    )
+    check.add_argument(
+        "--add-ignore",
+        action="store_true",
+        help="insert '# mllint: ignore[CODE]' comments for every current finding, then exit",
+    )
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes in place (atomically per file), then report what is left",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff without writing (exit 1 when something would change)",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix / --diff: also apply the fixes that may change behaviour (see `mllint rules`)",
+    )
 
     rules = sub.add_parser("rules", help="list the rules")
-    rules.add_argument("--target", action="append",
-                       help="only rules that affect these targets (comma-separated): " + ", ".join(target_names()))
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                       help="list format: text, json, or the README's markdown table")
+    rules.add_argument(
+        "--target",
+        action="append",
+        help="only rules that affect these targets (comma-separated): " + ", ".join(target_names()),
+    )
+    rules.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="list format: text, json, or the README's markdown table",
+    )
 
     merge = sub.add_parser("merge", help="combine the JSON reports of `check --confirm --shard I/N` into one")
     merge.add_argument("reports", nargs="+", type=Path, help="shard reports written with --format json")
@@ -113,8 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--output", "-o", type=Path, help="write the merged report to FILE instead of stdout")
     merge.add_argument("--quiet", "-q", action="store_true", help="one line per finding, no source or summary")
     merge.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in text output")
-    merge.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
-                       help="lowest severity that makes the exit code 1 (default: warning)")
+    merge.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="warning",
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
     merge.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     merge.add_argument("--sarif-category", help="SARIF runAutomationDetails id")
 
@@ -223,8 +301,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     stdin_data = None
     if "-" in paths:
         stdin_data = sys.stdin.buffer.read()
-    start = Path(args.stdin_filename).parent if (args.stdin_filename and paths == ["-"]) else Path(
-        next((p for p in paths if p != "-"), "."))
+    start = (
+        Path(args.stdin_filename).parent
+        if (args.stdin_filename and paths == ["-"])
+        else Path(next((p for p in paths if p != "-"), "."))
+    )
     for p in paths:
         if p != "-" and not os.path.lexists(p):
             sys.stderr.write(f"mllint: {p}: no such file or directory\n")
@@ -249,10 +330,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         problem = project_cache_problem(settings.root)
         if problem:
             sys.stderr.write(f"mllint: warning: {problem}; using the user cache instead\n")
+
     def lint():
-        return run_check(paths, settings, catalogue, stdin_data=stdin_data, stdin_filename=args.stdin_filename,
-                         force_exclude=args.force_exclude, report_unused_ignores=args.report_unused_ignores,
-                         jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(), cache=not args.no_cache)
+        return run_check(
+            paths,
+            settings,
+            catalogue,
+            stdin_data=stdin_data,
+            stdin_filename=args.stdin_filename,
+            force_exclude=args.force_exclude,
+            report_unused_ignores=args.report_unused_ignores,
+            jobs=args.jobs if args.jobs and args.jobs > 0 else default_jobs(),
+            cache=not args.no_cache,
+        )
 
     result = lint()
     if args.show_entry_points:
@@ -263,15 +353,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         _emit(sys.stdout, json_text(report) if args.format == "json" else render_entry_points(report))
         return EXIT_OK
     if args.fix or args.diff:
+        from mllint.findings import Finding
         from mllint.fixes import load_project
         from mllint.fixes.cli import run_fixes
 
-        def relint(display: str, data: bytes):  # the file's bytes as read for fixing, linted as that file
-            return run_check(["-"], settings, catalogue, stdin_data=data, stdin_filename=str(settings.root / display),
-                             jobs=1, cache=not args.no_cache).findings
+        again: Dict[str, List[Finding]] = {}
 
-        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint,
-                                 load_project(settings))
+        def relint(display: str, data: bytes) -> List[Finding]:
+            """The file's findings in a second run over the same paths, just before fixing: a file checked alone
+            would lose the project's context (export calls elsewhere choose the entry points; callers in other
+            files decide PT205), so its findings would differ although it did not change. The second run is a
+            cache hit for every file that did not change; a file that changes after it is caught when the fix is
+            written (its bytes must still be ``data``)."""
+            if not again:
+                again["<run>"] = []
+                for f in lint().findings:
+                    again.setdefault(f.path, []).append(f)
+            return again.get(display, [])
+
+        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint, load_project(settings))
         if code is not None:
             return code
     if args.shard and not args.confirm:
@@ -288,13 +388,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         from mllint.fixes import attach_edits, load_project
 
         stdin_path = {"-"} | ({args.stdin_filename} if args.stdin_filename and stdin_data is not None else set())
-        result.findings = attach_edits(result.findings, settings.root, catalogue,
-                                       texts={p: "" for p in stdin_path}, project=load_project(settings))
+        result.findings = attach_edits(
+            result.findings, settings.root, catalogue, texts={p: "" for p in stdin_path}, project=load_project(settings)
+        )
     stream = sys.stdout
     ctx = ReportContext(
-        result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,
+        result=result,
+        catalogue=catalogue,
+        root=settings.root,
+        version=__version__,
+        targets=settings.targets,
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
-        quiet=args.quiet, show_source=args.show_source, sarif_category=args.sarif_category, fail_on=args.fail_on,
+        quiet=args.quiet,
+        show_source=args.show_source,
+        sarif_category=args.sarif_category,
+        fail_on=args.fail_on,
         config_file=settings.config_file,
     )
     if args.statistics:
@@ -312,8 +420,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if result.failing(Severity(args.fail_on)) else EXIT_OK
 
 
-def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
-           stdin_data: Optional[bytes]) -> Optional[int]:
+def _adopt(
+    args: argparse.Namespace, paths: Sequence[str], root: Path, result, stdin_data: Optional[bytes]
+) -> Optional[int]:
     """--add-ignore, --update-baseline and --baseline; an exit code when the run ends here."""
     if args.add_ignore:
         from mllint.add_ignore import add_ignores
@@ -322,8 +431,10 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
         for f, why in outcome.skipped:
             sys.stderr.write(f"{f.path}:{f.line}:{f.col + 1}: {f.code} not ignored: {why}\n")
         files = len(outcome.added)
-        sys.stderr.write(f"mllint: added {outcome.total} ignore comment{'s' if outcome.total != 1 else ''} "
-                         f"in {files} file{'s' if files != 1 else ''}\n")
+        sys.stderr.write(
+            f"mllint: added {outcome.total} ignore comment{'s' if outcome.total != 1 else ''} "
+            f"in {files} file{'s' if files != 1 else ''}\n"
+        )
         return EXIT_FINDINGS if outcome.skipped else EXIT_OK
     if args.baseline is None:
         return None
@@ -341,11 +452,15 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
         if args.update_baseline:
             entries = baseline.entries_for(result.findings, root, texts)
             write_report(args.baseline, baseline.dumps(entries))
-            sys.stderr.write(f"mllint: wrote {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} to {args.baseline}\n")
+            sys.stderr.write(
+                f"mllint: wrote {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} to {args.baseline}\n"
+            )
             left_out = sum(1 for f in result.findings if baseline.eligible(f)) - len(entries)
             if left_out:
-                sys.stderr.write(f"mllint: {left_out} finding{'s' if left_out != 1 else ''} without a line fingerprint "
-                                 "(stdin without --stdin-filename, or a file that is not UTF-8) stay reported\n")
+                sys.stderr.write(
+                    f"mllint: {left_out} finding{'s' if left_out != 1 else ''} without a line fingerprint "
+                    "(stdin without --stdin-filename, or a file that is not UTF-8) stay reported\n"
+                )
         else:
             entries = baseline.load(args.baseline)
     except (baseline.BaselineError, OutputError, OSError) as exc:
@@ -355,8 +470,10 @@ def _adopt(args: argparse.Namespace, paths: Sequence[str], root: Path, result,
     applied = baseline.apply(result.findings, entries, root, checked, texts)
     result.findings = applied.findings
     if applied.stale:
-        sys.stderr.write(f"mllint: {len(applied.stale)} stale baseline entr{'ies' if len(applied.stale) != 1 else 'y'} "
-                         f"in {args.baseline} (fixed or changed; --update-baseline drops them):\n")
+        sys.stderr.write(
+            f"mllint: {len(applied.stale)} stale baseline entr{'ies' if len(applied.stale) != 1 else 'y'} "
+            f"in {args.baseline} (fixed or changed; --update-baseline drops them):\n"
+        )
         for e in applied.stale:
             sys.stderr.write(f"  {e.path}: {e.code} {e.message}\n")
     return None
@@ -379,7 +496,9 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
             return EXIT_USAGE
         models.append(ModelSpec(name=factory, factory=factory, timeout=args.timeout))
     if not models:
-        sys.stderr.write("mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n")
+        sys.stderr.write(
+            "mllint: --confirm needs models: add [[tool.mllint.models]] to pyproject.toml or pass --model\n"
+        )
         return EXIT_USAGE
     from mllint.config import ConfigError
     from mllint.confirm import shard as sharding
@@ -405,9 +524,22 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
         models = sharding.shard_models(models, settings.targets, *shard)
     try:
         with _confirm_progress(models, settings.targets) as progress:
-            results = run_confirm(models, settings.root, settings.targets, args.device, args.jobs or 1,
-                                  args.artifacts, args.strict, progress, timeout=args.timeout,
-                                  onnx_opset=settings.onnx_opset) if models else []
+            results = (
+                run_confirm(
+                    models,
+                    settings.root,
+                    settings.targets,
+                    args.device,
+                    args.jobs or 1,
+                    args.artifacts,
+                    args.strict,
+                    progress,
+                    timeout=args.timeout,
+                    onnx_opset=settings.onnx_opset,
+                )
+                if models
+                else []
+            )
     except ValueError as exc:
         sys.stderr.write(f"mllint: {exc}\n")
         return EXIT_USAGE
@@ -417,13 +549,19 @@ def _confirm(args: argparse.Namespace, settings, catalogue, result) -> Optional[
     for r in results:  # the device choice is visible in every result
         r.details.setdefault("device", devices.get(r.model, args.device))
     if shard is not None:
-        fingerprint = sharding.config_fingerprint(settings.fingerprint(), settings.targets,
-                                                  settings.keep_static_verdicts, all_models,
-                                                  (args.device, args.strict, args.timeout))
-        result.shard = sharding.shard_block(shard[0], shard[1], fingerprint, all_models,
-                                            settings.keep_static_verdicts, static, results)
-    result.findings = merge(result.findings, results, settings.root, catalogue,
-                            keep_static=settings.keep_static_verdicts)
+        fingerprint = sharding.config_fingerprint(
+            settings.fingerprint(),
+            settings.targets,
+            settings.keep_static_verdicts,
+            all_models,
+            (args.device, args.strict, args.timeout),
+        )
+        result.shard = sharding.shard_block(
+            shard[0], shard[1], fingerprint, all_models, settings.keep_static_verdicts, static, results
+        )
+    result.findings = merge(
+        result.findings, results, settings.root, catalogue, keep_static=settings.keep_static_verdicts
+    )
     result.confirm_summary = confirm_summary(result.findings, results)
     result.confirm_results = [r.to_dict() if hasattr(r, "to_dict") else dict(vars(r)) for r in results]
     return None
@@ -445,8 +583,15 @@ class _confirm_progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.description}"), console=Console(stderr=True), transient=True)
+        self.bar = Progress(
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self.bar.start()
         self.task = self.bar.add_task("", total=self.total)
         return self.update
@@ -474,11 +619,27 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.format == "json":
         import json
 
-        sys.stdout.write(json.dumps([
-            {"code": r.code, "name": r.name, "family": r.family, "framework": r.framework, "summary": r.summary,
-             "default_severity": r.default_severity.value, "fix": r.fix_safety,
-             "targets": {t: {"severity": i.severity.value, "effect": i.effect} for t, i in r.impacts.items()}}
-            for r in rules], indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "family": r.family,
+                        "framework": r.framework,
+                        "summary": r.summary,
+                        "default_severity": r.default_severity.value,
+                        "fix": r.fix_safety,
+                        "targets": {
+                            t: {"severity": i.severity.value, "effect": i.effect} for t, i in r.impacts.items()
+                        },
+                    }
+                    for r in rules
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
         return EXIT_OK
     if args.format == "markdown":
         from mllint.docs import rule_table
@@ -510,23 +671,33 @@ def cmd_merge(args: argparse.Namespace) -> int:
         sys.stderr.write(f"mllint: merge: {exc}\n")
         return EXIT_USAGE
     if merged.doc.get("mllint_version") != __version__:
-        sys.stderr.write(f"mllint: merge: the reports were written by mllint {merged.doc.get('mllint_version')}, "
-                         f"this is {__version__}: merge with the version that wrote them\n")
+        sys.stderr.write(
+            f"mllint: merge: the reports were written by mllint {merged.doc.get('mllint_version')}, "
+            f"this is {__version__}: merge with the version that wrote them\n"
+        )
         return EXIT_USAGE
     root = Path(str(merged.doc.get("root", ".")))
     if not root.is_dir():
         root = Path.cwd()
-    result = RunResult(files_checked=int(merged.doc.get("files_checked") or 0), root=str(root),
-                       entry_points=dict(merged.doc.get("entry_points") or {}))  # every shard judged the same
+    result = RunResult(
+        files_checked=int(merged.doc.get("files_checked") or 0),
+        root=str(root),
+        entry_points=dict(merged.doc.get("entry_points") or {}),
+    )  # every shard judged the same
     result.findings = merge(merged.static, merged.results, root, catalogue, keep_static=merged.keep_static)
     result.confirm_results = [r.to_dict() for r in merged.results]
     result.confirm_summary = confirm_summary(result.findings, merged.results)
     stream = sys.stdout
     ctx = ReportContext(
-        result=result, catalogue=catalogue, root=root, version=__version__,
+        result=result,
+        catalogue=catalogue,
+        root=root,
+        version=__version__,
         targets=tuple(merged.doc.get("targets") or ()),
         color=_use_color(args.color, stream) and args.output is None and args.format == "text",
-        quiet=args.quiet, sarif_category=args.sarif_category, fail_on=args.fail_on,
+        quiet=args.quiet,
+        sarif_category=args.sarif_category,
+        fail_on=args.fail_on,
         config_file=root / str(merged.doc["config_file"]) if merged.doc.get("config_file") else None,
     )
     text = render(args.format, ctx)
