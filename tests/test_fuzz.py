@@ -45,7 +45,8 @@ def _check(source: str) -> None:
 
 @pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node()))
+# deferred: building the grammar strategies takes seconds, paid at collection even when the test is deselected
+@given(st.deferred(lambda: st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node())))
 def test_generated_programs_never_crash_the_analysis(program: str) -> None:
     _check("import torch\n" + program)
     _check(_as_forward(program))
