@@ -122,6 +122,7 @@ def test_valid_python_libcst_cannot_parse_is_a_parser_limit_not_a_syntax_error(t
     assert ("ok.py", "PT101") in found
 
 
+@pytest.mark.slow  # a fresh process's stack depth, 4 deep files (seconds)
 def test_deep_expressions_in_forward_are_ML006_for_every_stage(tmp_path: Path) -> None:
     """900 nested lambdas, 900 chained calls, 3,000 adjacent strings, a 3,000-operand ``and``: Python
     compiles each; the summary, the walker or the locator runs out of depth: ML006, never a crash."""
