@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import re
 import tempfile
 import textwrap
@@ -391,7 +389,7 @@ def judged_of(report: Dict[str, object]) -> Set[str]:
     return {e["class"] for e in report["judged"]}  # type: ignore[union-attr,index]
 
 
-def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_path: Path) -> None:
+def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_path: Path, mllint_cli) -> None:  # type: ignore[no-untyped-def]
     """``BertModel`` is both a part of ``BertForX`` in its file and what the user traces: the export call
     decides. Without it the dict output of the part is an intermediate value and is not reported."""
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = 'all'\n")
@@ -410,12 +408,7 @@ def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_p
     )
 
     def pt217() -> List[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "mllint", "check", ".", "--no-cache", "--format", "json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-        )
+        proc = mllint_cli(["check", ".", "--no-cache", "--format", "json"], tmp_path)
         assert proc.returncode in (0, 1), proc.stderr
         return [f"{f['path']}:{f['line']}" for f in json.loads(proc.stdout)["findings"] if f["code"] == "PT217"]
 
