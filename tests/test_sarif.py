@@ -395,6 +395,7 @@ def _normalise(log: dict) -> dict:
     return log
 
 
+@pytest.mark.slow  # every fixture on every target, each fix computed (seconds); run it after regenerating
 def test_golden_sarif_for_fixtures(mllint_cli) -> None:
     """``mllint check fixtures --format sarif``; regenerate with MLLINT_UPDATE_GOLDEN=1."""
     proc = mllint_cli(["check", "fixtures", "--format", "sarif", "--target", "all"], cwd=REPO)
