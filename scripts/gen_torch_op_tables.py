@@ -385,6 +385,57 @@ def verify_dynamo(op: str) -> Optional[bool]:
     return True
 
 
+_REQUIRED_RE = re.compile(r"Required parameter '([A-Za-z_0-9]+)' is not provided")
+
+
+def _list_default_args(op: str):  # type: ignore[no-untyped-def]
+    """(overload, argument index, argument name) for each ``int[]`` argument whose default is ``[]``
+    (``amax(Tensor self, int[1] dim=[])``): the ones a call may leave out that the ONNX function may need."""
+    out = []
+    for overload in _overloads(op)[:6]:
+        for i, a in enumerate(overload._schema.arguments):
+            t = str(a.type)
+            if a.has_default_value() and a.default_value == [] and (t.startswith(("int[", "SymInt[", "List[int]"))):
+                out.append((overload, i, a.name))
+    return out
+
+
+def probe_required_args(op: str) -> List[List[object]]:
+    """Arguments the dynamo exporter's ONNX function needs although the schema gives them a default:
+    a real ``torch.onnx.export(dynamo=True)`` of the call without the argument must fail with "Required
+    parameter '<name>' is not provided", and the same call with it (``[-1]`` / ``[1]``) must export.
+    [[name, position in the schema], ...] (position 0 is ``self``)."""
+    import torch
+
+    found: List[List[object]] = []
+    for overload, index, name in _list_default_args(op):
+        x = torch.rand(4, 4) + torch.eye(4)
+        built = _example_args(overload, x)
+        if built is None or [name, index] in found:
+            continue
+        args, kwargs = built
+        try:
+            overload(*args, **kwargs)
+            torch.onnx.export(_module(overload, kwargs), tuple(args), dynamo=True, verbose=False)
+            continue  # exports without the argument
+        except Exception as exc:
+            chain, cause = [], exc  # type: ignore[var-annotated]
+            while cause is not None and len(chain) < 6:
+                chain.append(str(cause))
+                cause = cause.__cause__ or cause.__context__
+            missing = next((m.group(1) for c in chain for m in [_REQUIRED_RE.search(c)] if m), None)
+        if missing != name:
+            continue
+        given = dict(kwargs, **{name: [-1] if "dim" in name else [1]})
+        try:
+            overload(*args, **given)
+            torch.onnx.export(_module(overload, given), tuple(args), dynamo=True, verbose=False)
+        except Exception:
+            continue  # fails either way: not a question of this argument
+        found.append([name, index])
+    return found
+
+
 def script_unsupported_tensor_methods() -> List[str]:
     """Tensor methods TorchScript cannot compile: torch/jit/unsupported_tensor_ops.py's method (compile
     ``x.<attr>()`` for every public attribute), matching both spellings of the error in torch 2.13."""
@@ -482,9 +533,21 @@ def build(probe: bool = True, verify: bool = True, verbose: bool = False) -> dic
             if verdict:
                 failing.append(op)
         legacy_unsupported[str(opset)] = failing
+
+    # onnx-dynamo, per argument: ops it lowers only when a defaulted argument is given (``x.amax()``)
+    required_args: Dict[str, List[List[object]]] = {}
+    if probe and verify:
+        for op in candidates:
+            if op in dynamo_unsupported or f"aten::{op}" not in registered or not _list_default_args(op):
+                continue
+            found = probe_required_args(op)
+            if found:
+                required_args[op] = found
+            if verbose:
+                print("required", op, found, file=sys.stderr)
     logging.disable(logging.NOTSET)
 
-    flagged = set(dynamo_unsupported).union(*map(set, legacy_unsupported.values()))
+    flagged = set(dynamo_unsupported).union(*map(set, legacy_unsupported.values())) | set(required_args)
     kept_names = {k: v for k, v in sorted(names.items()) if v in flagged}
     functional = {op: functional_of(op, ops) for op in sorted(flagged) if functional_of(op, ops)}
     return {
@@ -516,6 +579,7 @@ def build(probe: bool = True, verify: bool = True, verbose: bool = False) -> dic
                 "unsupported": {str(DYNAMO_OPSET): dynamo_unsupported},
                 "reaches": dynamo_probed,
                 "verified": {str(DYNAMO_OPSET): dynamo_verified},
+                "required_args": required_args,
             },
             "onnx-legacy": {"opsets": list(LEGACY_OPSETS), "unsupported": legacy_unsupported,
                             "verified": legacy_verified},

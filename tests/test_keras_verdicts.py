@@ -78,12 +78,23 @@ def export(name, cls):
 
 
 E = {}
-for name in ("PerExample", "PerExampleNamed", "PerFeature", "PerFeatureStatic"):
+for name in ("PerExample", "PerExampleNamed", "PerFeature", "PerFeatureStatic", "PerExampleComprehension",
+             "PerFeatureComprehension"):
     export(name, getattr(loops, name))
 import eager_paths  # noqa: E402
 
 for name in ("HelperGuarded", "DirectlyGuarded", "Unguarded"):
     export(name, getattr(eager_paths, name))
+import sequences  # noqa: E402
+
+for name in ("dynamic_steps", "dynamic_static_steps", "fixed_steps", "dynamic_features", "sequential_steps"):
+    try:
+        m = getattr(sequences, name)()
+        m(np.ones((2, 6, 4), "float32"))
+        m.export(os.path.join(OUT, "sm_" + name), verbose=False)
+        E[name] = {"ok": True}
+    except Exception as exc:
+        E[name] = {"ok": False, "error": type(exc).__name__, "message": str(exc)[:1500]}
 R["export"] = E
 print("RESULT" + json.dumps(R))
 """
@@ -182,11 +193,25 @@ def test_range_over_a_dynamic_size_in_keras_call_TF109(round_trips) -> None:  # 
     """``range(keras.ops.shape(x)[0])`` in a Keras 3 ``call()`` fails at ``model.export`` (the batch is
     dynamic there, so the size is a scalar tensor); over static sizes the loop unrolls fine."""
     exports = round_trips["export"]
-    for name in ("PerExample", "PerExampleNamed"):
+    for name in ("PerExample", "PerExampleNamed", "PerExampleComprehension"):
         assert not exports[name]["ok"] and "cannot be interpreted as an integer" in exports[name]["message"], exports[
             name
         ]
-    for name in ("PerFeature", "PerFeatureStatic"):
+    for name in ("PerFeature", "PerFeatureStatic", "PerFeatureComprehension"):
+        assert exports[name]["ok"], exports[name]
+
+
+@pytest.mark.export
+def test_range_over_a_sequence_dim_of_a_functional_input_TF109_TF301(round_trips) -> None:  # type: ignore[no-untyped-def]
+    """A layer applied to ``keras.Input((None, 4))``: ``model.export`` keeps dim 1 ``None``, so
+    ``range(keras.ops.shape(x)[1])`` (a scalar tensor) and ``range(x.shape[1])`` (None) fail; over
+    ``keras.Input((6, 4))``, or over the static feature dim, the loop unrolls."""
+    exports = round_trips["export"]
+    for name in ("dynamic_steps", "dynamic_static_steps", "sequential_steps"):
+        assert not exports[name]["ok"] and "cannot be interpreted as an integer" in exports[name]["message"], exports[
+            name
+        ]
+    for name in ("fixed_steps", "dynamic_features"):
         assert exports[name]["ok"], exports[name]
 
 
@@ -364,6 +389,67 @@ def test_tf_keras_lambda_is_not_judged() -> None:
     assert found({"m.py": code}) == []
 
 
+def test_functional_input_dims_reach_the_layer_across_files() -> None:
+    """The layer is defined in one file and applied to ``keras.Input((None, 4))`` in another; an Input whose
+    shape is not a literal, a name bound to two Inputs, and a layer applied to another layer's output say
+    nothing about dim 1."""
+    layer = """\
+        import keras
+        from keras import ops
+
+
+        class Steps(keras.layers.Layer):
+            def call(self, x):
+                return ops.stack([x[:, t] for t in range(ops.shape(x)[1])], 1)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+        """
+    uses = {
+        "dynamic": "inputs = keras.Input((None, 4))\n    return keras.Model(inputs, Steps()(inputs))",
+        "shape_variable": "inputs = keras.Input(shape)\n    return keras.Model(inputs, Steps()(inputs))",
+        "rebound": (
+            "inputs = keras.Input((None, 4))\n    inputs = keras.Input((6, 4))\n"
+            "    return keras.Model(inputs, Steps()(inputs))"
+        ),
+        "after_dense": (
+            "inputs = keras.Input((None, 4))\n    h = keras.layers.Dense(4)(inputs)\n"
+            "    return keras.Model(inputs, Steps()(h))"
+        ),
+    }
+    for name, body in uses.items():
+        model = f"import keras\nfrom layers import Steps\n\n\ndef build(shape=(6, 4)):\n    {body}\n"
+        found = [
+            (f.code, f.line)
+            for f in lint_files({"layers.py": textwrap.dedent(layer), "model.py": model}, select=["TF109"])
+            if f.suppressed is None
+        ]
+        assert found == ([("TF109", 7)] if name == "dynamic" else []), (name, found)
+
+
+def test_functions_defined_in_call_are_walked_where_called() -> None:
+    """A nested function is walked at its call with the call's values (TF208 inside it), a recursive one
+    stops, and its ``return`` is not the enclosing ``call()``'s."""
+    code = """\
+        import keras
+        from keras import ops
+
+
+        class A(keras.layers.Layer):
+            def call(self, x):
+                def spectrum(t, scale=1.0):
+                    real, _ = ops.fft2((t, ops.zeros_like(t)))
+                    return real * scale
+
+                def again(t):
+                    return again(t) if t is None else ops.fft2((t, t))[0]
+
+                return spectrum(x) + again(x)
+        """
+    found = [(f.code, f.line) for f in lint_source(textwrap.dedent(code), targets=["tflite"]) if f.suppressed is None]
+    assert sorted(found) == [("TF208", 8), ("TF208", 12)], found
+
+
 def test_static_python_values_are_not_tf102() -> None:
     code = """\
         import keras
@@ -440,6 +526,13 @@ if FLAVOR == "keras3":
         getattr(lambda_ops, name)().export(path, verbose=False)
         make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
         R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
+    import flex_ops
+
+    for name in ("NestedSpectralMix", "NestedRealSpectrum"):
+        path = os.path.join(OUT, name)
+        flex_ops.nested_model(getattr(flex_ops, name)()).export(path, verbose=False)
+        make = lambda: tf.lite.TFLiteConverter.from_saved_model(path)
+        R[name] = {"builtins": convert(make, False), "select": convert(make, True)}
 else:
     import legacy_zoo
 
@@ -473,6 +566,11 @@ def test_lambda_functions_are_traced_with_the_model_TF208(tmp_path: Path) -> Non
     erf = got["erf_model"]
     assert not erf["builtins"]["ok"] and "tf.Erf" in erf["builtins"]["ops"] and erf["select"]["ok"], erf
     assert got["relu_model"]["builtins"]["ok"], got["relu_model"]
+    # functions defined in call() and called there are traced with it (walked inline, TF208)
+    fft = got["NestedSpectralMix"]
+    assert not fft["builtins"]["ok"] and any("FFT2D" in op for op in fft["builtins"]["ops"]), fft
+    assert fft["select"]["ok"], fft
+    assert got["NestedRealSpectrum"]["builtins"]["ok"], got["NestedRealSpectrum"]
 
 
 def _tf_keras_available() -> bool:

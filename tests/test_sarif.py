@@ -438,10 +438,11 @@ def test_mechanical_fix_becomes_sarif_fix(mllint_cli, tmp_path: Path) -> None:
     (result,) = run["results"]
     (change,) = result["fixes"][0]["artifactChanges"]
     (replacement,) = change["replacements"]
-    assert replacement["deletedRegion"] == {"startLine": 5, "startColumn": 20, "endLine": 5, "endColumn": 35}
+    # the codemod's fix (the use is arithmetic with the tensor): ``.item()`` -> ``.detach()``
+    assert replacement["deletedRegion"] == {"startLine": 5, "startColumn": 29, "endLine": 5, "endColumn": 33}
     assert region_text(run, {"physicalLocation": {"artifactLocation": change["artifactLocation"],
-                                                  "region": replacement["deletedRegion"]}}) == "x.mean().item()"
-    assert replacement["insertedContent"]["text"] == "x.mean()"
+                                                  "region": replacement["deletedRegion"]}}) == "item"
+    assert replacement["insertedContent"]["text"] == "detach"
 
 
 @pytest.mark.export

@@ -144,7 +144,7 @@ async def _drive(root: Path) -> None:
     fix = actions[0]
     assert isinstance(fix, types.CodeAction) and fix.edit is not None and fix.edit.changes is not None
     fixed = _apply(MODEL, fix.edit.changes[uri])
-    assert "return x * x.mean()\n" in fixed
+    assert "return x * x.mean().detach()\n" in fixed
 
     # The editor applies the edit (a full-text change): diagnostics clear; saving lints again.
     s.client.text_document_did_change(

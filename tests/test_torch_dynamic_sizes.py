@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import List, Tuple
+
+import pytest
 
 from mllint.testing import lint_files, lint_source
 
@@ -62,6 +65,37 @@ def test_declared_dynamic_dims_at_a_torch_export_call() -> None:
         (28, "PT109"),  # math.sqrt(b) from the unpacked shape
         (28, "PT109"),  # np.log(len(x)); float() of that number is the same flow
     ]
+
+
+def test_dynamic_dims_setting_declares_dims_for_models_without_an_export_call() -> None:
+    """``dynamic-dims = { batch = 0 }``: dim 0 of every tensor input; a labelled dim limited to named inputs."""
+    def with_config(config: dict) -> List[Tuple[int, str]]:
+        got = lint_source(textwrap.dedent(MODEL), select=SELECT, config=config)
+        return sorted((f.line, f.code) for f in got if f.suppressed is None)
+
+    batch = with_config({"dynamic-dims": {"batch": 0}})
+    assert (10, "PT109") in batch and (12, "PT110") in batch and (14, "PT110") in batch  # x and y alike
+    assert (16, "PT110") not in batch  # x.shape[1] is not declared
+    both = with_config({"dynamic-dims": {"batch": 0, "features": {"dim": 1, "inputs": ["x"]}}})
+    assert (16, "PT110") in both and set(batch) <= set(both)
+    only_y = with_config({"dynamic-dims": {"batch": {"dim": 0, "inputs": ["y"]}}})
+    assert (14, "PT110") in only_y and (12, "PT110") not in only_y
+    # the setting adds to what an export call declares (the call judges its own dims; the setting, what you ship)
+    declared = MODEL + """\
+    torch.export.export(Net(), (torch.randn(4, 3), torch.randn(4, 3)), dynamic_shapes={"x": None, "y": None})
+    """
+    got = lint_source(textwrap.dedent(declared), select=SELECT, config={"dynamic-dims": {"batch": 0}})
+    assert {(12, "PT110"), (14, "PT110")} <= {(f.line, f.code) for f in got}
+    assert not lint_source(textwrap.dedent(declared), select=SELECT)
+
+
+@pytest.mark.parametrize("value", [0, {"batch": -1}, {"batch": "0"}, {"batch": {"dim": 0, "axes": ["x"]}}, {}])
+def test_dynamic_dims_setting_is_validated(value: object) -> None:
+    from mllint.catalogue import load_catalogue
+    from mllint.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="dynamic-dims"):
+        load_settings(Path("."), load_catalogue(), None, {"dynamic-dims": value})
 
 
 def test_nothing_without_a_declaration() -> None:

@@ -43,8 +43,9 @@ def test_tables_parse_and_record_versions() -> None:
     for spec in raw["targets"].values():
         for ops in spec["unsupported"].values():
             assert ops == sorted(ops)
-    # every Python spelling kept points at an op some target cannot lower
+    # every Python spelling kept points at an op some target cannot lower (or lowers only with an argument)
     flagged = set().union(*(set(ops) for spec in raw["targets"].values() for ops in spec["unsupported"].values()))
+    flagged |= {op for spec in raw["targets"].values() for op in spec.get("required_args", {})}
     assert set(raw["names"].values()) <= flagged
 
 
@@ -357,3 +358,72 @@ def test_onnx_opset_setting_selects_the_table() -> None:
         """
     assert pt220(code) == []  # default opset 18: the legacy exporter has bitwise_and
     assert pt220(code, config={"onnx-opset": 17}) == [(6, LEGACY)]
+
+
+# -- (d) arguments the dynamo exporter needs although the schema defaults them -------------------
+#: expression in ``forward(self, x)`` -> whether the call leaves ``dim`` out (``dim=()`` is the default)
+REQUIRED_CASES = {
+    "x.amax()": True, "torch.amax(x)": True, "x.amax(dim=())": True, "x.amin()": True,
+    "x.amax(dim=-1)": False, "x.amax(-1)": False, "torch.amax(x, 1, keepdim=True)": False, "x.amin(dim=(0, 1))": False,
+}
+
+
+@pytest.fixture(scope="module")
+def required_exports() -> dict:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    cases = {f"req{i}": expr for i, expr in enumerate(REQUIRED_CASES)}
+    runs = [(name, target, 18) for name in cases for target in ("onnx-dynamo", "onnx-legacy")]
+    # the dynamo exporter's first line is generic: the ONNX function's own message is in the causes
+    script = EXPORT_SCRIPT.replace(
+        'verdict = "FAIL " + type(exc).__name__ + ": " + str(exc).replace("\\n", " ")[:300]',
+        'verdict = "FAIL " + type(exc).__name__ + ": " + " <- ".join(str(c) for c in (exc, exc.__cause__) if c)',
+    )
+    assert script != EXPORT_SCRIPT
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps([cases, runs])],
+                          capture_output=True, text=True, timeout=300)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    raw = json.loads(line[len("RESULT "):])
+    return {(cases[k.split("|")[0]], k.split("|")[1]): v for k, v in raw.items()}
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("expr", list(REQUIRED_CASES))
+def test_required_dim_matches_real_export(required_exports: dict, expr: str) -> None:
+    dynamo = required_exports[(expr, "onnx-dynamo")]
+    if REQUIRED_CASES[expr]:
+        assert dynamo.startswith("FAIL") and "Required parameter 'dim' is not provided" in dynamo, dynamo
+    else:
+        assert dynamo == "OK", dynamo
+    assert required_exports[(expr, "onnx-legacy")] == "OK"  # the legacy exporter reduces over all dims
+
+
+def test_required_args_table() -> None:
+    assert TABLES.required_args("amax", "onnx-dynamo") == (("dim", 1),)
+    assert TABLES.required_args("amin", "onnx-dynamo") == (("dim", 1),)
+    assert TABLES.required_args("amax", "onnx-legacy") == ()
+    assert TABLES.required_args("sum", "onnx-dynamo") == ()
+
+
+def test_reduction_without_dim() -> None:
+    code = """\
+        import torch
+        from torch import nn
+
+        class M(nn.Module):
+            def forward(self, x, dims):
+                a = x.amax()
+                b = torch.amax(x)
+                c = x.amin(dim=())
+                d = x.amax(dim=-1)
+                e = x.amax(-1, keepdim=True)
+                f = torch.amax(x, 1)
+                g = torch.amin(x, dim=(0, 1))
+                h = x.amax(*dims)
+                i = x.sum()
+                return a, b, c, d, e, f, g, h, i
+        """
+    assert pt220(code) == [(6, DYNAMO), (7, DYNAMO), (8, DYNAMO)]
+    message = next(f.message for f in lint_source(textwrap.dedent(code), select=["PT220"]) if f.line == 6)
+    assert "without `dim`" in message and "dynamo" in message

@@ -263,13 +263,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         _emit(sys.stdout, json_text(report) if args.format == "json" else render_entry_points(report))
         return EXIT_OK
     if args.fix or args.diff:
+        from mllint.fixes import load_project
         from mllint.fixes.cli import run_fixes
 
         def relint(display: str, data: bytes):  # the file's bytes as read for fixing, linted as that file
             return run_check(["-"], settings, catalogue, stdin_data=data, stdin_filename=str(settings.root / display),
                              jobs=1, cache=not args.no_cache).findings
 
-        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint)
+        code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint,
+                                 load_project(settings))
         if code is not None:
             return code
     if args.shard and not args.confirm:
@@ -283,11 +285,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if code is not None:
         return code
     if args.format == "sarif":  # results carry their fixes (editors and GitHub show them as suggestions)
-        from mllint.fixes import attach_edits
+        from mllint.fixes import attach_edits, load_project
 
         stdin_path = {"-"} | ({args.stdin_filename} if args.stdin_filename and stdin_data is not None else set())
         result.findings = attach_edits(result.findings, settings.root, catalogue,
-                                       texts={p: "" for p in stdin_path})
+                                       texts={p: "" for p in stdin_path}, project=load_project(settings))
     stream = sys.stdout
     ctx = ReportContext(
         result=result, catalogue=catalogue, root=settings.root, version=__version__, targets=settings.targets,

@@ -84,6 +84,9 @@ class Settings:
     #: MiB one file's parse may need (estimated before parsing); a file over it is reported (ML009), not
     #: parsed. 0: no limit. The default keeps a process under 400 MiB on every file of torch/transformers.
     memory_limit: int = DEFAULT_MEMORY_LIMIT
+    #: ``dynamic-dims``: the dimensions the user ships dynamic, for models no export call in the tree declares:
+    #: (label, dim, input names; empty: every tensor input of the model's ``forward``)
+    dynamic_dims: Tuple[Tuple[str, int, Tuple[str, ...]], ...] = ()
 
     def fingerprint(self) -> str:
         """Everything that changes findings, as a stable string (part of cache keys)."""
@@ -92,7 +95,7 @@ class Settings:
                 # auto targets: walks do not depend on the targets (assembly filters), so the key is stable
                 sorted(self.enabled_codes), sorted(self.per_file_ignores.items()),
                 "auto" if self.targets_auto else self.targets,
-                sorted((k, v.value) for k, v in self.severity.items()), self.onnx_opset,
+                sorted((k, v.value) for k, v in self.severity.items()), self.onnx_opset, self.dynamic_dims,
             )
         )
 
@@ -263,6 +266,31 @@ def _memory_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> in
     return value
 
 
+def _dynamic_dims_parser(value: Any, key: str, where: str,
+                         catalogue: Catalogue) -> Tuple[Tuple[str, int, Tuple[str, ...]], ...]:
+    """``{ batch = 0, sequence = { dim = 1, inputs = ["input_ids"] } }``: a label per dimension, its index, and
+    optionally the inputs (``forward`` parameter names) it applies to (default: every tensor input)."""
+    def dim_of(raw: Any, label: str) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+            raise ConfigError(f"{where}: '{key}.{label}' must be a dimension index (0, 1, ...), got {raw!r}")
+        return raw
+
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: '{key}' must be a table such as {{ batch = 0 }}, got {value!r}")
+    out = []
+    for label, spec in sorted(value.items()):
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - {"dim", "inputs"})
+            if unknown or "dim" not in spec:
+                raise ConfigError(f"{where}: '{key}.{label}' takes `dim` and optionally `inputs`"
+                                  + (f", not {', '.join(unknown)}" if unknown else ""))
+            inputs = _as_str_list(spec.get("inputs", []), f"{key}.{label}.inputs", where)
+            out.append((str(label), dim_of(spec["dim"], str(label)), tuple(inputs)))
+        else:
+            out.append((str(label), dim_of(spec, str(label)), ()))
+    return tuple(out)
+
+
 def _bool_parser(value: Any, key: str, where: str, catalogue: Catalogue) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
@@ -284,6 +312,7 @@ _KEYS: Dict[str, Tuple[str, _Parser]] = {
     "entry-points": ("entry_points", _entry_parser),
     "not-exported": ("not_exported", _entry_parser),
     "memory-limit": ("memory_limit", _memory_parser),
+    "dynamic-dims": ("dynamic_dims", _dynamic_dims_parser),
 }
 KNOWN_KEYS: Tuple[str, ...] = tuple(_KEYS)
 

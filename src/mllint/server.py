@@ -119,10 +119,11 @@ class Linter:
             jobs=1,
             cache=True,
         )
-        from mllint.fixes import attach_edits
+        from mllint.fixes import attach_edits, load_project
 
-        # quick fixes from the codemods, computed on the buffer (every finding is in it)
-        return attach_edits(result.active, settings.root, self.catalogue, texts={f.path: text for f in result.active})
+        # quick fixes from the codemods, computed on the buffer (every finding is in it), with the models' contracts
+        texts = {f.path: text for f in result.active}
+        return attach_edits(result.active, settings.root, self.catalogue, texts=texts, project=load_project(settings))
 
 
 class MllintServer(LanguageServer):

@@ -24,7 +24,7 @@ import libcst as cst
 from mllint.analysis.index import MRO_LIMIT, EntryPoint
 from mllint.analysis.summary import ModuleSummary, summarize
 from mllint.analysis.values import Value
-from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, entry_task
+from mllint.analysis.walker import FileContext, RawFinding, Scratch, Task, Walker, configured_dynamic_dims, entry_task
 from mllint.assembly import (
     LocatedRaw,
     assemble,
@@ -450,6 +450,13 @@ class Session:
                 if cls is not None and plan.names_exactly(self.index, cls):
                     named.add(cls.qualname)
         for entry in entries:
+            if (
+                self.settings.dynamic_dims
+                and entry.framework == "torch"
+                and entry.kind == "forward"
+                and not entry.dynamic
+            ):
+                entry = replace(entry, dynamic=configured_dynamic_dims(self.settings.dynamic_dims))
             task = entry_task(self.index, entry)
             if task is not None:
                 self.arrive(replace(task, named=True) if task.self_class in named else task)

@@ -113,6 +113,10 @@ class ProjectIndex:
                 self.summaries[name] = summary
         return summary
 
+    def module_summary(self, name: str) -> Optional[ModuleSummary]:
+        """The summary of project module ``name`` (read on demand), or None outside the project."""
+        return self._module(name)
+
     # -- name resolution -------------------------------------------------------------------
     def resolve(self, qname: Optional[str], _depth: int = 0) -> Optional[Resolved]:
         """A project class or function for a qualified name, following re-exports."""
@@ -273,6 +277,8 @@ class ProjectIndex:
                 entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "tensorflow", "tf-function", fn.name))
         for site in summary.call_sites:
             entries.extend(self._call_site_entries(site))
+        for qual, dims in summary.keras_inputs:
+            entries.extend(self._functional_input_entries(qual, dims))
         unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
         for e in entries:
             unique.setdefault((e.func.qualname, e.self_class, e.framework, e.dynamic), e)
@@ -304,6 +310,19 @@ class ProjectIndex:
                 FunctionRef(self.module_of_class(owner), owner.name, name),
                 cls.qualname, framework, kind, f"{cls.name}.{name}",
             )
+
+    def _functional_input_entries(self, qual: str, dims: Tuple[int, ...]) -> Iterator[EntryPoint]:
+        """A Keras layer applied to a ``keras.Input`` whose shape has ``None`` dims: its ``call`` again, with
+        those dims of its first input dynamic (``model.export`` keeps them ``None``)."""
+        cls = self.resolve_class(qual)
+        if cls is None or self.framework_of(cls) != "keras":
+            return
+        found = self.find_method(cls, "call")
+        if found is None:
+            return
+        owner, _ = found
+        yield EntryPoint(FunctionRef(self.module_of_class(owner), owner.name, "call"), cls.qualname, "tensorflow",
+                         "keras-call", f"{cls.name}.call", (("#0", dims),))
 
     def _call_site_entries(self, site) -> Iterator[EntryPoint]:  # type: ignore[no-untyped-def]
         found = self.resolve(site.arg0)

@@ -78,6 +78,18 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
+def literal_strings(node: Optional[cst.BaseExpression]) -> Optional[Tuple[str, ...]]:
+    """``["a", "b"]`` / ``("a", "b")`` -> ("a", "b") (``[]`` -> ()); anything else -> None."""
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None
+    out = []
+    for el in node.elements:
+        if not isinstance(el, cst.Element) or not isinstance(el.value, cst.SimpleString):
+            return None
+        out.append(str(el.value.evaluated_value))
+    return tuple(out)
+
+
 def _module_name(node: cst.BaseExpression) -> str:
     return dotted(node) or ""
 

@@ -17,6 +17,7 @@ from mllint.analysis.names import add_import_aliases, canonical, child_nodes, co
 from mllint.analysis.guards import GuardSets, returned_guard
 from mllint.analysis.roles import RoleFacts, role_facts
 from mllint.analysis.torch_model_facts import TorchClassFacts, torch_class_facts
+from mllint.analysis.wrappers import WrapperFacts, wrapper_facts
 from mllint.targets import EXPORT_API_TARGETS, export_target
 
 #: Names (after alias resolution) that mark a module-level call as an export or compile site.
@@ -75,9 +76,8 @@ class FuncSummary:
     #: qualified names of the project-looking functions the body calls (only read to follow a Keras
     #: registration through a project's own export decorators; filled for files that mention registering)
     calls: Tuple[str, ...] = ()
-    #: a decorator whose wrappers call the wrapped function with their own ``*args, **kwargs`` (at most renaming
-    #: a keyword) and return its result unchanged (``@deprecate_kwarg``, ``with autocast(enabled=False)``)
-    passes_through: bool = False
+    #: module-level decorators: what their ``**kwargs`` wrapper adds to the keywords it passes on (PT406)
+    wrapper: Optional[WrapperFacts] = None
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -101,6 +101,9 @@ class ClassSummary:
     methods: Dict[str, FuncSummary] = field(default_factory=dict)
     attrs: Dict[str, AttrInfo] = field(default_factory=dict)
     class_attrs: Tuple[str, ...] = ()
+    #: class-level constants (``use_cache: bool = True``): (name, the literal's source text); a config class's
+    #: defaults, which PT225 reads for ``self.config.<name>``
+    class_literals: Tuple[Tuple[str, str], ...] = ()
     #: (attr, method): ``self.<attr>`` assigned in a method other than __init__/build/setup
     mutated_attrs: Tuple[Tuple[str, str], ...] = ()
     #: methods that __init__/build/setup call on ``self`` (they run at construction time too)
@@ -159,6 +162,13 @@ class ModuleSummary:
     #: local classes and functions registered for Keras by a module-level statement (``register_keras_serializable()(Cls)``,
     #: ``get_custom_objects()[...] = Cls``)
     keras_registered: Tuple[str, ...] = ()
+    #: classes a module-level statement registers as torch pytree nodes (``register_pytree_node(Cls, ...)``,
+    #: ``torch.export.register_dataclass(Cls)``), as written (``Cls``, ``mod.Cls``)
+    pytree_registered: Tuple[str, ...] = ()
+    #: functional Keras models: (qualified layer class, dims of its input that are dynamic, batch included)
+    #: for a layer applied straight to a ``keras.Input(shape)`` with a literal shape (``Input((None, 4))``:
+    #: dims 0 and 1), or placed first after it in ``keras.Sequential([keras.Input(...), Layer(...)])``
+    keras_inputs: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
 def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
@@ -524,8 +534,10 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
             built = _factory_builds(stmt, local_classes, aliases)
             if built:
                 fn = replace(fn, builds=built)
-            if _passes_through(stmt):
-                fn = replace(fn, passes_through=True)
+            if "**" in text:
+                wrapped = wrapper_facts(stmt)
+                if wrapped is not None:
+                    fn = replace(fn, wrapper=wrapped)
             summary.functions[stmt.name.value] = fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -540,63 +552,140 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
                             ann_aliases[target.value] = q
     if _CALL_SITE_HINT.search(text):
         summary.call_sites, summary.exports = _collect_call_sites(module, aliases, local_classes, summary, text)
-    if _REGISTRATION_HINT.search(text):
+    # Keras registration (TF405): read in TF files and in framework-free helpers a registration chain may pass
+    # through, not in PyTorch files (timm's ``@register_model`` on every model file)
+    if (summary.uses_tf or not summary.uses_torch or "keras" in text) and _REGISTRATION_HINT.search(text):
         _registration_facts(module, summary, aliases, prefix)
+    if _PYTREE_HINT.search(text):
+        summary.pytree_registered = _pytree_registrations(module)
+    if "Input(" in text and summary.uses_tf:
+        summary.keras_inputs = _keras_inputs(module, aliases, local_classes)
     return summary
 
 
-def _passes_through(deco: cst.FunctionDef) -> bool:
-    """Every wrapper (a nested ``def w(*args, **kwargs)``) inside ``deco`` returns ``fn(*args, **kwargs)``
-    unchanged; ``kwargs`` is at most renamed into (``kwargs[new] = kwargs.pop(old)``) or popped."""
-    wrappers = [n for n in _nested_defs(deco) if isinstance(n.params.star_arg, cst.Param) and n.params.star_kwarg]
-    return bool(wrappers) and all(_wrapper_passes_through(w) for w in wrappers)
 
 
-def _nested_defs(fn: cst.FunctionDef) -> List[cst.FunctionDef]:
-    out: List[cst.FunctionDef] = []
-    stack: List[cst.CSTNode] = list(child_nodes(fn.body))
+#: Cheap text pre-filter for the pytree read (timm's ``@register_model`` on every file must not trigger it).
+_PYTREE_HINT = re.compile(r"register_pytree_node|register_dataclass|register_constant")
+#: torch's pytree registration functions (``torch.utils._pytree``, ``torch.export``)
+PYTREE_REGISTRATIONS = ("register_pytree_node", "register_dataclass", "_register_pytree_node", "register_constant")
+
+
+def _pytree_registrations(module: cst.Module) -> Tuple[str, ...]:
+    """The classes module-level code registers as pytree nodes (import time: every export sees them);
+    a registration inside a function runs only when something calls it, so it does not count."""
+    found: List[str] = []
+    stack: List[cst.CSTNode] = list(module.body)
     while stack:
-        n = stack.pop()
-        if isinstance(n, cst.FunctionDef):
-            out.append(n)
-        if not isinstance(n, cst.Lambda):
-            stack.extend(child_nodes(n))
-    return out
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.ClassDef):
+            for dec in node.decorators:
+                name = dotted(dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator) or ""
+                if name.split(".")[-1] in PYTREE_REGISTRATIONS:
+                    found.append(node.name.value)
+            continue
+        if isinstance(node, cst.Call):
+            name = dotted(node.func) or ""
+            first = dotted(node.args[0].value) if node.args else None
+            if name.split(".")[-1] in PYTREE_REGISTRATIONS and first:
+                found.append(first)
+        stack.extend(child_nodes(node))
+    return tuple(sorted(set(found)))
 
 
-def _wrapper_passes_through(w: cst.FunctionDef) -> bool:
-    assert isinstance(w.params.star_arg, cst.Param) and w.params.star_kwarg is not None
-    args, kwargs = w.params.star_arg.name.value, w.params.star_kwarg.name.value
-    returns = 0
-    stack: List[cst.CSTNode] = list(child_nodes(w.body))
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(n, cst.Return):
-            call = n.value
-            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and len(call.args) == 2
-                    and call.args[0].star == "*" and isinstance(call.args[0].value, cst.Name)
-                    and call.args[0].value.value == args and call.args[1].star == "**"
-                    and isinstance(call.args[1].value, cst.Name) and call.args[1].value.value == kwargs):
-                return False
-            returns += 1
-            continue
-        if isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
-            for t in targets:
-                if isinstance(t, cst.Name) and t.value in (args, kwargs):
-                    return False
-                if isinstance(t, cst.Subscript) and dotted(t.value) == kwargs:
-                    value = n.value
-                    if not (isinstance(n, cst.Assign) and isinstance(value, cst.Call)
-                            and dotted(value.func) == f"{kwargs}.pop"):
-                        return False
-        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and dotted(n.func.value) == kwargs \
-                and n.func.attr.value not in ("pop", "get", "keys", "values", "items"):
-            return False
-        stack.extend(child_nodes(n))
-    return returns > 0
+def _is_constant(node: cst.BaseExpression) -> bool:
+    """A literal constant: ``True``, ``None``, ``0.5``, ``-1``, ``'gelu'``."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    return isinstance(node, (cst.Integer, cst.Float, cst.SimpleString))
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+_KERAS_INPUTS = frozenset({"keras.Input", "keras.layers.Input", "tensorflow.keras.Input", "tensorflow.keras.layers.Input",
+                           "tf_keras.Input", "tf_keras.layers.Input", "keras.src.layers.core.input_layer.Input"})
+_KERAS_SEQUENTIAL = frozenset({"keras.Sequential", "keras.models.Sequential", "tensorflow.keras.Sequential",
+                               "tensorflow.keras.models.Sequential", "tf_keras.Sequential", "tf_keras.models.Sequential"})
+
+
+def _keras_inputs(module: cst.Module, aliases: Dict[str, str],
+                  local_classes: Dict[str, str]) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    """Layers applied straight to a ``keras.Input`` of literal shape, and the dims of their input that are
+    dynamic (the batch, and each ``None`` of the shape). Statements only, in every function and at module level;
+    a name bound to an Input more than once in a scope is not read."""
+    found: List[Tuple[str, Tuple[int, ...]]] = []
+
+    def input_dims(node: cst.BaseExpression) -> Optional[Tuple[int, ...]]:
+        if not isinstance(node, cst.Call) or canonical(qualify(dotted(node.func), aliases) or "") not in _KERAS_INPUTS:
+            return None
+        shape = next((a.value for a in node.args if a.keyword is None or a.keyword.value == "shape"), None)
+        if not isinstance(shape, cst.Tuple) or not all(isinstance(e, cst.Element) for e in shape.elements):
+            return None
+        items = [e.value for e in shape.elements]
+        if not all(isinstance(v, cst.Integer) or (isinstance(v, cst.Name) and v.value == "None") for v in items):
+            return None
+        return (0,) + tuple(i + 1 for i, v in enumerate(items) if isinstance(v, cst.Name))
+
+    def layer_class(node: cst.BaseExpression) -> Optional[str]:
+        """``Cls(...)``: the qualified class, when its name looks like one."""
+        if not isinstance(node, cst.Call):
+            return None
+        n = dotted(node.func)
+        if not n or not n.split(".")[-1][:1].isupper():
+            return None
+        return local_classes.get(n) or qualify(n, aliases) or n
+
+    def scope(stmts: Sequence[cst.CSTNode]) -> None:
+        inputs: Dict[str, Optional[Tuple[int, ...]]] = {}
+        values: List[cst.BaseExpression] = []
+        for stmt in stmts:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                if isinstance(stmt.body, cst.IndentedBlock):
+                    scope(stmt.body.body)
+                continue
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                value = getattr(small, "value", None)
+                if not isinstance(value, cst.BaseExpression):
+                    continue
+                values.append(value)
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                    name = small.targets[0].target.value
+                    dims = input_dims(value)
+                    inputs[name] = None if name in inputs else dims
+        for value in values:
+            stack: List[cst.CSTNode] = [value]
+            while stack:
+                n = stack.pop()
+                stack.extend(child_nodes(n))
+                if not isinstance(n, cst.Call):
+                    continue
+                # ``Cls(...)(inp)``
+                if isinstance(n.func, cst.Call) and n.args and isinstance(n.args[0].value, cst.Name):
+                    dims = inputs.get(n.args[0].value.value)
+                    cls = layer_class(n.func)
+                    if dims is not None and cls is not None:
+                        if len(dims) > 1:  # the batch alone is what every entry assumes
+                            found.append((cls, dims))
+                # ``keras.Sequential([keras.Input(...), Cls(...), ...])``
+                if canonical(qualify(dotted(n.func), aliases) or "") in _KERAS_SEQUENTIAL and n.args:
+                    layers = n.args[0].value
+                    if isinstance(layers, (cst.List, cst.Tuple)) and len(layers.elements) >= 2:
+                        dims = input_dims(layers.elements[0].value)
+                        cls = layer_class(layers.elements[1].value)
+                        if dims is not None and cls is not None:
+                            if len(dims) > 1:
+                                found.append((cls, dims))
+
+    scope(module.body)
+    return tuple(dict.fromkeys(found))
 
 
 #: Cheap text pre-filter: only files that may register Keras classes get the registration read.
@@ -699,6 +788,7 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
     init_params: List[str] = []
     bodies = []
     class_attrs = []
+    class_literals: List[Tuple[str, str]] = []
     for stmt in node.body.body:
         if isinstance(stmt, cst.FunctionDef):
             cls.methods[stmt.name.value] = summarize_function(stmt, aliases, specs)
@@ -711,11 +801,14 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
                 if isinstance(small, (cst.Assign, cst.AnnAssign)):
                     targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                     class_attrs.extend(t.value for t in targets if isinstance(t, cst.Name))
+                    if small.value is not None and _is_constant(small.value):
+                        class_literals.extend((t.value, _code(small.value)) for t in targets if isinstance(t, cst.Name))
     collector = _AttrCollector(aliases, local_classes, init_params)
     for body in bodies:
         collector.visit_body(body.body.body)
     cls.attrs = collector.attrs
     cls.class_attrs = tuple(class_attrs)
+    cls.class_literals = tuple(class_literals)
     mutated: Set[Tuple[str, str]] = set()
     cls.construction_calls = tuple(sorted(_self_calls(bodies)))  # e.g. ``self._build()``
     for stmt in node.body.body:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import re
 
@@ -379,6 +379,8 @@ class Walker:
             self._block(ctx, stmt.body.body)
         elif isinstance(stmt, cst.FunctionDef):
             ctx.env[stmt.name.value] = STATIC
+            if ctx.task.framework == "tensorflow":
+                _nested(ctx)[stmt.name.value] = stmt
         elif isinstance(stmt, cst.ClassDef):
             ctx.env[stmt.name.value] = STATIC
         elif isinstance(stmt, cst.Match) if hasattr(cst, "Match") else False:
@@ -607,6 +609,8 @@ class Walker:
         self._emit(ctx, node)
         if isinstance(node, cst.Call):
             self._follow_call(ctx, node)
+            if isinstance(node.func, cst.Name) and node.func.value in _nested(ctx):
+                self._inline(ctx, node, _nested(ctx)[node.func.value])
         if isinstance(node, (cst.Lambda, cst.FunctionDef)):
             return
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
@@ -646,6 +650,7 @@ class Walker:
         saved = dict(ctx.env)
         comp = node.for_in  # type: ignore[attr-defined]
         while comp is not None:
+            self._emit(ctx, comp)  # ``visit_CompFor``: each ``for`` clause, before its iterable is walked
             self._expr(ctx, comp.iter)
             self._bind_loop_target(ctx, comp.target, comp.iter)
             for cond in comp.ifs:
@@ -659,6 +664,36 @@ class Walker:
         ctx.env.clear()
         ctx.env.update(saved)
         ctx.evaluator.invalidate()
+
+    def _inline(self, ctx: FunctionContext, call: cst.Call, fn: cst.FunctionDef) -> None:
+        """A call of a function defined in the walked one (TensorFlow: keras_hub's ``def fourier_transform``
+        inside ``call()``): its body runs in the trace, so it is walked here, its parameters bound to the
+        call's values (no starred arguments; at most two levels, never recursively)."""
+        active = ctx.scratch.get(list, "walker.inlining")
+        if fn in active or len(active) >= 2 or not isinstance(fn.body, cst.IndentedBlock):
+            return
+        if any(a.star for a in call.args) or fn.params.star_kwarg is not None:
+            return
+        params = [*fn.params.posonly_params, *fn.params.params]
+        bound: Dict[str, Value] = {p.name.value: UNKNOWN if p.default is None else STATIC
+                                   for p in [*params, *fn.params.kwonly_params]}
+        for i, arg in enumerate(call.args):
+            if arg.keyword is not None:
+                bound[arg.keyword.value] = ctx.value(arg.value)
+            elif i < len(params):
+                bound[params[i].name.value] = ctx.value(arg.value)
+        saved, stmt, returned = dict(ctx.env), ctx.stmt, self.returned
+        active.append(fn)
+        try:
+            ctx.env.update(bound)
+            ctx.evaluator.invalidate()
+            self._block(ctx, fn.body.body)
+        finally:
+            active.pop()
+            ctx.env.clear()
+            ctx.env.update(saved)
+            ctx.stmt, self.returned = stmt, returned  # its ``return`` is not the walked function's
+            ctx.evaluator.invalidate()
 
     # -- calls into project code --------------------------------------------------------------
     def _follow_call(self, ctx: FunctionContext, call: cst.Call) -> None:
@@ -836,6 +871,11 @@ class Walker:
         return tuple(out)
 
 
+def _nested(ctx: FunctionContext) -> Dict[str, cst.FunctionDef]:
+    """Functions defined in the walked function so far, by name (per walk)."""
+    return ctx.scratch.get(dict, "walker.nested")
+
+
 def _tensor_type(framework: str, qualified: Optional[str], raw: str) -> bool:
     """Whether an ``isinstance`` type may be a tensor of ``framework`` (unknown names: assume so)."""
     if qualified is None:
@@ -996,9 +1036,18 @@ def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
     by_name = dict(declared)
     out = []
     for i, (name, value) in enumerate(params):
-        dims = by_name.get(name) or by_name.get(f"#{i}")
+        dims = tuple(sorted(set(by_name.get(name, ()) + by_name.get("*", ())))) or by_name.get(f"#{i}")
         out.append((name, replace(value, dyn_dims=dims) if dims and value.kind == Kind.TENSOR else value))
     return tuple(out)
+
+
+def configured_dynamic_dims(spec: Tuple[Tuple[str, int, Tuple[str, ...]], ...]) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    """``dynamic-dims`` as an entry point's declared dims: per input name, and ``*`` for every tensor input."""
+    dims: Dict[str, Set[int]] = {}
+    for _, dim, inputs in spec:
+        for name in inputs or ("*",):
+            dims.setdefault(name, set()).add(dim)
+    return tuple(sorted((name, tuple(sorted(d))) for name, d in dims.items()))
 
 
 def _tensor_annotated(func: FuncSummary, name: str) -> bool:
@@ -1007,4 +1056,5 @@ def _tensor_annotated(func: FuncSummary, name: str) -> bool:
 
 
 __all__ = ["Task", "Scratch", "RawFinding", "FileContext", "FunctionContext", "Walker", "entry_task", "param_values",
+           "configured_dynamic_dims",
            "TORCH_TARGETS"]

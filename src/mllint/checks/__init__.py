@@ -14,8 +14,10 @@ from mllint.checks.unsupported.torch_constructs import GraphStateAndInternals, S
 from mllint.checks.control_flow.torch_control_flow import TensorBranch
 from mllint.checks.dynamic_shape.torch_shapes import DynamicSizeAsPython
 from mllint.checks.signature.torch_signatures import TorchExportSignatures
+from mllint.checks.signature.torch_legacy_inputs import LegacyPositionalInputs, TraceKeywordInputs
 from mllint.checks.control_flow.torch_graph import HardCodedDevice, LeavingTheGraph, TensorLoops
 from mllint.checks.unsupported.torch_ops import TorchOpSupport
+from mllint.checks.unsupported.torch_traced_sizes import TracedSizeAsPython
 from mllint.checks.control_flow.tf_autograph import TFAutoGraphLimits, TFUnconvertedControlFlow
 from mllint.checks.unsupported.tf_conversion import TFLiteConversionPaths
 from mllint.checks.control_flow.tf_effects import TFPythonState, TFTraceTimeEffects
@@ -26,6 +28,7 @@ from mllint.checks.signature.tf_serialization import TFKerasSerialization
 from mllint.checks.dynamic_shape.tf_shapes import TFStaticShape
 from mllint.checks.signature.tf_signatures import TFSavedSignatures
 from mllint.checks.unsupported.tf_state import TFStateInTrace
+from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnflattenableOutput
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -37,7 +40,10 @@ ALL_CHECKS: List[Type[Check]] = [
     ScriptOptionalTruth,
     GraphStateAndInternals,
     TorchExportSignatures,
+    LegacyPositionalInputs,
+    TraceKeywordInputs,
     TorchOpSupport,
+    TracedSizeAsPython,
     TFLeavingTheGraph,
     TFTraceTimeEffects,
     TFPythonState,
@@ -50,4 +56,5 @@ ALL_CHECKS: List[Type[Check]] = [
     TFSavedSignatures,
     TFKerasSerialization,
     TFOpSupport,
+    ExportUnflattenableOutput,
 ]

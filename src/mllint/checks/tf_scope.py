@@ -157,7 +157,8 @@ def may_be_none(ctx: FunctionContext, value: Value, whole_shape_ok: bool = False
 
     The batch dimension (index 0) is ``None`` under Keras ``export()`` and under the usual
     ``input_signature``; other dimensions only when the function's own literal ``input_signature``
-    says so. Sizes of ``self.`` attributes (weights) are static.
+    says so, or a functional ``keras.Input((None, ...))`` the layer is applied to. Sizes of ``self.``
+    attributes (weights) are static.
     """
     m = static_shape_origin(value)
     if m is None:
@@ -176,7 +177,7 @@ def may_be_none(ctx: FunctionContext, value: Value, whole_shape_ok: bool = False
         if -len(dims) <= i < len(dims):
             return dims[i] is None
         return False
-    return i == 0
+    return i == 0 or i in _input_dyn_dims(ctx, base)
 
 
 def _signature_dims(ctx: FunctionContext, name: str):  # type: ignore[no-untyped-def]
@@ -220,7 +221,8 @@ _OPS_SHAPE = frozenset({"keras.ops.shape", "tensorflow.keras.ops.shape", "keras.
 
 def dynamic_ops_size(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int = 0) -> bool:
     """``keras.ops.shape(x)[i]`` (or a name bound once to it) of a dimension that is dynamic when traced
-    for export: the batch (index 0), or what the function's literal ``input_signature`` says. Under the
+    for export: the batch (index 0), what the function's literal ``input_signature`` says, or a ``None``
+    of the functional ``keras.Input`` the layer is applied to. Under the
     TensorFlow backend that size is then a scalar tensor, not a Python int."""
     if isinstance(expr, cst.Name) and _depth == 0:
         bound = [n.value for n in walk(ctx.node) if isinstance(n, cst.Assign) and len(n.targets) == 1
@@ -243,7 +245,15 @@ def dynamic_ops_size(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int
     dims = _signature_dims(ctx, base)
     if dims is not None:
         return i < len(dims) and dims[i] is None
-    return i == 0
+    return i == 0 or i in _input_dyn_dims(ctx, base)
+
+
+def _input_dyn_dims(ctx: FunctionContext, name: str) -> Tuple[int, ...]:
+    """Dims of parameter ``name`` that the entry point declares dynamic (a functional ``keras.Input((None, ...))``
+    the layer is applied to), read from the parameter's value: empty for anything else."""
+    if "." in name:
+        return ()
+    return ctx.value(cst.Name(name)).dyn_dims
 
 
 def _len_dynamic(ctx: FunctionContext, expr: cst.BaseExpression) -> bool:

@@ -21,9 +21,19 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from mllint.catalogue import Catalogue
 from mllint.findings import Edit, Finding, Span
-from mllint.fixes.codemods import CODEMODS, Change, ChangeFn, Replacement, Site
+from mllint.fixes.codemods import CODEMODS, Change, ChangeFn, Project, Replacement, Site, load_project
 
-__all__ = ["CODEMODS", "FileFix", "attach_edits", "edits_for", "fix_text", "fixable", "safety_of"]
+__all__ = [
+    "CODEMODS",
+    "FileFix",
+    "Project",
+    "load_project",
+    "attach_edits",
+    "edits_for",
+    "fix_text",
+    "fixable",
+    "safety_of",
+]
 
 
 def safety_of(code: str, catalogue: Catalogue) -> Optional[str]:
@@ -91,15 +101,22 @@ def _parsed(text: str) -> Optional[Tuple[cst.Module, Site]]:
     return module, _site(module)
 
 
-def fix_text(text: str, findings: Sequence[Finding], parsed: Optional[Tuple[cst.Module, Site]] = None) -> FileFix:
+def fix_text(
+    text: str,
+    findings: Sequence[Finding],
+    parsed: Optional[Tuple[cst.Module, Site]] = None,
+    project: Optional[Project] = None,
+) -> FileFix:
     """Apply the codemods of ``findings`` (all of one file whose text is ``text``) in one transformation.
-    ``parsed``: the text's module and site, when already parsed (the tree is never modified)."""
+    ``parsed``: the text's module and site, when already parsed (the tree is never modified); ``project``:
+    what fixes may know beyond the file (the models' contracts)."""
     out = FileFix()
     parsed = parsed or _parsed(text)
     if parsed is None:
         out.unfixed = list(findings)
         return out
     module, site = parsed
+    site.project = project or Project()
     changes = []
     for f in findings:
         codemod = CODEMODS.get(f.code)
@@ -146,9 +163,11 @@ def text_edits(old: str, new: str) -> Tuple[Edit, ...]:
     return tuple(edits)
 
 
-def edits_for(text: str, finding: Finding, parsed: Optional[Tuple[cst.Module, Site]] = None) -> Tuple[Edit, ...]:
+def edits_for(
+    text: str, finding: Finding, parsed: Optional[Tuple[cst.Module, Site]] = None, project: Optional[Project] = None
+) -> Tuple[Edit, ...]:
     """The replacements of ``finding``'s fix alone on ``text`` (for SARIF ``fixes``); empty without a fix."""
-    result = fix_text(text, [finding], parsed)
+    result = fix_text(text, [finding], parsed, project)
     return text_edits(text, result.text) if result.text is not None else ()
 
 
@@ -161,7 +180,11 @@ def unified_diff(display: str, old: str, new: str) -> str:
 
 
 def attach_edits(
-    findings: Sequence[Finding], root: Path, catalogue: Catalogue, texts: Optional[Dict[str, str]] = None
+    findings: Sequence[Finding],
+    root: Path,
+    catalogue: Catalogue,
+    texts: Optional[Dict[str, str]] = None,
+    project: Optional[Project] = None,
 ) -> List[Finding]:
     """``findings`` with the replacements of their fixes (SARIF ``fixes``), computed on each file's current text
     (``texts``: display path -> text for buffers not on disk, such as stdin). Findings that already carry
@@ -182,6 +205,6 @@ def attach_edits(
         if f.path not in trees:
             trees[f.path] = _parsed(text) if text else None
         tree = trees[f.path]
-        edits = edits_for(text, f, tree) if tree is not None else ()
+        edits = edits_for(text, f, tree, project) if tree is not None else ()
         out.append(f.with_(edits=edits) if edits else f)
     return out

@@ -21,7 +21,7 @@ from mllint.add_ignore import _through_symlink, _unwritable
 from mllint.atomic import write_atomic
 from mllint.catalogue import Catalogue
 from mllint.findings import Finding
-from mllint.fixes import fix_text, fixable, safety_of, unified_diff
+from mllint.fixes import Project, fix_text, fixable, safety_of, unified_diff
 
 
 @dataclass
@@ -77,6 +77,7 @@ def fix_files(
     write: bool = True,
     given: Sequence[str] = (),
     relint: Optional[Relint] = None,
+    project: Optional[Project] = None,
 ) -> Outcome:
     """Apply the fixes of ``findings`` file by file (``write=False``: compute the diffs only).
 
@@ -110,7 +111,7 @@ def fix_files(
             if now != sorted(_key(f) for f in items):
                 outcome.skipped.extend((f, "file left alone: it changed since mllint checked it") for f in items)
                 continue
-        result = fix_text(text, items)
+        result = fix_text(text, items, project=project)
         outcome.skipped.extend((f, "no mechanical fix for this site") for f in result.unfixed)
         if result.text is None:
             continue

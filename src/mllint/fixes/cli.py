@@ -8,6 +8,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from mllint.catalogue import Catalogue
 from mllint.findings import RunResult
+from mllint.fixes import Project
 from mllint.fixes.apply import Relint, fix_files
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -25,6 +26,7 @@ def run_fixes(
     result: RunResult,
     lint: Callable[[], RunResult],
     relint: Optional[Relint] = None,
+    project: Optional[Project] = None,
 ) -> Tuple[Optional[int], RunResult]:
     """``--diff``: print the diff, exit 1 when there is one (else 0). ``--fix``: write the fixes, then lint again
     (the run goes on to report what is left). Returns (exit code if the run ends here, the result to report)."""
@@ -34,7 +36,14 @@ def run_fixes(
         )
         return EXIT_USAGE, result
     outcome = fix_files(
-        result.findings, root, catalogue, unsafe=args.unsafe_fixes, write=not args.diff, given=paths, relint=relint
+        result.findings,
+        root,
+        catalogue,
+        unsafe=args.unsafe_fixes,
+        write=not args.diff,
+        given=paths,
+        relint=relint,
+        project=project,
     )
     for f, why in outcome.skipped:
         sys.stderr.write(f"{f.path}:{f.line}:{f.col + 1}: {f.code} not fixed: {why}\n")

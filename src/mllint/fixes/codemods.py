@@ -10,9 +10,10 @@ A codemod returns None when the site is not one it knows how to fix; the finding
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -33,6 +34,34 @@ class Change:
     imports: List[Tuple[str, Optional[str]]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Project:
+    """What a fix may know beyond its file: the declared contracts of the models exported to SavedModel, as
+    (factory, loaded contract) (``mllint.confirm.contracts``). Empty when the project declares none, or one does
+    not load."""
+
+    contracts: Tuple[Tuple[str, Mapping[str, Any]], ...] = ()
+
+
+def load_project(settings: Any) -> Project:
+    """The fix-time view of ``settings`` (a ``Settings``): its models' contracts, loaded and checked. A contract
+    that does not load gives no contracts at all (a fix is never built from a contract ``--confirm`` rejects)."""
+    from mllint.config import ConfigError
+    from mllint.confirm.contracts import resolve_contracts
+
+    try:
+        models = resolve_contracts(settings.models, settings.root, settings.config_file)
+    except ConfigError:
+        return Project()
+    return Project(
+        tuple(
+            (m.factory, m.contract)
+            for m in models
+            if isinstance(m.contract, dict) and (m.targets is None or "savedmodel" in m.targets)
+        )
+    )
+
+
 class Site:
     """A parsed file with the positions and parents its codemods need (LibCST metadata, on this parse only)."""
 
@@ -42,6 +71,8 @@ class Site:
         self.module = module
         self.positions = positions
         self.parents = parents
+        #: set by ``fix_text`` for the run (the same parse may serve several calls)
+        self.project = Project()
         self._starts: Dict[Tuple[int, int], List[cst.CSTNode]] = {}
         for node, where in positions.items():
             self._starts.setdefault((where.start.line, where.start.column), []).append(node)
@@ -458,8 +489,139 @@ def fix_tf405(site: Site, finding: Finding) -> Optional[Change]:
 
 
 # -- PT102: keep the 0-d tensor ---------------------------------------------------------------------------------------------
+#: ``torch.<name>`` functions that take a 0-d tensor wherever they take a Python number (elementwise math)
+_TORCH_TAKES_0D = frozenset(
+    "add sub mul div true_divide pow maximum minimum clamp clip where lerp fmod remainder atan2 hypot "
+    "exp log sqrt rsqrt abs neg sigmoid tanh relu sin cos".split()
+)
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
+
+
+def _root_name(expr: cst.BaseExpression) -> Optional[str]:
+    """``x`` for ``x``, ``x.mean()``, ``x[0].sum(dim=1)``: the name the expression is computed from."""
+    while True:
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            expr = expr.func.value
+        elif isinstance(expr, cst.Subscript):
+            expr = expr.value
+        elif isinstance(expr, cst.Name):
+            return expr.value
+        else:
+            return None
+
+
+#: tensor methods that return a tensor on the same device (not ``size``, ``dim``, ``numel``, ``tolist``...)
+_TENSOR_METHODS = frozenset(
+    "abs neg exp log sqrt sigmoid tanh relu clamp clip float double half t transpose permute reshape view "
+    "flatten squeeze unsqueeze contiguous softmax log_softmax mean sum std var max min amax amin norm detach "
+    "clone".split()
+)
+
+
+def _known_tensor(site: Site, expr: cst.BaseExpression, tensor: str) -> bool:
+    """Whether ``expr`` is computed from the tensor the number came from (the name ``tensor``, an index of it, a
+    tensor method or elementwise ``torch`` function of it, arithmetic on it): combined with a 0-d tensor of the
+    same device it gives a tensor of the dtype the Python number gives (0-d tensors promote as scalars do)."""
+    if isinstance(expr, cst.Name):
+        return expr.value == tensor
+    if isinstance(expr, cst.Subscript):
+        return _known_tensor(site, expr.value, tensor)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, _ARITHMETIC):
+        return _known_tensor(site, expr.left, tensor) or _known_tensor(site, expr.right, tensor)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _known_tensor(site, expr.expression, tensor)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        if expr.func.attr.value in _TENSOR_METHODS and _known_tensor(site, expr.func.value, tensor):
+            return True
+        first = expr.args[0] if expr.args and expr.args[0].keyword is None and not expr.args[0].star else None
+        return _torch_takes_0d(site, expr) and first is not None and _known_tensor(site, first.value, tensor)
+    return False
+
+
+def _torch_takes_0d(site: Site, call: cst.Call) -> bool:
+    torch = site.alias("torch")
+    name = site.code(call.func)
+    return torch is not None and name.startswith(torch + ".") and name[len(torch) + 1 :] in _TORCH_TAKES_0D
+
+
+def _use_takes_0d(site: Site, use: cst.BaseExpression, tensor: str, fn: cst.FunctionDef) -> bool:
+    """Whether the place ``use`` (the number) sits in works the same on a 0-d tensor: arithmetic with the tensor
+    it came from, an argument of an elementwise ``torch`` function, or what ``forward`` returns. Anything else
+    (``range``, an index, an f-string, a comparison, another function, an annotation) may need a Python number."""
+    parent = site.parents.get(use)
+    if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Minus):
+        return _use_takes_0d(site, parent, tensor, fn)
+    if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, _ARITHMETIC):
+        other = parent.right if parent.left is use else parent.left
+        return _known_tensor(site, other, tensor)
+    if isinstance(parent, cst.Arg) and parent.star == "":
+        call = site.parents.get(parent)
+        return isinstance(call, cst.Call) and _torch_takes_0d(site, call)
+    if isinstance(parent, cst.Element) and isinstance(site.parents.get(parent), cst.Tuple):
+        tup = site.parents.get(parent)
+        parent = site.parents.get(tup) if tup is not None else None  # ``return out, n``
+    if isinstance(parent, cst.Return):
+        return _returns_tensor(fn)
+    return False
+
+
+def _returns_tensor(fn: cst.FunctionDef) -> bool:
+    """A ``forward`` (the exported entry point: its outputs are tensors) with no non-tensor return annotation."""
+    return fn.name.value == "forward" and (fn.returns is None or "Tensor" in cst.Module([]).code_for_node(fn.returns))
+
+
+def _scope(site: Site, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    return site.ancestor(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.BaseComp))
+
+
+def _inside(site: Site, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
+    parent = site.parents.get(node)
+    while parent is not None and parent is not outer:
+        parent = site.parents.get(parent)
+    return parent is outer
+
+
+def _stored(site: Site, node: cst.Name) -> bool:
+    """Whether ``node`` is a name bound here (an assignment or loop target, also inside a tuple, ``as``, ``:=``,
+    ``global``, ``del``...), not read."""
+    child: cst.CSTNode = node
+    parent = site.parents.get(node)
+    while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.StarredElement)):
+        child, parent = parent, site.parents.get(parent)
+    if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr, cst.CompFor)):
+        return getattr(parent, "target", None) is child
+    return isinstance(parent, (cst.AsName, cst.NameItem, cst.Del, cst.Param, cst.ImportAlias))
+
+
+def _uses(site: Site, fn: cst.FunctionDef, name: str) -> Optional[List[cst.Name]]:
+    """The reads of ``name`` in ``fn``, when ``fn`` binds it exactly once, by a plain assignment, and no nested
+    scope (closure, lambda, comprehension) sees it."""
+    loads: List[cst.Name] = []
+    stores = 0
+    for node in site.positions:
+        if not isinstance(node, cst.Name) or node.value != name or not _inside(site, node, fn):
+            continue
+        parent = site.parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+            isinstance(parent, cst.Arg) and parent.keyword is node
+        ):
+            continue  # ``self.scale``, ``f(scale=...)``: not the variable
+        if _scope(site, node) is not fn:
+            return None  # a nested scope uses the name
+        if _stored(site, node):
+            if not (isinstance(parent, cst.AssignTarget) and parent.target is node):
+                return None  # rebound otherwise than by the one plain assignment
+            stores += 1
+        else:
+            loads.append(node)
+    return loads if stores == 1 else None
+
+
 def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
-    """``x.mean().item()`` -> ``x.mean()`` (a 0-d tensor instead of a Python number)."""
+    """``x.mean().item()`` -> ``x.mean().detach()`` (a 0-d tensor instead of a Python number; ``detach`` keeps
+    gradients from flowing through it, as ``.item()`` did), only where every use of the number works the same on
+    the 0-d tensor (``_use_takes_0d``): the call's own place, or every use of the one name it is assigned to.
+    Elsewhere no fix: the code may need the Python number."""
     call = site.at(finding, cst.Call)
     if not (
         isinstance(call, cst.Call)
@@ -468,12 +630,57 @@ def fix_pt102(site: Site, finding: Finding) -> Optional[Change]:
         and not call.args
     ):
         return None
+    fn = site.ancestor(call, (cst.FunctionDef, cst.Lambda, cst.BaseComp))
+    tensor = _root_name(call.func.value)
+    if not isinstance(fn, cst.FunctionDef) or tensor is None:
+        return None
+    if re.search(r"\b(to|type|double|float64|complex\w*|cdouble)\b", site.code(call.func.value)):
+        return None  # a cast: a 0-d float64 tensor would promote an int tensor to float64 where a number gives float32
+    parent = site.parents.get(call)
+    if isinstance(parent, cst.Assign):
+        targets = parent.targets
+        if len(targets) != 1 or not isinstance(targets[0].target, cst.Name) or parent.value is not call:
+            return None
+        name = targets[0].target.value
+        if name == tensor:
+            return None  # ``x = x.sum().item()``: the tensor it came from is gone
+        uses = _uses(site, fn, name)
+        if not uses or not all(_use_takes_0d(site, u, tensor, fn) for u in uses):
+            return None
+        if any(_in_arithmetic(site, u) and _assigned_between(site, fn, tensor, call, u) for u in uses):
+            return None  # the tensor it is combined with may no longer be the tensor it came from
+    elif not _use_takes_0d(site, call, tensor, fn):
+        return None
 
-    def drop(node: cst.CSTNode) -> Replacement:
+    def detach(node: cst.CSTNode) -> Replacement:
         assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-        return node.func.value.with_changes(lpar=node.lpar, rpar=node.rpar) if node.lpar else node.func.value
+        return node.with_changes(func=node.func.with_changes(attr=cst.Name("detach")))
 
-    return Change(edits=[(call, drop)])
+    return Change(edits=[(call, detach)])
+
+
+def _in_arithmetic(site: Site, use: cst.CSTNode) -> bool:
+    parent = site.parents.get(use)
+    while isinstance(parent, cst.UnaryOperation):
+        parent = site.parents.get(parent)
+    return isinstance(parent, cst.BinaryOperation)
+
+
+def _assigned_between(site: Site, fn: cst.FunctionDef, tensor: str, start: cst.CSTNode, end: cst.CSTNode) -> bool:
+    """Whether ``tensor`` is assigned in ``fn`` between ``start`` and ``end`` (by position): after it the name
+    need not be the tensor the number came from."""
+    begin, stop = site.positions[start].start, site.positions[end].start
+    for node in site.positions:
+        if isinstance(node, cst.Name) and node.value == tensor and site.ancestor(node, cst.FunctionDef) is fn:
+            if not _stored(site, node):
+                continue
+            # an assignment binds after its value is computed: ``x = x * n`` still multiplies the old ``x``
+            statement = site.ancestor(node, (cst.SimpleStatementLine, cst.For, cst.With, cst.FunctionDef))
+            anchor = statement if isinstance(statement, cst.SimpleStatementLine) else node
+            where = site.positions[anchor].end if anchor is statement else site.positions[node].start
+            if (begin.line, begin.column) < (where.line, where.column) <= (stop.line, stop.column):
+                return True
+    return False
 
 
 # -- PT101: torch.where for a two-branch tensor ``if`` ----------------------------------------------------------------
@@ -573,13 +780,188 @@ def fix_pt101(site: Site, finding: Finding) -> Optional[Change]:
     return change
 
 
+# -- TF401: input_signature from the model's contract ------------------------------------------------------------------
+_TF_DTYPES = {"string": "string"}  # canonical contract dtype -> tf attribute (the others are spelled the same)
+
+
+def _factory_names_class(factory: str, path: str, cls: str, site: Site) -> bool:
+    """Whether a model ``factory`` (``module:attr``) builds ``cls`` of the file at ``path``: ``attr`` is the class,
+    or a function of this file that returns ``cls(...)``, and ``module`` is this file."""
+    module, _, attr = factory.partition(":")
+    stem = path[:-3] if path.endswith(".py") else path
+    if stem.endswith("/__init__"):
+        stem = stem[: -len("/__init__")]
+    dotted = module.replace(".", "/")
+    if not module or not (stem == dotted or stem.endswith("/" + dotted)):
+        return False
+    if attr == cls:
+        return True
+    for stmt in site.module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == attr:
+            returns = [
+                n for n in site.positions if isinstance(n, cst.Return) and site.ancestor(n, cst.FunctionDef) is stmt
+            ]
+            return bool(returns) and all(r.value is not None and _constructed(r.value) == cls for r in returns)
+    return False
+
+
+def _contract_for(site: Site, path: str, cls: str) -> Optional[Mapping[str, Any]]:
+    """The one contract declared for a model built from ``cls`` that applies to SavedModel, else None."""
+    found = [
+        contract
+        for factory, contract in site.project.contracts
+        if _factory_names_class(factory, path, cls, site)
+        and (contract.get("targets") is None or "savedmodel" in contract["targets"])
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _tf_function(decorator: cst.Decorator, tf: str, site: Site) -> Optional[cst.BaseExpression]:
+    """The decorator's ``tf.function`` / ``tf.function(...)`` expression, else None."""
+    expr = decorator.decorator
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    return expr if site.code(func) == f"{tf}.function" else None
+
+
+def _tensor_specs(contract: Mapping[str, Any], tf: str) -> Optional[str]:
+    """``[tf.TensorSpec(shape=[None, 3], dtype=tf.float32, name="x"), ...]`` for the contract's inputs; None when
+    one has no dtype (guessing one would save a signature the contract does not declare)."""
+    specs = []
+    for tensor in contract.get("inputs", ()):
+        dtype = tensor.get("dtype")
+        if not dtype:
+            return None
+        shape = tensor.get("shape")
+        dims = (
+            "None" if shape is None else "[" + ", ".join(str(d) if isinstance(d, int) else "None" for d in shape) + "]"
+        )
+        name = json.dumps(tensor["name"])
+        specs.append(f"{tf}.TensorSpec(shape={dims}, dtype={tf}.{_TF_DTYPES.get(dtype, dtype)}, name={name})")
+    return "[" + ", ".join(specs) + "]" if specs else None
+
+
+def fix_tf401(site: Site, finding: Finding) -> Optional[Change]:
+    """``input_signature=[tf.TensorSpec(...)]`` on the saved module's one unsigned ``tf.function``, built from the
+    contract declared for the model (one input per parameter, the contract's names, dtypes and dims with ``None``
+    where dynamic). No contract, several unsigned functions, another signed one (it would be a second signature,
+    TF402), or parameters that do not line up with the contract's inputs: no fix."""
+    names = _message_names(finding)  # the call, the class, the unsigned methods, `input_signature`, `signatures=`
+    tf = site.alias("tensorflow")
+    if len(names) != 5 or tf is None:
+        return None
+    cls = site.classes().get(names[1])
+    contract = _contract_for(site, finding.path, names[1]) if cls is not None else None
+    if cls is None or contract is None:
+        return None
+    target: Optional[Tuple[cst.FunctionDef, cst.Decorator]] = None
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        for decorator in stmt.decorators:
+            expr = _tf_function(decorator, tf, site)
+            if expr is None:
+                continue
+            signed = isinstance(expr, cst.Call) and any(
+                a.keyword is not None and a.keyword.value == "input_signature" or a.keyword is None for a in expr.args
+            )
+            if stmt.name.value == names[2] and not signed:
+                target = (stmt, decorator)
+            elif signed:
+                return None  # a second signed function: no serving_default (TF402)
+    specs = _tensor_specs(contract, tf)
+    if target is None or specs is None:
+        return None
+    fn, decorator = target
+    params = fn.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if positional[:1] == ["self"]:
+        positional = positional[1:]
+    if (
+        params.star_arg is not cst.MaybeSentinel.DEFAULT
+        or params.kwonly_params
+        or params.star_kwarg is not None
+        or len(positional) != len(contract.get("inputs", ()))
+    ):
+        return None
+
+    def sign(node: cst.CSTNode) -> Replacement:
+        assert isinstance(node, cst.Decorator)
+        expr = node.decorator
+        if isinstance(expr, cst.Call):
+            return node.with_changes(decorator=_add_keywords(expr, [("input_signature", specs)]))
+        return node.with_changes(decorator=cst.parse_expression(f"{site.code(expr)}(input_signature={specs})"))
+
+    return Change(edits=[(decorator, sign)])
+
+
+# -- PT211: x.data -> x.detach() -----------------------------------------------------------------------------------------
+def fix_pt211(site: Site, finding: Finding) -> Optional[Change]:
+    """``x.data`` -> ``x.detach()`` where it is only read (same storage, no gradient). Not where it is written
+    through (an assignment target, ``x.data[...]``, an in-place ``x.data.add_(...)``): there ``detach()`` shares the
+    version counter, so autograd would see the write, which ``.data`` hides. Unsafe for the same reason: a later
+    in-place change of ``x`` may now fail in ``backward``."""
+    node = site.at(finding, cst.Attribute)
+    if not isinstance(node, cst.Attribute) or node.attr.value != "data":
+        return None
+    parent = site.parents.get(node)
+    if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Subscript, cst.Del)):
+        return None
+    if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value.endswith("_"):
+        return None
+
+    def detach(old: cst.CSTNode) -> Replacement:
+        assert isinstance(old, cst.Attribute)
+        return cst.Call(func=old.with_changes(attr=cst.Name("detach"), lpar=(), rpar=()), lpar=old.lpar, rpar=old.rpar)
+
+    return Change(edits=[(node, detach)])
+
+
+# -- PT403: dynamic_shapes for the sizes the file feeds ------------------------------------------------------------------
+def fix_pt403(site: Site, finding: Finding) -> Optional[Change]:
+    """``dynamic_shapes=`` for ``torch.export.export`` making dynamic exactly the dimensions that differ between the
+    input shapes the message lists (dimension 0 named ``batch``, others ``dim<i>``), keyed by ``forward``'s parameter
+    when the model's class is in the file. Only for one example input, and shapes of one rank. Unsafe: a model that
+    specializes on such a dimension now fails to export, with the constraint that fails named."""
+    call = site.at(finding, cst.Call)
+    if not isinstance(call, cst.Call) or _example_count(call) != 1:
+        return None
+    listed = finding.message.split(" is fed inputs of shapes ", 1)
+    if len(listed) != 2:
+        return None
+    shapes = [tuple(int(d) for d in m.split(",") if d.strip()) for m in re.findall(r"\(([\d, ]*)\)", listed[1])]
+    if len(shapes) < 2 or len({len(shape) for shape in shapes}) != 1:
+        return None
+    varying = [i for i in range(len(shapes[0])) if len({shape[i] for shape in shapes}) > 1]
+    if not varying:
+        return None
+    torch = site.alias("torch")
+    change = Change(imports=[] if torch else [("torch", None)])
+    dims = (
+        "{"
+        + ", ".join(f'{i}: {torch or "torch"}.export.Dim("{"batch" if i == 0 else f"dim{i}"}")' for i in varying)
+        + "}"
+    )
+    params = site.forward_params(call)
+    spec = f'{{"{params[0]}": {dims}}}' if params else f"({dims},)"
+
+    def add(node: cst.CSTNode) -> Replacement:
+        assert isinstance(node, cst.Call)
+        return node if "dynamic_shapes" in _keywords(node) else _add_keywords(node, [("dynamic_shapes", spec)])
+
+    change.edits.append((call, add))
+    return change
+
+
 CODEMODS: Dict[str, Callable[[Site, Finding], Optional[Change]]] = {
     "PT101": fix_pt101,
     "PT102": fix_pt102,
     "PT205": fix_pt205,
+    "PT211": fix_pt211,
     "PT206": fix_pt206,
     "PT401": fix_pt401,
     "PT402": fix_pt402,
+    "PT403": fix_pt403,
     "PT405": fix_pt405,
+    "TF401": fix_tf401,
     "TF405": fix_tf405,
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, FrozenSet, Mapping, Optional, Tuple
 
@@ -32,6 +32,9 @@ class TargetTable:
 
     unsupported: Mapping[int, FrozenSet[str]]
     reaches: Mapping[str, str]  # op -> the op the exporter stops at (when it differs or is known)
+    #: op -> ((argument, position in the aten schema, 0 = ``self``), ...): arguments the schema defaults
+    #: but the exporter needs (``amax`` without ``dim``)
+    required_args: Mapping[str, Tuple[Tuple[str, int], ...]] = field(default_factory=dict)
 
     def ops_at(self, opset: int) -> FrozenSet[str]:
         """The table for ``opset``: its own if covered, else the nearest covered opset below it
@@ -69,6 +72,11 @@ class TorchOpTables:
             return None
         return op if op in table.ops_at(opset) else None
 
+    def required_args(self, op: str, target: str) -> Tuple[Tuple[str, int], ...]:
+        """The arguments ``target`` needs given to lower ``op`` although its schema defaults them."""
+        table = self.targets.get(target)
+        return tuple(table.required_args.get(op, ())) if table else ()
+
     def reaches(self, op: str, target: str) -> Optional[str]:
         table = self.targets.get(target)
         return table.reaches.get(op) if table else None
@@ -96,8 +104,10 @@ def load_torch_tables(path: Optional[str] = None) -> TorchOpTables:
     targets: Dict[str, TargetTable] = {}
     for target, spec in raw.get("targets", {}).items():
         unsupported = {int(o): frozenset(ops) for o, ops in spec.get("unsupported", {}).items()}
-        if unsupported:
-            targets[target] = TargetTable(unsupported, dict(spec.get("reaches", {})))
+        required = {op: tuple((str(a), int(i)) for a, i in args) for op, args in spec.get("required_args", {}).items()}
+        if unsupported or required:
+            targets[target] = TargetTable(unsupported or {DEFAULT_OPSET: frozenset()}, dict(spec.get("reaches", {})),
+                                          required)
     return TorchOpTables(
         versions=dict(raw.get("versions", {})),
         names=dict(raw.get("names", {})),

@@ -59,9 +59,15 @@ class TFUnconvertedControlFlow(BranchTests, TFCheck):
             self.check_test(ctx, node.left, node.operator.__class__.__name__.lower())
 
     def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        self._loop(ctx, node.iter)
+
+    def visit_CompFor(self, ctx: FunctionContext, node: cst.CompFor) -> None:
+        """``[... for t in range(ops.shape(x)[1])]``: the same Python loop, in a comprehension."""
+        self._loop(ctx, node.iter)
+
+    def _loop(self, ctx: FunctionContext, it: cst.BaseExpression) -> None:
         if not self._applies(ctx):
             return
-        it = node.iter
         if is_tensor(ctx, it):
             ctx.report("TF109", it, construct="for", expr=ctx.code(it))
         elif isinstance(it, cst.Call) and dotted(it.func) == "range":

@@ -33,9 +33,8 @@ class LeavingTheGraph(Check):
         if isinstance(func, cst.Attribute) and ctx.kind(func.value) == Kind.TENSOR:
             method = func.attr.value
             if method == "item" and not node.args:
-                # Mechanical fix: keep the 0-d tensor (drop ``.item()``).
-                receiver = cst.Module(body=[]).code_for_node(func.value)
-                ctx.report("PT102", node, edits=((node, receiver),), expr=ctx.code(node))
+                # the fix (keep the 0-d tensor) depends on every use of the number: mllint.fixes.codemods
+                ctx.report("PT102", node, expr=ctx.code(node))
             elif method == "tolist" and not node.args:
                 ctx.report("PT104", node, expr=ctx.code(node))
             elif method == "numpy":

@@ -15,7 +15,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 import libcst as cst
 
 from mllint.analysis.index import ProjectIndex
-from mllint.analysis.names import add_import_aliases, child_nodes, dotted, qualify
+from mllint.analysis.names import add_import_aliases, child_nodes, dotted, literal_strings, qualify
 from mllint.analysis.summary import ClassSummary
 from mllint.analysis.torch_model_facts import is_mode_module
 from mllint.analysis.walker import FileContext
@@ -367,7 +367,7 @@ def _onnx_exempt(dynamo: Optional[bool]) -> FrozenSet[str]:
 class TorchExportSignatures(Check):
     """PT401-PT405 at PyTorch export call sites."""
 
-    codes = ("PT401", "PT402", "PT403", "PT404", "PT405")
+    codes = ("PT401", "PT402", "PT403", "PT404", "PT405", "PT408")
 
     def check_file(self, fctx: FileContext) -> None:
         if not fctx.summary.uses_torch or not any(s.callee in EXPORT_APIS for s in fctx.summary.call_sites):
@@ -408,6 +408,11 @@ class TorchExportSignatures(Check):
         if missing:
             fctx.report("PT402", site.call, site.top, site.stmt, exempt=exempt, api=_api_text(site),
                         missing=" and ".join(f"`{m}=`" for m in missing))
+        if dynamo is True and "dynamic_axes" in site.keywords and "dynamic_shapes" not in site.keywords:
+            short = _dynamic_axes_short(site.call)
+            if short is not None:
+                fctx.report("PT408", site.call, site.top, site.stmt, exempt=_exempt_except("onnx-dynamo"),
+                            api=_api_text(site), why=short)
 
     @staticmethod
     def _export_sizes(fctx: FileContext, site: Site) -> None:
@@ -423,6 +428,37 @@ class TorchExportSignatures(Check):
         shown = ", ".join(str(s) for s in sorted(shapes))
         fctx.report("PT403", site.call, site.top, site.stmt, exempt=_exempt_except("torch-export"),
                     api=_api_text(site), cls=cls, shapes=shown)
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _dynamic_axes_short(call: cst.Call) -> Optional[str]:
+    """PT408: why the dynamo exporter cannot turn this call's ``dynamic_axes`` into ``dynamic_shapes``, or
+    None. Measured on torch 2.13: the conversion fails ("Failed to convert 'dynamic_axes' to
+    'dynamic_shapes'") when the model takes several inputs and ``input_names`` names fewer of them, or,
+    without ``input_names``, ``dynamic_axes`` has fewer entries than inputs."""
+    positional = [a for a in call.args if a.keyword is None]
+    args = positional[1].value if len(positional) > 1 else _keyword(call, "args")
+    if not isinstance(args, cst.Tuple) or any(not isinstance(e, cst.Element) for e in args.elements):
+        return None
+    count = len(args.elements)
+    if count < 2 or any(isinstance(e.value, (cst.Dict, cst.DictComp)) for e in args.elements):
+        return None  # one input, or keyword inputs in a trailing dict
+    inputs = literal_strings(_keyword(call, "input_names"))
+    if inputs is not None:
+        if len(inputs) < count:
+            return f"`input_names` names {len(inputs)} of the {count} inputs"
+        return None
+    if _keyword(call, "input_names") is not None or _keyword(call, "output_names") is not None:
+        return None  # names not literal, or dynamic_axes keys may be outputs: unknown
+    axes = _keyword(call, "dynamic_axes")
+    if not isinstance(axes, cst.Dict) or any(not isinstance(e, cst.DictElement) for e in axes.elements):
+        return None
+    if len(axes.elements) < count:
+        return f"without `input_names`, `dynamic_axes` has entries for {len(axes.elements)} of the {count} inputs"
+    return None
 
 
 def _api_text(site: Site) -> str:

@@ -357,7 +357,7 @@ def _passes_through(ctx: FunctionContext, raw: str, qualified: str) -> bool:
     if fn is None:
         found = ctx.index.resolve(qualified)
         fn = found[1] if found is not None and found[0] == "function" else None  # type: ignore[assignment]
-    return isinstance(fn, FuncSummary) and fn.passes_through
+    return isinstance(fn, FuncSummary) and fn.wrapper is not None and fn.wrapper.passes_result
 
 
 def _tests_none(fn: cst.FunctionDef, name: str) -> bool:
@@ -451,7 +451,11 @@ class ScriptConstructs(Check):
             elif (isinstance(param.default, cst.Name) and param.default.value == "None"
                   and values.get(name, Value(Kind.STATIC)).kind != Kind.TENSOR and _tests_none(node, name)):
                 self._entry(ctx, "PT206", param, param=name)
-        if _is_method(ctx) and ctx.self_class is not None and ctx.index.framework_of(ctx.self_class) == "torch":
+        # A variadic or keyword-only signature already fails scripting (PT201, an error): the silent loss of a
+        # decorator cannot happen on top of it, so PT207 is not reported there.
+        loud = star is not None or p.star_kwarg is not None or bool(p.kwonly_params)
+        if not loud and _is_method(ctx) and ctx.self_class is not None \
+                and ctx.index.framework_of(ctx.self_class) == "torch":
             for dec in node.decorators:
                 expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
                 raw = dotted(expr) or ""
@@ -702,6 +706,8 @@ class GraphStateAndInternals(Check):
 
     def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
         st = self._st(ctx)
+        if ctx.task.depth == 0:
+            _DictLocals.of(ctx).bind(node.targets, _dict_output(ctx, node.value))
         for t in node.targets:
             target = t.target
             if isinstance(target, cst.Name):
@@ -729,6 +735,11 @@ class GraphStateAndInternals(Check):
             self._attr_store(ctx, target, node, accumulates=True)
 
     def visit_AnnAssign(self, ctx: FunctionContext, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name) and ctx.task.depth == 0 and node.value is not None:
+            written = dotted(node.annotation.annotation) or ""
+            what = _dict_output(ctx, node.value) or _dict_class(ctx, ctx.file.qualify(written) or written, "annotated",
+                                                                written)
+            _DictLocals.of(ctx).bind([cst.AssignTarget(node.target)], what)
         if isinstance(node.target, cst.Name):
             self._st(ctx).inputs.pop(node.target.value, None)
         elif isinstance(node.target, cst.Attribute) and node.value is not None:
@@ -897,21 +908,85 @@ def _dict_output(ctx: FunctionContext, value: cst.BaseExpression) -> Optional[st
     """How ``value`` is a dict (for PT217's message), or None when it is not known to be one."""
     if isinstance(value, (cst.Dict, cst.DictComp)):
         return "a dict"
+    if isinstance(value, cst.Name):
+        return _DictLocals.of(ctx).get(value.value)
     if not isinstance(value, cst.Call):
         return None
     qname = ctx.qualname(value.func) or dotted(value.func) or ""
     if qname in _DICT_TYPES:
         return f"a dict (`{ctx.code(value.func)}(...)`)"
-    if qname.startswith("transformers.") and qname.split(".")[-1].endswith("Output"):
-        return f"`{qname.split('.')[-1]}`, a transformers `ModelOutput` (an `OrderedDict`)"
-    cls = ctx.index.resolve_class(qname) or (
-        ctx.file.summary.classes.get(value.func.value) if isinstance(value.func, cst.Name) else None)
+    sub = _submodule_output(ctx, value.func)
+    if sub is not None:
+        return sub
+    if not qname:
+        return None
+    return _dict_class(ctx, qname, "built", value.func.value if isinstance(value.func, cst.Name) else None)
+
+
+def _dict_class(ctx: FunctionContext, qname: str, how: str, local: Optional[str] = None) -> Optional[str]:
+    """``qname`` (a class) is a dict type: how to say so, or None. ``how``: "built", "annotated", "returned"."""
+    if not qname:
+        return None
+    short = qname.split(".")[-1]
+    if qname in _DICT_TYPES:
+        return f"a dict (`{short}`, {how})" if how != "built" else f"a dict (`{short}(...)`)"
+    if qname.startswith("transformers.") and short.endswith("Output"):
+        return f"`{short}`, a transformers `ModelOutput` (an `OrderedDict`)"
+    cls = ctx.index.resolve_class(qname) or (ctx.file.summary.classes.get(local) if local else None)
     if cls is None:
         return None
     for base in ctx.index.external_bases(cls):
         if base in _DICT_TYPES or base.split(".")[-1] == "OrderedDict":
             return f"`{cls.name}`, which derives from `{base.split('.')[-1]}`"
     return None
+
+
+def _submodule_output(ctx: FunctionContext, func: cst.BaseExpression) -> Optional[str]:
+    """``self.encoder(...)``: a submodule whose class's ``forward`` is annotated to return a dict type only."""
+    if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+        func = func.value
+    if not (isinstance(func, cst.Attribute) and dotted(func.value) == "self") or ctx.self_class is None:
+        return None
+    info = ctx.index.attr_of(ctx.self_class, func.attr.value)
+    if info is None or info.kind != "module" or not info.cls:
+        return None
+    cls = ctx.index.resolve_class(info.cls)
+    found = ctx.index.find_method(cls, "forward") if cls is not None else None
+    if found is None or not found[1].returns:
+        return None
+    returns = found[1].returns
+    if "." not in returns:  # a class of the submodule's own file
+        returns = f"{ctx.index.module_of_class(found[0])}.{returns}"
+    what = _dict_class(ctx, returns, "returned")
+    if what is None:
+        return None
+    return f"the output of `self.{func.attr.value}`, {what} (`{found[0].name}.forward`'s return annotation)"
+
+
+class _DictLocals:
+    """Per walk of an exported ``forward``: local names bound to a dict on every assignment seen so far."""
+
+    def __init__(self) -> None:
+        self.dicts: Dict[str, str] = {}
+        self.spoiled: Set[str] = set()  # also bound to something else: not known to be a dict
+
+    @staticmethod
+    def of(ctx: FunctionContext) -> "_DictLocals":
+        return ctx.scratch.get(_DictLocals, "PT217.locals")
+
+    def bind(self, targets: Sequence[cst.AssignTarget], what: Optional[str]) -> None:
+        for t in targets:
+            names = [t.target] if isinstance(t.target, cst.Name) else [
+                e.value for e in getattr(t.target, "elements", ()) if isinstance(e.value, cst.Name)]
+            for n in names:
+                if what is not None and isinstance(t.target, cst.Name) and n.value not in self.spoiled:
+                    self.dicts[n.value] = what
+                else:
+                    self.spoiled.add(n.value)
+                    self.dicts.pop(n.value, None)
+
+    def get(self, name: str) -> Optional[str]:
+        return self.dicts.get(name)
 
 
 def building_block(ctx: FunctionContext) -> bool:

@@ -53,6 +53,7 @@ class TorchOpSupport(Check):
             return
         failing = tuple(t for t in TORCH_OP_TARGETS if tables.unsupported_for(name, t, self.onnx_opset))
         if not failing:
+            self._required_args(ctx, node, name, op)
             return
         exempt: FrozenSet[str] = frozenset(t for t in TORCH_OP_TARGETS if t not in failing)
         stops_at = tables.reaches(op, "onnx-dynamo") if "onnx-dynamo" in failing else None
@@ -64,6 +65,28 @@ class TorchOpSupport(Check):
             detail = ""
         ctx.report("PT220", node, also_exempt=exempt, expr=ctx.code(node.func), op=f"aten::{op}",
                    where=_where(failing), detail=detail, opset=self.onnx_opset)
+
+    @staticmethod
+    def _required_args(ctx: FunctionContext, node: cst.Call, name: str, op: str) -> None:
+        """``x.amax()``: the op lowers, but only with an argument the call leaves to its default."""
+        if any(a.star for a in node.args):
+            return  # ``*args`` / ``**kwargs``: which arguments are given is unknown
+        tables = load_torch_tables()
+        # ``x.amax(...)`` binds ``self`` to the receiver; ``torch.amax(x, ...)`` passes it first
+        offset = 1 if name.startswith("Tensor.") else 0
+        positional = [a for a in node.args if a.keyword is None]
+        for target in TORCH_OP_TARGETS:
+            for arg, position in tables.required_args(op, target):
+                given = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == arg), None)
+                if given is None and len(positional) > position - offset:
+                    given = positional[position - offset].value
+                if given is not None and not (isinstance(given, (cst.Tuple, cst.List)) and not given.elements):
+                    continue
+                exempt = frozenset(t for t in TORCH_OP_TARGETS if t != target)
+                ctx.report("PT220", node, also_exempt=exempt, expr=ctx.code(node.func), op=f"aten::{op}",
+                           where=_where((target,)), opset=DEFAULT_OPSET,
+                           detail=f" without `{arg}` (its ONNX function requires it: pass `{arg}=...`)")
+                return
 
     @staticmethod
     def _python_name(ctx: FunctionContext, node: cst.Call) -> Optional[str]:
