@@ -307,6 +307,7 @@ def test_add_ignore_uses_the_statement_line_when_the_finding_line_ends_in_a_stri
     assert [line.split(" ")[1] for line in _quiet_lines(out)] == ["PT101"]
 
 
+@pytest.mark.slow  # lints every fixture twice
 def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_comments(
     tmp_path, monkeypatch, capsys
 ) -> None:
@@ -335,12 +336,8 @@ def test_add_ignore_on_a_copy_of_the_fixtures_relints_clean_and_only_adds_commen
     assert changed > 20
 
 
-def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_path) -> None:
+def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_path, mllint_cli) -> None:
     """Editors (and the language server) lint a buffer on stdin: imports resolve as for the file on disk."""
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "pyproject.toml").write_text(CONFIG)
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -357,18 +354,9 @@ def test_stdin_buffer_sees_the_modules_beside_its_file_like_the_path_does(tmp_pa
         """
     )
     (scripts / "model.py").write_text(model)
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
 
     def run(*args: str, stdin: str = "") -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "mllint", "check", *args, "-q", "--no-cache", "--exit-zero"],
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        proc = mllint_cli(["check", *args, "-q", "--no-cache", "--exit-zero"], tmp_path, stdin=stdin)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 

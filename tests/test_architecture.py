@@ -4,6 +4,7 @@ orchestration (engine.py) stays small, with each pipeline stage in its own modul
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -18,6 +19,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.lru_cache(maxsize=None)  # parsing every module takes about a second: once per session (read-only)
 def _imports() -> Dict[str, Set[str]]:
     """Module -> mllint modules it imports anywhere (deferred imports inside functions too: a cycle
     broken by deferring an import is still a cycle), except under ``if TYPE_CHECKING:``."""

@@ -647,6 +647,7 @@ def test_pt405_fixed_export_is_in_eval_mode(tmp_path) -> None:
     assert torch.equal(after(x), x)
 
 
+@pytest.mark.slow  # lints and fixes every fixture, four times (about 10 s)
 def test_fix_on_a_copy_of_the_fixtures_leaves_only_findings_without_a_mechanical_fix(
     tmp_path, monkeypatch, capsys
 ) -> None:

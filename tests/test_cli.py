@@ -1,4 +1,4 @@
-"""End-to-end tests of the installed ``mllint`` command, run in a subprocess as a user would."""
+"""End-to-end tests of the ``mllint`` command: ``main`` in-process (``mllint_cli``), and ``python -m mllint``."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def write(root: Path, files: dict) -> None:
             path.write_text(text, encoding="utf-8")
 
 
-def test_fixtures_report_findings_and_exit_1(run_mllint) -> None:
-    proc = run_mllint(["check", "fixtures/example"], cwd=REPO)
+def test_fixtures_report_findings_and_exit_1(mllint_cli) -> None:
+    proc = mllint_cli(["check", "fixtures/example"], cwd=REPO)
     assert proc.returncode == 1, proc.stderr
     assert "fixtures/example/model.py:20:30: PT101 tensor-dependent-branch" in proc.stdout
     assert "Found 3 findings" in proc.stdout
@@ -62,16 +62,16 @@ def test_python_dash_m_works(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "m.py:7:12: PT101 `if` tests tensor data `x.sum() > 0` (reached from `Net.forward`)"
 
 
-def test_empty_directory_exits_0_with_message(run_mllint, tmp_path: Path) -> None:
+def test_empty_directory_exits_0_with_message(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    proc = run_mllint(["check", "empty"], cwd=tmp_path)
+    proc = mllint_cli(["check", "empty"], cwd=tmp_path)
     assert proc.returncode == 0
     assert "No Python files found" in proc.stdout
 
 
-def test_clean_code_exits_0(run_mllint, tmp_path: Path) -> None:
+def test_clean_code_exits_0(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": CLEAN})
-    proc = run_mllint(["check", "."], cwd=tmp_path)
+    proc = mllint_cli(["check", "."], cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "no export hazards found in 1 file" in proc.stdout
 
@@ -88,29 +88,29 @@ def test_clean_code_exits_0(run_mllint, tmp_path: Path) -> None:
         ("onnx-opset = 'x'", "'onnx-opset' must be an integer"),
     ],
 )
-def test_bad_configuration_is_exit_2_naming_key_and_file(run_mllint, tmp_path: Path, table: str, needle: str) -> None:
+def test_bad_configuration_is_exit_2_naming_key_and_file(mllint_cli, tmp_path: Path, table: str, needle: str) -> None:
     write(tmp_path, {"pyproject.toml": f"[tool.mllint]\n{table}\n", "m.py": HAZARD})
-    proc = run_mllint(["check", "."], cwd=tmp_path)
+    proc = mllint_cli(["check", "."], cwd=tmp_path)
     assert proc.returncode == 2
     assert needle in proc.stderr
     assert str(tmp_path / "pyproject.toml") in proc.stderr
 
 
-def test_invalid_toml_is_exit_2(run_mllint, tmp_path: Path) -> None:
+def test_invalid_toml_is_exit_2(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": "[tool.mllint\nselect = [", "m.py": HAZARD})
-    proc = run_mllint(["check", "."], cwd=tmp_path)
+    proc = mllint_cli(["check", "."], cwd=tmp_path)
     assert proc.returncode == 2
     assert "invalid TOML" in proc.stderr
 
 
-def test_unparseable_and_non_utf8_files_are_reported_and_run_goes_on(run_mllint, tmp_path: Path) -> None:
+def test_unparseable_and_non_utf8_files_are_reported_and_run_goes_on(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {
         "a_broken.py": "def f(:\n    pass\n",
         "b_latin1.py": b"x = 1\ny = '\xe9t\xe9'\n",
         "c_model.py": HAZARD,
         "d_declared_latin1.py": b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n",
     })
-    proc = run_mllint(["check", ".", "--format", "json"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "--format", "json"], cwd=tmp_path)
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     got = {(f["path"], f["code"], f["line"]) for f in doc["findings"]}
@@ -122,15 +122,15 @@ def test_unparseable_and_non_utf8_files_are_reported_and_run_goes_on(run_mllint,
     assert broken["column"] == 7 and "cannot parse" in broken["message"]
 
 
-def test_unreadable_named_file(run_mllint, tmp_path: Path) -> None:
+def test_unreadable_named_file(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "missing.py").symlink_to(tmp_path / "nowhere.py")
-    proc = run_mllint(["check", "missing.py", "-q"], cwd=tmp_path)
+    proc = mllint_cli(["check", "missing.py", "-q"], cwd=tmp_path)
     assert "ML003" in proc.stdout
     assert proc.returncode == 1
 
 
-def test_nonexistent_path_is_usage_error(run_mllint, tmp_path: Path) -> None:
-    proc = run_mllint(["check", "nope/"], cwd=tmp_path)
+def test_nonexistent_path_is_usage_error(mllint_cli, tmp_path: Path) -> None:
+    proc = mllint_cli(["check", "nope/"], cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "mllint: nope/: no such file or directory"
 
@@ -162,9 +162,9 @@ SUPPRESS = textwrap.dedent(
 )
 
 
-def test_suppressions_single_and_multi_line(run_mllint, tmp_path: Path) -> None:
+def test_suppressions_single_and_multi_line(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": SUPPRESS})
-    proc = run_mllint(["check", "m.py", "--format", "json", "--report-unused-ignores"], cwd=tmp_path)
+    proc = mllint_cli(["check", "m.py", "--format", "json", "--report-unused-ignores"], cwd=tmp_path)
     doc = json.loads(proc.stdout)
     active = {(f["line"], f["code"]) for f in doc["findings"] if not f["suppressed"]}
     suppressed = {(f["line"], f["code"]) for f in doc["findings"] if f["suppressed"]}
@@ -174,16 +174,16 @@ def test_suppressions_single_and_multi_line(run_mllint, tmp_path: Path) -> None:
     assert "PT999" in unused["message"]
 
 
-def test_file_level_suppression(run_mllint, tmp_path: Path) -> None:
+def test_file_level_suppression(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": "# mllint: ignore-file[PT101]\n" + HAZARD})
-    proc = run_mllint(["check", "m.py"], cwd=tmp_path)
+    proc = mllint_cli(["check", "m.py"], cwd=tmp_path)
     assert proc.returncode == 0
     assert "1 suppressed" in proc.stdout
 
 
-def test_json_output_written_atomically(run_mllint, tmp_path: Path) -> None:
+def test_json_output_written_atomically(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": HAZARD})
-    proc = run_mllint(["check", ".", "--format", "json", "--output", "out/report.json", "--target", "all"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "--format", "json", "--output", "out/report.json", "--target", "all"], cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stdout == ""
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -195,77 +195,77 @@ def test_json_output_written_atomically(run_mllint, tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.json"]
 
 
-def test_targets_change_findings_and_fix(run_mllint, tmp_path: Path) -> None:
+def test_targets_change_findings_and_fix(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": HAZARD})
-    only_script = run_mllint(["check", ".", "--target", "torchscript-script"], cwd=tmp_path)
+    only_script = mllint_cli(["check", ".", "--target", "torchscript-script"], cwd=tmp_path)
     assert only_script.returncode == 0
-    export_only = run_mllint(["check", ".", "--target", "torch-export,onnx-dynamo", "--format", "json"], cwd=tmp_path)
+    export_only = mllint_cli(["check", ".", "--target", "torch-export,onnx-dynamo", "--format", "json"], cwd=tmp_path)
     f = json.loads(export_only.stdout)["findings"][0]
     assert f["targets"] == ["torch-export", "onnx-dynamo"]
     assert f["fix"] == json.loads(export_only.stdout)["findings"][0]["fix"]
-    all_targets = json.loads(run_mllint(["check", ".", "--format", "json"], cwd=tmp_path).stdout)["findings"][0]
+    all_targets = json.loads(mllint_cli(["check", ".", "--format", "json"], cwd=tmp_path).stdout)["findings"][0]
     assert "torch.where" in all_targets["fix"]
 
 
-def test_fail_on_exit_zero_and_severity_override(run_mllint, tmp_path: Path) -> None:
+def test_fail_on_exit_zero_and_severity_override(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": HAZARD})
-    assert run_mllint(["check", ".", "--exit-zero"], cwd=tmp_path).returncode == 0
-    assert run_mllint(["check", ".", "--severity", "PT101=info"], cwd=tmp_path).returncode == 0
-    assert run_mllint(["check", ".", "--severity", "PT101=info", "--fail-on", "info"], cwd=tmp_path).returncode == 1
-    assert run_mllint(["check", ".", "--target", "torchscript-trace", "--fail-on", "error"], cwd=tmp_path).returncode == 0
+    assert mllint_cli(["check", ".", "--exit-zero"], cwd=tmp_path).returncode == 0
+    assert mllint_cli(["check", ".", "--severity", "PT101=info"], cwd=tmp_path).returncode == 0
+    assert mllint_cli(["check", ".", "--severity", "PT101=info", "--fail-on", "info"], cwd=tmp_path).returncode == 1
+    assert mllint_cli(["check", ".", "--target", "torchscript-trace", "--fail-on", "error"], cwd=tmp_path).returncode == 0
 
 
-def test_config_select_ignore_and_per_file_ignores(run_mllint, tmp_path: Path) -> None:
+def test_config_select_ignore_and_per_file_ignores(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"a.py": HAZARD, "tests/b.py": HAZARD,
                      "pyproject.toml": "[tool.mllint]\nper-file-ignores = { 'tests/*' = ['PT1'] }\n"})
-    proc = run_mllint(["check", ".", "-q"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "-q"], cwd=tmp_path)
     assert proc.stdout.splitlines() == ["a.py:7:12: PT101 `if` tests tensor data `x.sum() > 0` (reached from `Net.forward`)"]
-    assert run_mllint(["check", ".", "--ignore", "PT101"], cwd=tmp_path).returncode == 0
+    assert mllint_cli(["check", ".", "--ignore", "PT101"], cwd=tmp_path).returncode == 0
 
 
-def test_stdin_with_filename(run_mllint, tmp_path: Path) -> None:
+def test_stdin_with_filename(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": "[tool.mllint]\ntargets = ['torch-export']\n"})
-    proc = run_mllint(["check", "-", "--stdin-filename", "pkg/model.py", "-q"], cwd=tmp_path, stdin=HAZARD)
+    proc = mllint_cli(["check", "-", "--stdin-filename", "pkg/model.py", "-q"], cwd=tmp_path, stdin=HAZARD)
     assert proc.returncode == 1
     assert proc.stdout.startswith("pkg/model.py:7:12: PT101")
 
 
-def test_discovery_skips_ignored_but_checks_named_files(run_mllint, tmp_path: Path) -> None:
+def test_discovery_skips_ignored_but_checks_named_files(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"src/m.py": HAZARD, ".venv/lib/x.py": HAZARD, "build/y.py": HAZARD, "gen/z.py": HAZARD,
                      "node_modules/n.py": HAZARD, ".gitignore": "gen/\n", "pyproject.toml": "[tool.mllint]\nextend-exclude = ['legacy']\n",
                      "legacy/old.py": HAZARD})
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    proc = run_mllint(["check", ".", "--format", "json"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "--format", "json"], cwd=tmp_path)
     paths = {f["path"] for f in json.loads(proc.stdout)["findings"]}
     assert paths == {"src/m.py"}
-    named = run_mllint(["check", "gen/z.py", "legacy/old.py", "--format", "json"], cwd=tmp_path)
+    named = mllint_cli(["check", "gen/z.py", "legacy/old.py", "--format", "json"], cwd=tmp_path)
     assert {f["path"] for f in json.loads(named.stdout)["findings"]} == {"gen/z.py", "legacy/old.py"}
-    forced = run_mllint(["check", "gen/z.py", "legacy/old.py", "--force-exclude"], cwd=tmp_path)
+    forced = mllint_cli(["check", "gen/z.py", "legacy/old.py", "--force-exclude"], cwd=tmp_path)
     assert forced.returncode == 0
 
 
-def test_output_is_deterministic(run_mllint, tmp_path: Path) -> None:
+def test_output_is_deterministic(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {f"pkg/m{i}.py": HAZARD for i in range(5)})
-    first = run_mllint(["check", ".", "--format", "json"], cwd=tmp_path).stdout
-    second = run_mllint(["check", "pkg/m4.py", "pkg/m0.py", "pkg", "--format", "json"], cwd=tmp_path).stdout
+    first = mllint_cli(["check", ".", "--format", "json"], cwd=tmp_path).stdout
+    second = mllint_cli(["check", "pkg/m4.py", "pkg/m0.py", "pkg", "--format", "json"], cwd=tmp_path).stdout
     assert first == second
     lines = [(f["path"], f["line"]) for f in json.loads(first)["findings"]]
     assert lines == sorted(lines)
 
 
-def test_rules_and_explain(run_mllint) -> None:
-    proc = run_mllint(["rules", "--target", "torch-export"], cwd=REPO)
+def test_rules_and_explain(mllint_cli) -> None:
+    proc = mllint_cli(["rules", "--target", "torch-export"], cwd=REPO)
     assert proc.returncode == 0 and "PT101" in proc.stdout and "ML001" not in proc.stdout
-    proc = run_mllint(["explain", "tensor-dependent-branch"], cwd=REPO)
+    proc = mllint_cli(["explain", "tensor-dependent-branch"], cwd=REPO)
     assert proc.returncode == 0
     assert proc.stdout.startswith("# PT101 tensor-dependent-branch")
     assert "## Why it matters" in proc.stdout and "torch.where" in proc.stdout
-    bad = run_mllint(["explain", "PT000"], cwd=REPO)
+    bad = mllint_cli(["explain", "PT000"], cwd=REPO)
     assert bad.returncode == 2 and "unknown rule" in bad.stderr
 
 
-def test_color_off_when_not_a_tty(run_mllint, tmp_path: Path) -> None:
+def test_color_off_when_not_a_tty(mllint_cli, tmp_path: Path) -> None:
     write(tmp_path, {"m.py": HAZARD})
-    assert "\x1b[" not in run_mllint(["check", "."], cwd=tmp_path).stdout
-    assert "\x1b[" in run_mllint(["check", ".", "--color", "always"], cwd=tmp_path).stdout
-    assert "\x1b[" not in run_mllint(["check", ".", "--color", "auto"], cwd=tmp_path, env_extra={"NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in mllint_cli(["check", "."], cwd=tmp_path).stdout
+    assert "\x1b[" in mllint_cli(["check", ".", "--color", "always"], cwd=tmp_path).stdout
+    assert "\x1b[" not in mllint_cli(["check", ".", "--color", "auto"], cwd=tmp_path, env_extra={"NO_COLOR": "1"}).stdout

@@ -45,6 +45,8 @@ FACTORIES = textwrap.dedent("""\
     """)
 
 TARGETS = ("torchscript-script", "torch-export")
+#: One module fixture runs every model in real child processes (a segfault, a hang up to its 3 s timeout, ...).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -113,10 +113,10 @@ def test_merging_every_shard_gives_the_unsharded_report(tmp_path: Path, run_mlli
     assert plain.returncode == 2 and "not a JSON report" in plain.stderr
 
 
-def test_shard_needs_confirm_and_a_valid_spec(tmp_path: Path, run_mllint) -> None:
+def test_shard_needs_confirm_and_a_valid_spec(tmp_path: Path, mllint_cli) -> None:
     root = _project(tmp_path)
-    proc = run_mllint(["check", ".", "--shard", "1/2"], root)
+    proc = mllint_cli(["check", ".", "--shard", "1/2"], root)
     assert proc.returncode == 2 and "add --confirm" in proc.stderr
     for bad in ("3/2", "0/0"):
-        proc = run_mllint(["check", ".", "--confirm", "--shard", bad], root)
+        proc = mllint_cli(["check", ".", "--confirm", "--shard", bad], root)
         assert proc.returncode == 2 and "--shard" in proc.stderr, proc.stderr

@@ -3,6 +3,7 @@ process), .keras files (loaded in a fresh process) and TFLite (builtins; Flex op
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Dict
 
@@ -12,9 +13,13 @@ from mllint.config import ModelSpec
 from mllint.confirm import ExportResult, run_confirm
 from mllint.targets import TF_TARGETS
 
-pytestmark = pytest.mark.export
-pytest.importorskip("tensorflow")
-pytest.importorskip("keras")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = [
+    pytest.mark.export,
+    pytest.mark.skipif(
+        not all(importlib.util.find_spec(m) for m in ("tensorflow", "keras")), reason="needs tensorflow, keras"
+    ),
+]
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "confirm"
 SOURCE = "confirm_models/keras_models.py"

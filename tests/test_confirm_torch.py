@@ -6,6 +6,7 @@ must land exactly there.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
@@ -18,9 +19,8 @@ from mllint.confirm import ExportResult, merge, run_confirm
 from mllint.engine import run_check
 from mllint.targets import TORCH_TARGETS
 
-pytestmark = pytest.mark.export
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnxruntime")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = [pytest.mark.export, pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ('torch', 'onnxruntime')), reason="needs torch, onnxruntime")]
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "confirm"
 MARK = re.compile(r"#\s*confirm:\s*(.+)$")

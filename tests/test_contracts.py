@@ -264,7 +264,7 @@ BAD_CONTRACTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONTRACTS))
-def test_bad_contracts_are_configuration_errors(tmp_path: Path, run_mllint, case: str) -> None:
+def test_bad_contracts_are_configuration_errors(tmp_path: Path, mllint_cli, case: str) -> None:
     files, value, expected = BAD_CONTRACTS[case]
     if "pbtxt" in case:
         pytest.importorskip("tritonclient.grpc")
@@ -278,12 +278,12 @@ def test_bad_contracts_are_configuration_errors(tmp_path: Path, run_mllint, case
             f"contract = {value}\n",
         },
     )
-    proc = run_mllint(["check", ".", "--no-cache", "--confirm"], tmp_path)
+    proc = mllint_cli(["check", ".", "--no-cache", "--confirm"], tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "configuration error" in proc.stderr and expected in proc.stderr, proc.stderr
 
 
-def test_a_symlink_out_of_the_project_is_refused(tmp_path: Path, run_mllint) -> None:
+def test_a_symlink_out_of_the_project_is_refused(tmp_path: Path, mllint_cli) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "c.json").write_text('{"inputs": [{"name": "x"}]}')
@@ -297,7 +297,7 @@ def test_a_symlink_out_of_the_project_is_refused(tmp_path: Path, run_mllint) -> 
         },
     )
     os.symlink(outside / "c.json", root / "c.json")
-    proc = run_mllint(["check", ".", "--no-cache", "--confirm"], root)
+    proc = mllint_cli(["check", ".", "--no-cache", "--confirm"], root)
     assert proc.returncode == 2 and "leads outside the project" in proc.stderr, proc.stderr
 
 

@@ -68,6 +68,7 @@ def test_parse_refuses_fast_what_python_refuses() -> None:
         parse(_chain(20000))  # without the pre-check this LibCST parse alone runs for minutes
 
 
+@pytest.mark.slow  # a fresh process's stack depth; the 900-branch elif file alone takes seconds
 def test_nesting_the_analysis_cannot_follow_is_ML006_at_a_line(tmp_path: Path) -> None:
     (tmp_path / "elifs900.py").write_text(_elifs(900))  # Python compiles it
     (tmp_path / "chain1500.py").write_text(_chain(1500))
@@ -122,6 +123,7 @@ def test_valid_python_libcst_cannot_parse_is_a_parser_limit_not_a_syntax_error(t
     assert ("ok.py", "PT101") in found
 
 
+@pytest.mark.slow  # a fresh process's stack depth, 4 deep files (seconds)
 def test_deep_expressions_in_forward_are_ML006_for_every_stage(tmp_path: Path) -> None:
     """900 nested lambdas, 900 chained calls, 3,000 adjacent strings, a 3,000-operand ``and``: Python
     compiles each; the summary, the walker or the locator runs out of depth: ML006, never a crash."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import re
 import tempfile
 import textwrap
@@ -204,10 +202,10 @@ def test_bad_entry_values_are_configuration_errors(tmp_path: Path, value: str, m
         load_settings(tmp_path, CAT)
 
 
-def test_bad_entry_point_exits_2(run_mllint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_entry_point_exits_2(mllint_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\nentry-points = ['Net']\n")
     (tmp_path / "m.py").write_text("x = 1\n")
-    proc = run_mllint(["check", "."], cwd=tmp_path)
+    proc = mllint_cli(["check", "."], cwd=tmp_path)
     assert proc.returncode == 2 and "'entry-points' has 'Net'" in proc.stderr
 
 
@@ -280,13 +278,13 @@ def _project(tmp_path: Path, script: Optional[str] = None) -> None:
         (tmp_path / "export.py").write_text(script)
 
 
-def test_text_and_json_summaries_say_what_was_judged_and_why(run_mllint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_text_and_json_summaries_say_what_was_judged_and_why(mllint_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _project(tmp_path)
-    text = run_mllint(["check", ".", "--no-cache"], cwd=tmp_path).stdout
+    text = mllint_cli(["check", ".", "--no-cache"], cwd=tmp_path).stdout
     assert "Entry points: 2 (every model class: no export calls found)" in text
     assert "Excluded 1: FocalLoss (loss)" in text
     assert "Targets (auto: no export calls found): torch-export, onnx-dynamo, savedmodel, keras-file, tflite" in text
-    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], cwd=tmp_path).stdout)
+    doc = json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], cwd=tmp_path).stdout)
     assert doc["targets"] == list(MODERN_TARGETS)
     report = doc["entry_points"]
     assert report["mode"] == "default" and [e["class"] for e in report["judged"]] == [
@@ -298,9 +296,9 @@ def test_text_and_json_summaries_say_what_was_judged_and_why(run_mllint, tmp_pat
     ]
 
 
-def test_show_entry_points_lists_sources_exclusions_and_calls(run_mllint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_entry_points_lists_sources_exclusions_and_calls(mllint_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _project(tmp_path, "import torch\nfrom pkg.models import Net\n\nnet = Net()\ntorch.jit.trace(net, (x,))\n")
-    proc = run_mllint(["check", ".", "--no-cache", "--show-entry-points"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "--no-cache", "--show-entry-points"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr  # findings do not fail this listing
     assert proc.stdout == textwrap.dedent("""\
         Entry points: 1 (export calls in export.py)
@@ -311,7 +309,7 @@ def test_show_entry_points_lists_sources_exclusions_and_calls(run_mllint, tmp_pa
         Targets (auto: export calls in export.py): torchscript-trace
         """)
     listing = json.loads(
-        run_mllint(["check", ".", "--no-cache", "--show-entry-points", "--format", "json"], cwd=tmp_path).stdout
+        mllint_cli(["check", ".", "--no-cache", "--show-entry-points", "--format", "json"], cwd=tmp_path).stdout
     )
     assert listing["judged"] == [{"class": "pkg.models:Net", "source": "export call at export.py:5"}]
 
@@ -391,7 +389,7 @@ def judged_of(report: Dict[str, object]) -> Set[str]:
     return {e["class"] for e in report["judged"]}  # type: ignore[union-attr,index]
 
 
-def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_path: Path) -> None:
+def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_path: Path, mllint_cli) -> None:  # type: ignore[no-untyped-def]
     """``BertModel`` is both a part of ``BertForX`` in its file and what the user traces: the export call
     decides. Without it the dict output of the part is an intermediate value and is not reported."""
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = 'all'\n")
@@ -410,12 +408,7 @@ def test_a_class_an_export_call_names_is_judged_as_the_model_not_as_a_part(tmp_p
     )
 
     def pt217() -> List[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "mllint", "check", ".", "--no-cache", "--format", "json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-        )
+        proc = mllint_cli(["check", ".", "--no-cache", "--format", "json"], tmp_path)
         assert proc.returncode in (0, 1), proc.stderr
         return [f"{f['path']}:{f['line']}" for f in json.loads(proc.stdout)["findings"] if f["code"] == "PT217"]
 

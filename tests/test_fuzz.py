@@ -7,12 +7,15 @@ About 60 s on 2 cores (``slow``). A longer run: ``MLLINT_FUZZ_EXAMPLES=5000 pyte
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 
 import pytest
 
-hypothesmith = pytest.importorskip("hypothesmith")
+# find_spec, not importorskip: importing hypothesmith costs about a second at collection, even when deselected
+if importlib.util.find_spec("hypothesmith") is None:
+    pytest.skip("needs hypothesmith", allow_module_level=True)  # hypothesis comes with it
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -43,9 +46,16 @@ def _check(source: str) -> None:
         assert f.span.end_line >= f.line, f
 
 
+def _programs() -> "st.SearchStrategy[str]":
+    import hypothesmith
+
+    return st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node())
+
+
 @pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(hypothesmith.from_grammar(), hypothesmith.from_node()))
+# deferred: building the grammar strategies takes seconds, paid at collection even when the test is deselected
+@given(st.deferred(lambda: _programs()))
 def test_generated_programs_never_crash_the_analysis(program: str) -> None:
     _check("import torch\n" + program)
     _check(_as_forward(program))

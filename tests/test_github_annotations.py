@@ -87,14 +87,14 @@ def test_severity_mapping_and_suppressed_findings(tmp_path: Path) -> None:
     assert _render(tmp_path) == ""
 
 
-def test_cli_github_format(run_mllint, tmp_path: Path) -> None:
+def test_cli_github_format(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text(textwrap.dedent("""\
         from torch import nn
         class N(nn.Module):
             def forward(self, x):
                 return x if x.any() else -x
         """))
-    proc = run_mllint(["check", ".", "--format", "github"], cwd=tmp_path)
+    proc = mllint_cli(["check", ".", "--format", "github"], cwd=tmp_path)
     assert proc.returncode == 1
     (line,) = proc.stdout.splitlines()
     command, props, data = parse_command(line)
@@ -105,7 +105,7 @@ def test_cli_github_format(run_mllint, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cwd", ["project", "repo"])
-def test_cli_paths_are_relative_to_the_repository_root(run_mllint, tmp_path: Path, cwd: str) -> None:
+def test_cli_paths_are_relative_to_the_repository_root(mllint_cli, tmp_path: Path, cwd: str) -> None:
     """The runner reads ``file`` from the repository root, even when the project is a subfolder."""
     (tmp_path / ".git").mkdir()
     project = tmp_path / "ml" / "vision"
@@ -114,6 +114,6 @@ def test_cli_paths_are_relative_to_the_repository_root(run_mllint, tmp_path: Pat
     (project / "m.py").write_text("from torch import nn\nclass N(nn.Module):\n    def forward(self, x):\n"
                                   "        return x if x.any() else -x\n")
     where, target = (project, ".") if cwd == "project" else (tmp_path, "ml/vision")
-    proc = run_mllint(["check", target, "--format", "github"], cwd=where)
+    proc = mllint_cli(["check", target, "--format", "github"], cwd=where)
     (line,) = proc.stdout.splitlines()
     assert parse_command(line)[1]["file"] == "ml/vision/m.py"

@@ -56,7 +56,7 @@ def _reported(stdout: str) -> set:
 @pytest.mark.parametrize(
     "key", ["core.fsmonitor", "core.hooksPath", "diff.external", "core.pager", "core.sshCommand", "core.editor"]
 )
-def test_repository_git_config_runs_nothing(tmp_path: Path, run_mllint, key: str) -> None:
+def test_repository_git_config_runs_nothing(tmp_path: Path, mllint_cli, key: str) -> None:
     root = _repo(tmp_path)
     marker = tmp_path / "marker"
     script = tmp_path / "evil.sh"
@@ -73,23 +73,23 @@ def test_repository_git_config_runs_nothing(tmp_path: Path, run_mllint, key: str
         ["check", ".", "--format", "json", "--no-cache"],
         ["check", "--force-exclude", "--format", "json", "--no-cache", "pkg/model.py", "ignored/model.py"],
     ):
-        proc = run_mllint(args, root)
+        proc = mllint_cli(args, root)
         assert proc.returncode == 1, proc.stderr
         assert not marker.exists(), f"{key}: the repository's config ran a command"
-    assert _reported(run_mllint(["check", ".", "--format", "json", "--no-cache"], root).stdout) == {
+    assert _reported(mllint_cli(["check", ".", "--format", "json", "--no-cache"], root).stdout) == {
         "pkg/model.py",
         "pkg/kept_generated_model.py",
     }
 
 
-def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, run_mllint) -> None:
+def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, mllint_cli) -> None:
     """The same rules git applies (nested files, negation, folders), read from the files themselves."""
     root = _repo(tmp_path)
     empty_path = {"PATH": str(tmp_path / "no-git-here")}  # git cannot be run at all
-    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root, env_extra=empty_path)
+    proc = mllint_cli(["check", ".", "--format", "json", "--no-cache"], root, env_extra=empty_path)
     assert proc.returncode == 1, proc.stderr
     assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
-    forced = run_mllint(
+    forced = mllint_cli(
         [
             "check",
             "--force-exclude",
@@ -106,7 +106,7 @@ def test_gitignore_rules_are_honoured_without_git(tmp_path: Path, run_mllint) ->
     assert _reported(forced.stdout) == {"pkg/model.py"}
 
 
-def test_a_tree_without_git_honours_its_gitignore(tmp_path: Path, run_mllint) -> None:
+def test_a_tree_without_git_honours_its_gitignore(tmp_path: Path, mllint_cli) -> None:
     root = tmp_path / "plain"
     (root / "build").mkdir(parents=True)
     (root / "out").mkdir()
@@ -114,17 +114,17 @@ def test_a_tree_without_git_honours_its_gitignore(tmp_path: Path, run_mllint) ->
     (root / "out" / "model.py").write_text(HAZARD)
     (root / "pyproject.toml").write_text("[tool.mllint]\n")
     (root / ".gitignore").write_text("out/\n")
-    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root)
+    proc = mllint_cli(["check", ".", "--format", "json", "--no-cache"], root)
     assert _reported(proc.stdout) == {"model.py"}
 
 
-def test_a_symlinked_gitignore_is_not_followed(tmp_path: Path, run_mllint) -> None:
+def test_a_symlinked_gitignore_is_not_followed(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     outside = tmp_path / "outside-ignore"
     outside.write_text("pkg/\n")
     (root / "pkg" / ".gitignore").unlink()
     (root / "pkg" / ".gitignore").symlink_to(outside)
-    proc = run_mllint(["check", ".", "--format", "json", "--no-cache"], root)
+    proc = mllint_cli(["check", ".", "--format", "json", "--no-cache"], root)
     assert "pkg/model.py" in _reported(proc.stdout)
 
 
@@ -143,20 +143,20 @@ def _snapshot(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_symlinked_cache_folder_is_never_written_or_cleaned(tmp_path: Path, run_mllint) -> None:
+def test_a_symlinked_cache_folder_is_never_written_or_cleaned(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     victim = _victim(tmp_path)
     before = _snapshot(victim)
     (root / ".mllint_cache").symlink_to(victim, target_is_directory=True)
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+    proc = mllint_cli(["check", ".", "--format", "json"], root, env_extra=env)
     assert proc.returncode == 1 and "is a symlink: not used" in proc.stderr
     assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
-    assert run_mllint(["clean"], root, env_extra=env).returncode == 0
+    assert mllint_cli(["clean"], root, env_extra=env).returncode == 0
     assert _snapshot(victim) == before and sorted(p.name for p in victim.iterdir()) == [".git", "precious.txt"]
 
 
-def test_symlinks_inside_a_real_cache_folder_are_not_followed(tmp_path: Path, run_mllint) -> None:
+def test_symlinks_inside_a_real_cache_folder_are_not_followed(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     victim = _victim(tmp_path)
     before = _snapshot(victim)
@@ -166,22 +166,22 @@ def test_symlinks_inside_a_real_cache_folder_are_not_followed(tmp_path: Path, ru
     (cache / "CACHEDIR.TAG").symlink_to(victim / "precious.txt")
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
     for _ in range(2):
-        proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+        proc = mllint_cli(["check", ".", "--format", "json"], root, env_extra=env)
         assert proc.returncode == 1, proc.stderr
         assert _reported(proc.stdout) == {"pkg/model.py", "pkg/kept_generated_model.py"}
-    run_mllint(["clean"], root, env_extra=env)
+    mllint_cli(["clean"], root, env_extra=env)
     assert _snapshot(victim) == before
 
 
-def test_clean_removes_only_what_mllint_created(tmp_path: Path, run_mllint) -> None:
+def test_clean_removes_only_what_mllint_created(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     cache = root / ".mllint_cache"
     cache.mkdir()
     (cache / "notes.txt").write_text("the user's own file\n")
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    assert run_mllint(["check", "."], root, env_extra=env).returncode == 1
+    assert mllint_cli(["check", "."], root, env_extra=env).returncode == 1
     assert (cache / "records").is_dir() and (cache / "CACHEDIR.TAG").is_file()
-    assert run_mllint(["clean"], root, env_extra=env).returncode == 0
+    assert mllint_cli(["clean"], root, env_extra=env).returncode == 0
     assert not (cache / "records").exists()
     assert (cache / "notes.txt").read_text() == "the user's own file\n"
     # a folder without mllint's marker is not mllint's: nothing in it is deleted
@@ -189,7 +189,7 @@ def test_clean_removes_only_what_mllint_created(tmp_path: Path, run_mllint) -> N
     (foreign / ".mllint_cache" / "records").mkdir(parents=True)
     (foreign / ".mllint_cache" / "records" / "data.bin").write_text("x")
     (foreign / "pyproject.toml").write_text("[tool.mllint]\n")
-    assert run_mllint(["clean"], foreign, env_extra=env).returncode == 0
+    assert mllint_cli(["clean"], foreign, env_extra=env).returncode == 0
     assert (foreign / ".mllint_cache" / "records" / "data.bin").exists()
 
 
@@ -218,7 +218,7 @@ def _forge(cache: Path, clean_digest: str, hazard_digest: str) -> int:
     return forged
 
 
-def test_a_committed_cache_cannot_hide_findings(tmp_path: Path, run_mllint, monkeypatch) -> None:
+def test_a_committed_cache_cannot_hide_findings(tmp_path: Path, mllint_cli, monkeypatch) -> None:
     import hashlib
 
     root = tmp_path / "proj"
@@ -227,24 +227,24 @@ def test_a_committed_cache_cannot_hide_findings(tmp_path: Path, run_mllint, monk
     clean = HAZARD.replace("if x.sum() > 0:", "if True:")
     (root / "model.py").write_text(clean)
     attacker = {"XDG_CACHE_HOME": str(tmp_path / "attacker")}
-    assert run_mllint(["check", "."], root, env_extra=attacker).returncode == 0
+    assert mllint_cli(["check", "."], root, env_extra=attacker).returncode == 0
     digest = lambda text: hashlib.blake2b(text.encode(), digest_size=16).hexdigest()  # noqa: E731
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker"))
     assert _forge(root / ".mllint_cache", digest(clean), digest(HAZARD)) >= 1
     (root / "model.py").write_text(HAZARD)
     victim = {"XDG_CACHE_HOME": str(tmp_path / "victim-user")}
-    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=victim)
+    proc = mllint_cli(["check", ".", "--format", "json"], root, env_extra=victim)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["PT101"]
 
 
-def test_a_type_confused_record_is_a_miss_not_a_crash(tmp_path: Path, run_mllint, monkeypatch) -> None:
+def test_a_type_confused_record_is_a_miss_not_a_crash(tmp_path: Path, mllint_cli, monkeypatch) -> None:
     root = tmp_path / "proj"
     (root / ".mllint_cache").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[tool.mllint]\n")
     (root / "model.py").write_text(HAZARD)
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    assert run_mllint(["check", "."], root, env_extra=env).returncode == 1
+    assert mllint_cli(["check", "."], root, env_extra=env).returncode == 1
     monkeypatch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
     import mllint.engine  # noqa: F401 - the record classes must be importable to read entries
     from mllint import cache as cache_mod
@@ -259,24 +259,24 @@ def test_a_type_confused_record_is_a_miss_not_a_crash(tmp_path: Path, run_mllint
             path.write_bytes(cache_mod.dumps(record))  # signed with this user's key: only the types are wrong
     finally:
         cache_mod._secret.cache_clear()
-    proc = run_mllint(["check", ".", "--format", "json"], root, env_extra=env)
+    proc = mllint_cli(["check", ".", "--format", "json"], root, env_extra=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["PT101"]
 
 
-def test_a_cache_folder_tracked_by_git_is_ignored_with_a_warning(tmp_path: Path, run_mllint) -> None:
+def test_a_cache_folder_tracked_by_git_is_ignored_with_a_warning(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     cache = root / ".mllint_cache"
     cache.mkdir()
     (cache / "README").write_text("committed\n")
     _git(root, "add", "-f", ".mllint_cache/README")
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    proc = run_mllint(["check", "."], root, env_extra=env)
+    proc = mllint_cli(["check", "."], root, env_extra=env)
     assert proc.returncode == 1 and "is tracked by git: not used" in proc.stderr
     assert sorted(p.name for p in cache.iterdir()) == ["README"]
 
 
-def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: Path, run_mllint) -> None:
+def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     secret = tmp_path / "secret.py"
     secret.write_text("TOKEN = 'hunter2-do-not-echo'\n" + HAZARD)
@@ -288,10 +288,10 @@ def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: 
         ["check", ".", "--no-cache", "--format", "sarif"],
         ["check", ".", "--no-cache", "--format", "json"],
     ):
-        proc = run_mllint(args, root)
+        proc = mllint_cli(args, root)
         assert "hunter2" not in proc.stdout + proc.stderr, args
         assert "outside the project" in proc.stdout, args
-    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    doc = json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     leaks = [f for f in doc["findings"] if f["path"] == "pkg/leak.py"]
     assert [f["code"] for f in leaks] == ["ML003"]
 
@@ -299,7 +299,7 @@ def test_a_symlink_to_a_file_outside_the_project_is_reported_not_read(tmp_path: 
 # -- --output --------------------------------------------------------------------------------------
 
 
-def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path, run_mllint) -> None:
+def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path, mllint_cli, run_mllint) -> None:
     root = _repo(tmp_path)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -313,7 +313,7 @@ def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path,
 
     thread = threading.Thread(target=reader)
     thread.start()
-    proc = run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(fifo)], root)
+    proc = mllint_cli(["check", ".", "--no-cache", "--format", "json", "-o", str(fifo)], root)
     thread.join(timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert json.loads(got["data"])["schema"] == "mllint-json"
@@ -324,60 +324,60 @@ def test_output_to_special_files_streams_and_never_replaces_them(tmp_path: Path,
     # /dev/null, and one like /dev/stdout (a link to /proc/self/fd/1, here the captured pipe)
     null = tmp_path / "null"
     null.symlink_to("/dev/null")
-    assert run_mllint(["check", ".", "--no-cache", "-o", str(null)], root).returncode == 1
+    assert mllint_cli(["check", ".", "--no-cache", "-o", str(null)], root).returncode == 1
     assert null.is_symlink() and stat_mod.S_ISCHR(os.stat(null).st_mode)
     stdout = tmp_path / "stdout"
-    stdout.symlink_to("/proc/self/fd/1")
+    stdout.symlink_to("/proc/self/fd/1")  # a process's own stdout: only a real process has the captured pipe there
     out = run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(stdout)], root)
     assert out.returncode == 1 and json.loads(out.stdout)["schema"] == "mllint-json"
     assert stdout.is_symlink()
 
 
-def test_output_errors_are_usage_errors(tmp_path: Path, run_mllint) -> None:
+def test_output_errors_are_usage_errors(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    proc = run_mllint(["check", ".", "--no-cache", "-o", str(folder)], root)
+    proc = mllint_cli(["check", ".", "--no-cache", "-o", str(folder)], root)
     assert proc.returncode == 2 and "is a directory" in proc.stderr and "Traceback" not in proc.stderr
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
-    under_file = run_mllint(["check", ".", "--no-cache", "-o", str(blocked / "r.json")], root)
+    under_file = mllint_cli(["check", ".", "--no-cache", "-o", str(blocked / "r.json")], root)
     assert under_file.returncode == 2 and "cannot write" in under_file.stderr and "Traceback" not in under_file.stderr
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        ro = run_mllint(["check", ".", "--no-cache", "-o", str(locked / "r.json")], root)
+        ro = mllint_cli(["check", ".", "--no-cache", "-o", str(locked / "r.json")], root)
         assert ro.returncode == 2 and "cannot write" in ro.stderr
 
 
-def test_output_keeps_the_mode_and_replaces_a_symlink_instead_of_following_it(tmp_path: Path, run_mllint) -> None:
+def test_output_keeps_the_mode_and_replaces_a_symlink_instead_of_following_it(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     report = tmp_path / "report.json"
     report.write_text("old")
     report.chmod(0o644)
-    assert run_mllint(["check", ".", "--no-cache", "--format", "json", "-o", str(report)], root).returncode == 1
+    assert mllint_cli(["check", ".", "--no-cache", "--format", "json", "-o", str(report)], root).returncode == 1
     assert (report.stat().st_mode & 0o777) == 0o644 and json.loads(report.read_text())["schema"] == "mllint-json"
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")
     link = root / "mllint.sarif"  # a checkout can ship this symlink where CI writes its report
     link.symlink_to(victim)
-    assert run_mllint(["check", ".", "--no-cache", "--format", "sarif", "-o", "mllint.sarif"], root).returncode == 1
+    assert mllint_cli(["check", ".", "--no-cache", "--format", "sarif", "-o", "mllint.sarif"], root).returncode == 1
     assert victim.read_text() == "keep me\n" and not link.is_symlink()
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "soon"])
-def test_bad_timeouts_are_usage_errors(tmp_path: Path, run_mllint, value: str) -> None:
+def test_bad_timeouts_are_usage_errors(tmp_path: Path, mllint_cli, value: str) -> None:
     root = _repo(tmp_path)
-    proc = run_mllint(["check", ".", "--confirm", "--model", "pkg.model:make", "--timeout", value], root)
+    proc = mllint_cli(["check", ".", "--confirm", "--model", "pkg.model:make", "--timeout", value], root)
     assert proc.returncode == 2 and "--timeout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
-def test_a_configured_timeout_must_be_positive(tmp_path: Path, run_mllint) -> None:
+def test_a_configured_timeout_must_be_positive(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     (root / "pyproject.toml").write_text(
         '[tool.mllint]\n[[tool.mllint.models]]\nfactory = "pkg.model:make"\ntimeout = 0\n'
     )
-    proc = run_mllint(["check", ".", "--no-cache"], root)
+    proc = mllint_cli(["check", ".", "--no-cache"], root)
     assert proc.returncode == 2 and "'timeout' must be a positive number" in proc.stderr
 
 
@@ -418,66 +418,66 @@ def test_the_command_line_timeout_wins_over_the_configured_one(tmp_path: Path, r
 # -- pathological trees ----------------------------------------------------------------------------
 
 
-def test_symlink_loops_and_dangling_links_are_reported_and_the_rest_is_checked(tmp_path: Path, run_mllint) -> None:
+def test_symlink_loops_and_dangling_links_are_reported_and_the_rest_is_checked(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     (root / "pkg" / "a.py").symlink_to("b.py")
     (root / "pkg" / "b.py").symlink_to("a.py")
     (root / "pkg" / "gone.py").symlink_to("nowhere.py")
     (root / "pkg" / "self").symlink_to(".", target_is_directory=True)
     for fmt in ("json", "sarif", "text"):
-        proc = run_mllint(["check", ".", "--no-cache", "--format", fmt], root)
+        proc = mllint_cli(["check", ".", "--no-cache", "--format", fmt], root)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, (fmt, proc.stderr)
-    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    doc = json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     by_path = {f["path"]: f["code"] for f in doc["findings"]}
     assert by_path["pkg/a.py"] == by_path["pkg/b.py"] == by_path["pkg/gone.py"] == "ML003"
     assert by_path["pkg/model.py"] == "PT101"
 
 
-def test_a_file_name_that_is_not_utf8_is_reported_in_every_format(tmp_path: Path, run_mllint) -> None:
+def test_a_file_name_that_is_not_utf8_is_reported_in_every_format(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     with open(os.fsencode(str(root / "pkg")) + b"/caf\xe9.py", "w") as fh:
         fh.write(HAZARD)
     sarif_path = tmp_path / "out.sarif"
     for fmt in ("json", "sarif", "text", "github"):
         out = tmp_path / f"out.{fmt}"
-        proc = run_mllint(["check", ".", "--no-cache", "--format", fmt, "-o", str(out)], root)
+        proc = mllint_cli(["check", ".", "--no-cache", "--format", fmt, "-o", str(out)], root)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, (fmt, proc.stderr)
         if fmt in ("text", "github"):  # the name's own bytes, as ruff and git print them
             assert b"caf\xe9.py" in out.read_bytes()
         else:  # JSON stays valid UTF-8
             out.read_bytes().decode("utf-8")
-    assert run_mllint(["check", ".", "--no-cache", "--format", "sarif", "-o", str(sarif_path)], root).returncode == 1
+    assert mllint_cli(["check", ".", "--no-cache", "--format", "sarif", "-o", str(sarif_path)], root).returncode == 1
     uris = {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         for r in json.loads(sarif_path.read_text(encoding="utf-8"))["runs"][0]["results"]
     }
     assert "pkg/caf%E9.py" in uris  # the name's own byte, percent-encoded
-    doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+    doc = json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     assert "pkg/caf\udce9.py" in {f["path"] for f in doc["findings"]}
 
 
-def test_excludes_apply_below_a_folder_named_on_the_command_line(tmp_path: Path, run_mllint) -> None:
+def test_excludes_apply_below_a_folder_named_on_the_command_line(tmp_path: Path, mllint_cli) -> None:
     root = tmp_path / "proj"
     (root / "build" / "x" / "build").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[tool.mllint]\n")
     (root / "build" / "x" / "model.py").write_text(HAZARD)
     (root / "build" / "x" / "build" / "generated.py").write_text(HAZARD)
-    proc = run_mllint(["check", "build/x", "--no-cache", "--format", "json"], root)
+    proc = mllint_cli(["check", "build/x", "--no-cache", "--format", "json"], root)
     assert proc.returncode == 1, proc.stdout
     assert {f["path"] for f in json.loads(proc.stdout)["findings"]} == {"build/x/model.py"}
     # the whole tree still skips build/ by default
-    assert json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)["findings"] == []
+    assert json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], root).stdout)["findings"] == []
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
-def test_an_unreadable_folder_is_reported(tmp_path: Path, run_mllint) -> None:
+def test_an_unreadable_folder_is_reported(tmp_path: Path, mllint_cli) -> None:
     root = _repo(tmp_path)
     locked = root / "pkg" / "locked"
     locked.mkdir()
     (locked / "m.py").write_text(HAZARD)
     locked.chmod(0)
     try:
-        doc = json.loads(run_mllint(["check", ".", "--no-cache", "--format", "json"], root).stdout)
+        doc = json.loads(mllint_cli(["check", ".", "--no-cache", "--format", "json"], root).stdout)
     finally:
         locked.chmod(0o755)
     assert {"pkg/locked": "ML003"}.items() <= {f["path"]: f["code"] for f in doc["findings"]}.items()

@@ -47,11 +47,14 @@ def _peak_of_child(args: List[str], cwd: Path) -> "tuple[int, dict]":
     return result["peak_kib"] // 1024, json.loads(result["out"])
 
 
-def _run(tmp_path: Path, *extra: str) -> dict:
-    _, report = _peak_of_child([".", "--no-cache", "--target", "all", "--format", "json", *extra], tmp_path)
-    return report
+def _run(mllint_cli, tmp_path: Path, *extra: str) -> dict:  # type: ignore[no-untyped-def]
+    """The report of ``mllint check`` run in-process (no peak to measure)."""
+    proc = mllint_cli(["check", ".", "--no-cache", "--target", "all", "--format", "json", *extra], tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
 
 
+@pytest.mark.slow  # the peak is a fresh process's own: a subprocess through a subprocess, over a second
 def test_a_token_dense_file_is_reported_within_a_bounded_peak(tmp_path: Path) -> None:
     # 1 MB of short tokens: about 1.4 GiB to parse on the main of before this change
     (tmp_path / "table.py").write_text(token_dense(1_000_000))
@@ -73,12 +76,12 @@ def test_a_dense_file_under_the_limit_is_analysed_within_a_bounded_peak(tmp_path
     assert peak < 400, f"peak {peak} MiB"
 
 
-def test_an_over_limit_file_is_reported_and_the_rest_is_checked(tmp_path: Path) -> None:
+def test_an_over_limit_file_is_reported_and_the_rest_is_checked(tmp_path: Path, mllint_cli) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\nmemory-limit = 1\n")
     (tmp_path / "big.py").write_text(MODEL + "\nX = [" + "1, " * 20_000 + "]\n")
     (tmp_path / "notmodel.py").write_text("X = [" + "1, " * 20_000 + "]\n")  # Python's parser only
     (tmp_path / "model.py").write_text(MODEL)
-    findings = _run(tmp_path)["findings"]
+    findings = _run(mllint_cli, tmp_path)["findings"]
     got = sorted((f["path"], f["code"], f["line"]) for f in findings)
     assert got == [("big.py", "ML009", 1), ("model.py", "PT101", 6), ("notmodel.py", "ML009", 1)]
     big = next(f for f in findings if f["path"] == "big.py")
@@ -87,25 +90,23 @@ def test_an_over_limit_file_is_reported_and_the_rest_is_checked(tmp_path: Path) 
     assert big["message"].endswith("MiB, over memory-limit 1 MiB")
 
 
-def test_the_command_line_limit_wins_and_zero_means_none(tmp_path: Path) -> None:
+def test_the_command_line_limit_wins_and_zero_means_none(tmp_path: Path, mllint_cli) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\nmemory-limit = 1\n")
     (tmp_path / "big.py").write_text(MODEL + "\nX = [" + "1, " * 20_000 + "]\n")
-    codes = {f["code"] for f in _run(tmp_path, "--memory-limit", "0")["findings"]}
+    codes = {f["code"] for f in _run(mllint_cli, tmp_path, "--memory-limit", "0")["findings"]}
     assert codes == {"PT101"}
-    codes = {f["code"] for f in _run(tmp_path, "--memory-limit", "5000")["findings"]}
+    codes = {f["code"] for f in _run(mllint_cli, tmp_path, "--memory-limit", "5000")["findings"]}
     assert codes == {"PT101"}
 
 
-def test_the_verdict_follows_the_limit_through_the_cache(tmp_path: Path) -> None:
+def test_the_verdict_follows_the_limit_through_the_cache(tmp_path: Path, mllint_cli) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
     (tmp_path / "big.py").write_text(MODEL + "\nX = [" + "1, " * 20_000 + "]\n")
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    common = [sys.executable, "-m", "mllint", "check", ".", "--target", "all", "--format", "json"]
+    common = ["check", ".", "--target", "all", "--format", "json"]
 
     def codes(*extra: str) -> set:
-        proc = subprocess.run(
-            [*common, *extra], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env}, timeout=300
-        )
+        proc = mllint_cli([*common, *extra], tmp_path, env_extra=env)
         assert proc.returncode in (0, 1), proc.stderr
         return {f["code"] for f in json.loads(proc.stdout)["findings"]}
 
@@ -116,21 +117,13 @@ def test_the_verdict_follows_the_limit_through_the_cache(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5", "lots"])
-def test_bad_limits_are_usage_errors(tmp_path: Path, value: str) -> None:
+def test_bad_limits_are_usage_errors(tmp_path: Path, value: str, mllint_cli) -> None:
     (tmp_path / "m.py").write_text(MODEL)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mllint", "check", ".", "--memory-limit", value],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = mllint_cli(["check", ".", "--memory-limit", value], tmp_path)
     assert proc.returncode == 2 and "--memory-limit" in proc.stderr
     toml_value = '"lots"' if value == "lots" else value
     (tmp_path / "pyproject.toml").write_text(f"[tool.mllint]\nmemory-limit = {toml_value}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mllint", "check", "."], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    proc = mllint_cli(["check", "."], tmp_path)
     assert proc.returncode == 2 and "'memory-limit' must be a whole number of MiB" in proc.stderr
 
 

@@ -26,6 +26,7 @@ def _copy(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow  # scaffolds a rule and runs pytest on it in subprocesses (seconds)
 @pytest.mark.parametrize(
     "code,name,family",
     [("PT299", "placeholder-hazard", "unsupported"), ("TF299", "placeholder-hazard", "control-flow")],

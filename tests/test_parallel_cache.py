@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+import pytest
+
 
 from mllint import cache as mcache
 from mllint.analysis.index import ProjectIndex
@@ -90,6 +92,7 @@ PROJECT = {"pkg/__init__.py": "", "pkg/base.py": BASE, "pkg/model.py": MODEL, "p
            "pkg/user.py": USER, "pkg/plain.py": "def helper(a):\n    return a + 1\n"}
 
 
+@pytest.mark.slow  # every fixture, a real --jobs 2 pool, two processes
 def test_jobs_2_output_is_byte_identical_to_jobs_1_on_fixtures() -> None:
     outputs = []
     for jobs in ("1", "2"):
@@ -221,18 +224,19 @@ def test_concurrent_writer_leaves_no_partial_entry(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
-def test_clean_removes_the_cache(tmp_path: Path) -> None:
+def test_clean_removes_the_cache(tmp_path: Path, mllint_cli) -> None:
     root = tmp_path / "p"
     _write(root, PROJECT)
     (root / ".mllint_cache").mkdir()
-    proc = _mllint(["check", str(root), "--exit-zero"], root)
+    proc = mllint_cli(["check", str(root), "--exit-zero"], root)
     assert proc.returncode == 0, proc.stderr
     assert list((root / ".mllint_cache").rglob("*.bin"))
-    proc = _mllint(["clean", str(root)], root)
+    proc = mllint_cli(["clean", str(root)], root)
     assert proc.returncode == 0 and ".mllint_cache" in proc.stdout
     assert not list((root / ".mllint_cache").rglob("*.bin"))
 
 
+@pytest.mark.slow  # needs a fresh interpreter's sys.modules, over every fixture
 def test_static_mode_imports_no_framework() -> None:
     code = textwrap.dedent("""\
         import sys

@@ -5,6 +5,7 @@ One subprocess (tests/precision_facts_script.py) runs every export, so torch is 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,8 +16,10 @@ import pytest
 from mllint.analysis.guards import call_guard
 from mllint.catalogue import load_catalogue
 
-pytest.importorskip("torch")
-pytest.importorskip("onnxruntime")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("torch", "onnxruntime")), reason="needs torch, onnxruntime"
+)
 
 SCRIPT = Path(__file__).with_name("precision_facts_script.py")
 GRAPH_TARGETS = ("torchscript-trace", "torch-export", "onnx-dynamo", "onnx-legacy")

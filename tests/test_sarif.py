@@ -134,12 +134,12 @@ def _run(run_mllint, cwd: Path, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_real_run_with_findings_suppressions_and_parse_error(run_mllint, tmp_path: Path) -> None:
+def test_real_run_with_findings_suppressions_and_parse_error(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "my model.py").write_text(HAZARD)
     (tmp_path / "pkg" / "broken.py").write_text("x = 1\ndef f(:\n")
-    log = _run(run_mllint, tmp_path, ".", "--sarif-category", "mllint/ci")
+    log = _run(mllint_cli, tmp_path, ".", "--sarif-category", "mllint/ci")
     validate(log)
     run = log["runs"][0]
     driver = run["tool"]["driver"]
@@ -188,9 +188,9 @@ def test_real_run_with_findings_suppressions_and_parse_error(run_mllint, tmp_pat
     assert run["invocations"][0]["executionSuccessful"] is True  # mllint ran; the file could not be parsed
 
 
-def test_empty_run_is_valid_and_has_results(run_mllint, tmp_path: Path) -> None:
+def test_empty_run_is_valid_and_has_results(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    log = _run(run_mllint, tmp_path, "empty")
+    log = _run(mllint_cli, tmp_path, "empty")
     validate(log)
     run = log["runs"][0]
     assert run["results"] == [] and run["invocations"][0]["toolExecutionNotifications"] == []
@@ -198,13 +198,13 @@ def test_empty_run_is_valid_and_has_results(run_mllint, tmp_path: Path) -> None:
     assert run["tool"]["driver"]["rules"]
 
 
-def test_uris_resolve_from_project_root_whatever_the_cwd(run_mllint, tmp_path: Path) -> None:
+def test_uris_resolve_from_project_root_whatever_the_cwd(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\n")
     (tmp_path / "src" / "pkg").mkdir(parents=True)
     (tmp_path / "src" / "pkg" / "m.py").write_text(HAZARD)
     elsewhere = tmp_path.parent
-    logs = [_run(run_mllint, tmp_path, "src"), _run(run_mllint, tmp_path / "src" / "pkg", "."),
-            _run(run_mllint, elsewhere, str(tmp_path / "src" / "pkg" / "m.py"))]
+    logs = [_run(mllint_cli, tmp_path, "src"), _run(mllint_cli, tmp_path / "src" / "pkg", "."),
+            _run(mllint_cli, elsewhere, str(tmp_path / "src" / "pkg" / "m.py"))]
     for log in logs:
         validate(log)
         run = log["runs"][0]
@@ -215,14 +215,14 @@ def test_uris_resolve_from_project_root_whatever_the_cwd(run_mllint, tmp_path: P
         assert region_text(run, location) == "x.sum() > 0"
 
 
-def test_project_inside_a_repository_gets_repository_relative_uris(run_mllint, tmp_path: Path) -> None:
+def test_project_inside_a_repository_gets_repository_relative_uris(mllint_cli, tmp_path: Path) -> None:
     """GitHub ignores uriBaseId and reads URIs from the repository root, not the project's."""
     (tmp_path / ".git").mkdir()
     project = tmp_path / "services" / "vision"
     (project / "pkg").mkdir(parents=True)
     (project / "pyproject.toml").write_text("[tool.mllint]\n")
     (project / "pkg" / "m.py").write_text(HAZARD)
-    log = _run(run_mllint, project, ".")
+    log = _run(mllint_cli, project, ".")
     validate(log)
     run = log["runs"][0]
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
@@ -231,8 +231,8 @@ def test_project_inside_a_repository_gets_repository_relative_uris(run_mllint, t
     assert region_text(run, result["locations"][0]) == "x.sum() > 0"
 
 
-def test_stdin_run_is_valid_without_fingerprints(run_mllint, tmp_path: Path) -> None:
-    proc = run_mllint(["check", "-", "--format", "sarif"], cwd=tmp_path, stdin=HAZARD)
+def test_stdin_run_is_valid_without_fingerprints(mllint_cli, tmp_path: Path) -> None:
+    proc = mllint_cli(["check", "-", "--format", "sarif"], cwd=tmp_path, stdin=HAZARD)
     log = json.loads(proc.stdout)
     validate(log)
     results = [r for r in log["runs"][0]["results"] if not r["suppressions"]]
@@ -395,9 +395,10 @@ def _normalise(log: dict) -> dict:
     return log
 
 
-def test_golden_sarif_for_fixtures(run_mllint) -> None:
+@pytest.mark.slow  # every fixture on every target, each fix computed (seconds); run it after regenerating
+def test_golden_sarif_for_fixtures(mllint_cli) -> None:
     """``mllint check fixtures --format sarif``; regenerate with MLLINT_UPDATE_GOLDEN=1."""
-    proc = run_mllint(["check", "fixtures", "--format", "sarif", "--target", "all"], cwd=REPO)
+    proc = mllint_cli(["check", "fixtures", "--format", "sarif", "--target", "all"], cwd=REPO)
     log = json.loads(proc.stdout)
     validate(log)
     run = log["runs"][0]
@@ -423,7 +424,7 @@ def test_golden_sarif_for_fixtures(run_mllint) -> None:
     assert text == GOLDEN.read_text(encoding="utf-8"), "regenerate with MLLINT_UPDATE_GOLDEN=1 pytest tests/test_sarif.py"
 
 
-def test_mechanical_fix_becomes_sarif_fix(run_mllint, tmp_path: Path) -> None:
+def test_mechanical_fix_becomes_sarif_fix(mllint_cli, tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text(textwrap.dedent("""\
         from torch import nn
 
@@ -431,7 +432,7 @@ def test_mechanical_fix_becomes_sarif_fix(run_mllint, tmp_path: Path) -> None:
             def forward(self, x):
                 return x * x.mean().item()
         """))
-    log = _run(run_mllint, tmp_path, ".", "--select", "PT102")
+    log = _run(mllint_cli, tmp_path, ".", "--select", "PT102")
     validate(log)
     run = log["runs"][0]
     (result,) = run["results"]

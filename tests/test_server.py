@@ -214,6 +214,7 @@ async def _drive(root: Path) -> None:
     await asyncio.wait_for(s.client.stop(), timeout=30)
 
 
+@pytest.mark.slow  # the language server over stdio in a subprocess (seconds)
 def test_language_server_session_over_stdio(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mllint]\ntargets = ['torch-export', 'torchscript-trace']\n")
     (tmp_path / "model.py").write_text(MODEL)

@@ -8,6 +8,7 @@ checks an outcome against the rule's catalogue entry and against mllint's findin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,8 +23,8 @@ from mllint.catalogue import load_catalogue
 from mllint.config import load_settings
 from mllint.engine import run_check
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("keras")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ('tensorflow', 'keras')), reason="needs tensorflow, keras")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "tensorflow"

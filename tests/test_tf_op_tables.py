@@ -199,6 +199,7 @@ def conversions(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Dict[str,
 NEEDS_FLEX, NEEDS_CUSTOM = 1, 2  # ConverterErrorData.ErrorCode
 
 
+@pytest.mark.export  # runs the real TFLite conversions (the module fixture, about 5 s)
 @pytest.mark.parametrize("name", sorted(PROVEN))
 def test_table_agrees_with_real_conversion(conversions, name: str) -> None:  # type: ignore[no-untyped-def]
     got = conversions[name]

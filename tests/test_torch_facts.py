@@ -5,6 +5,7 @@ All exports run in one subprocess (tests/torch_facts_script.py) so torch is impo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 from mllint.catalogue import load_catalogue
 from mllint.testing import lint_source
 
-pytest.importorskip("torch")
-pytest.importorskip("onnxruntime")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ('torch', 'onnxruntime')), reason="needs torch, onnxruntime")
 
 SCRIPT = Path(__file__).with_name("torch_facts_script.py")
 CATALOGUE = load_catalogue()

@@ -49,6 +49,7 @@ def test_tables_parse_and_record_versions() -> None:
     assert set(raw["names"].values()) <= flagged
 
 
+@pytest.mark.slow  # imports torch into the test process (seconds)
 def test_tensor_attribute_list_is_the_installed_torchs() -> None:
     """PT202 trusts the list to tell torch's methods from another framework's (``x.jax()``): it must be exactly
     what the generator reads off the torch version the tables record."""

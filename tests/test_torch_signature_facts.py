@@ -4,6 +4,7 @@ exporter takes the same calls. Then the rule's verdict on each call, which must 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import pytest
 
 from mllint.testing import lint_source
 
-pytest.importorskip("torch")
-pytest.importorskip("onnxscript")
+# find_spec, not importorskip: importing the frameworks at collection costs seconds even when deselected
+pytestmark = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("torch", "onnxscript")), reason="needs torch, onnxscript"
+)
 
 #: case -> (keyword arguments of torch.onnx.export as source text, PT408 expected)
 CASES = {

@@ -53,17 +53,14 @@ def _findings(root: Path, paths: Sequence[str] = (".",)) -> List[Tuple[str, int,
     return [(f.path, f.line, f.code, f.message) for f in result.findings]
 
 
-def _cli_findings(root: Path, budget: str, paths: Sequence[str] = (".",)) -> List[Tuple[str, int, str, str]]:
-    """The CLI in a fresh process (the tree budget is read from the environment there)."""
-    env = dict(os.environ, MLLINT_TREE_BUDGET=budget, PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "mllint", "check", "--no-cache", "--format", "json", *paths],
-        cwd=str(root),
-        capture_output=True,
-        env=env,
-        timeout=300,
+def _cli_findings(  # type: ignore[no-untyped-def]
+    mllint_cli, root: Path, budget: str, paths: Sequence[str] = (".",)
+) -> List[Tuple[str, int, str, str]]:
+    """The CLI, in-process (``MLLINT_TREE_BUDGET`` is read per run, so the budget applies to this run only)."""
+    proc = mllint_cli(
+        ["check", "--no-cache", "--format", "json", *paths], root, env_extra={"MLLINT_TREE_BUDGET": budget}
     )
-    assert proc.returncode in (0, 1), proc.stderr.decode()
+    assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     return [(f["path"], f["line"], f["code"], f["message"]) for f in report["findings"]]
 
@@ -140,27 +137,28 @@ PT101_FILE = """\
     """
 
 
-def test_every_copy_reports_its_finding_under_a_small_tree_budget(tmp_path: Path) -> None:
+def test_every_copy_reports_its_finding_under_a_small_tree_budget(tmp_path: Path, mllint_cli) -> None:
     copies = 150
     root = _project(tmp_path / "p", {f"m{i:03d}.py": PT101_FILE.format(n=i) for i in range(copies)})
     # a few trees at a time: old trees are freed and their ids reused
-    got = [f for f in _cli_findings(root, "2000") if f[2] == "PT101" and f[1] == 9]
+    got = [f for f in _cli_findings(mllint_cli, root, "2000") if f[2] == "PT101" and f[1] == 9]
     assert len(got) == copies
 
 
 # -- defect 3: a file larger than the tree budget was skipped silently ---------------------------------
+@pytest.mark.slow  # parsing the 2 MB file takes seconds, in-process or not
 @pytest.mark.parametrize("budget", ["0", "2000000"])
-def test_file_over_the_tree_budget_is_analysed(tmp_path: Path, budget: str) -> None:
+def test_file_over_the_tree_budget_is_analysed(tmp_path: Path, budget: str, mllint_cli) -> None:
     padding = "    # padding\n" * 210_000  # 2.1 MB after dedent: over the default budget too
     root = _project(
         tmp_path / "p", {"big.py": PT101_FILE.format(n=0) + "\n" + padding, "small.py": PT101_FILE.format(n=1)}
     )
-    got = [(path, line, code) for path, line, code, _ in _cli_findings(root, budget)]
+    got = [(path, line, code) for path, line, code, _ in _cli_findings(mllint_cli, root, budget)]
     assert [(line, code) for path, line, code in got if path == "big.py"] == [(9, "PT101")]
     assert [(line, code) for path, line, code in got if path == "small.py"] == [(9, "PT101")]
 
 
-def test_tree_in_use_is_pinned_while_other_files_are_parsed(tmp_path: Path) -> None:
+def test_tree_in_use_is_pinned_while_other_files_are_parsed(tmp_path: Path, mllint_cli) -> None:
     """A walk that follows calls into other files (each parse evicts) keeps its own tree."""
     files = {"pkg/__init__.py": ""}
     for i in range(6):
@@ -178,8 +176,8 @@ def test_tree_in_use_is_pinned_while_other_files_are_parsed(tmp_path: Path) -> N
         "    def forward(self, x):\n" + calls + "\n        if x.sum() > 0:\n            x = x * 2\n        return x\n"
     )
     root = _project(tmp_path / "p", files)
-    tiny = _cli_findings(root, "1", ["pkg/model.py"])
-    assert tiny == _cli_findings(root, "100000000", ["pkg/model.py"])
+    tiny = _cli_findings(mllint_cli, root, "1", ["pkg/model.py"])
+    assert tiny == _cli_findings(mllint_cli, root, "100000000", ["pkg/model.py"])
     assert any(code == "PT101" for _, _, code, _ in tiny)
 
 

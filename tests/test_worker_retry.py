@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mllint.parallel import CRASH_WORKER_ENV
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -44,6 +46,7 @@ def _check(root: Path, jobs: int, crash: str = "") -> "subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow  # a real worker crash needs real processes (several seconds)
 def test_a_dead_worker_is_retried_in_process_with_identical_results(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     shutil.copytree(FIXTURES / "torch", root)
