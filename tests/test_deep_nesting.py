@@ -68,7 +68,6 @@ def test_parse_refuses_fast_what_python_refuses() -> None:
         parse(_chain(20000))  # without the pre-check this LibCST parse alone runs for minutes
 
 
-@pytest.mark.slow  # a fresh process's stack depth; the 900-branch elif file alone takes seconds
 def test_nesting_the_analysis_cannot_follow_is_ML006_at_a_line(tmp_path: Path) -> None:
     (tmp_path / "elifs900.py").write_text(_elifs(900))  # Python compiles it
     (tmp_path / "chain1500.py").write_text(_chain(1500))

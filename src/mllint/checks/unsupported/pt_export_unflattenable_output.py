@@ -204,8 +204,13 @@ def _path_truth(ctx: FunctionContext, state: _State) -> Optional[bool]:
     """Whether the enclosing tests hold with the defaults: False when one fails, None when one is unknown
     (or a loop may run the code zero times)."""
     unknown = bool(ctx.loops)
+    # a test's truth is what it was when the walk entered its branch (later bindings inside do not change it);
+    # remembering it per walk also keeps a long ``elif`` chain linear
+    truths: Dict[cst.CSTNode, Optional[bool]] = ctx.scratch.get(dict, "PT225.truths")
     for test, polarity in ctx.tests:
-        truth = _truth(_value(ctx, state, test))
+        if test not in truths:
+            truths[test] = _truth(_value(ctx, state, test))
+        truth = truths[test]
         if truth is None:
             unknown = True
         elif truth != polarity:
