@@ -101,3 +101,16 @@ def test_findings_name_exactly_the_failing_targets(facts: dict) -> None:
     assert "LookAlike" not in got and not _failing(facts, "LookAlike")
     card = load_catalogue().by_code["PT219"]
     assert set(card.impacts) == {"torchscript-script", "torchscript-trace", "onnx-legacy", "onnx-dynamo"}
+
+
+def test_message_names_the_exporters_that_capture_the_operator() -> None:
+    messages = {
+        f.line: f.message
+        for f in lint_source(FIXTURE.read_text(encoding="utf-8"), targets=["all"])
+        if f.code == "PT219"
+    }
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    cond = next(i for i, l in enumerate(lines, 1) if "torch.cond(" in l and "expect: PT219" in l)
+    rows = next(i for i, l in enumerate(lines, 1) if "hop_map(" in l)
+    assert "only torch.export and the ONNX dynamo exporter can export it" in messages[cond]
+    assert "only torch.export can export it" in messages[rows]  # the dynamo exporter fails on map

@@ -357,7 +357,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from mllint.fixes import load_project
         from mllint.fixes.cli import run_fixes
 
-        again: Dict[str, List[Finding]] = {}
+        again: List[Dict[str, List[Finding]]] = []  # the second run's findings per file, once computed
 
         def relint(display: str, data: bytes) -> List[Finding]:
             """The file's findings in a second run over the same paths, just before fixing: a file checked alone
@@ -366,10 +366,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             cache hit for every file that did not change; a file that changes after it is caught when the fix is
             written (its bytes must still be ``data``)."""
             if not again:
-                again["<run>"] = []
+                by_path: Dict[str, List[Finding]] = {}
                 for f in lint().findings:
-                    again.setdefault(f.path, []).append(f)
-            return again.get(display, [])
+                    by_path.setdefault(f.path, []).append(f)
+                again.append(by_path)
+            return again[0].get(display, [])
 
         code, result = run_fixes(args, paths, settings.root, catalogue, result, lint, relint, load_project(settings))
         if code is not None:

@@ -54,5 +54,12 @@ class HigherOrderOpOutsideExport(Check):
         op = _operator(ctx.qualname(node.func))
         if op is None:
             return
-        exempt = frozenset({"onnx-dynamo"}) if op in _DYNAMO_LOWERS else frozenset()
-        ctx.report("PT219", node.func, op=op, also_exempt=exempt)
+        lowers = op in _DYNAMO_LOWERS
+        capture = "torch.export and the ONNX dynamo exporter" if lowers else "torch.export"
+        ctx.report(
+            "PT219",
+            node.func,
+            op=op,
+            capture=capture,
+            also_exempt=frozenset({"onnx-dynamo"}) if lowers else frozenset(),
+        )
