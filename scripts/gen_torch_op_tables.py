@@ -34,9 +34,10 @@ called (precision first). For each candidate op the script builds example calls 
   Without a usable example: listed only if the op has its own kernel (not
   ``CompositeImplicitAutograd``), takes a tensor, and is neither registered nor decomposed, so it
   reaches the exported graph as itself.
-* onnx-legacy (per opset; ops without a symbolic at that opset; in-place ops left out, the exporter
-  rewrites several of them first): a real ``torch.onnx.export(dynamo=False)`` of every example
-  must stop with ``UnsupportedOperatorError``. Without a usable example: listed only if the op has
+* onnx-legacy (per opset; ops without a symbolic at that opset): a real
+  ``torch.onnx.export(dynamo=False)`` of every example must stop with ``UnsupportedOperatorError``.
+  In-place ops (``x.uniform_()``; the exporter rewrites several of them to their out-of-place op
+  first) are listed only on such a real failure. Without a usable example: listed only if the op has
   its own kernel and takes a tensor (``CompositeImplicitAutograd`` ops are often aliases that a
   JIT pass renames, ``multiply`` -> ``mul``).
 
@@ -514,18 +515,20 @@ def build(probe: bool = True, verify: bool = True, verbose: bool = False) -> dic
         if verbose:
             print("dynamo", op, verdict, missing, file=sys.stderr)
 
-    # onnx-legacy: no symbolic for the op at that opset. In-place ops are left out (the exporter
-    # rewrites several of them first); CompositeImplicit ops (often aliases such as ``multiply``
-    # or ``clip`` that a JIT pass renames) only when a probe proves the failure.
+    # onnx-legacy: no symbolic for the op at that opset. In-place ops (the exporter rewrites several
+    # of them first: ``x.uniform_()`` reaches it as ``aten::uniform``) and CompositeImplicit ops (often
+    # aliases such as ``multiply`` or ``clip`` that a JIT pass renames) only when a probe proves the failure.
     legacy_unsupported: Dict[str, List[str]] = {}
     legacy_verified: Dict[str, List[str]] = {}
     for opset in LEGACY_OPSETS:
         failing = []
         for op in candidates:
             forms = forms_of(op)
-            if _inplace(op) or any(f in legacy[opset] for f in forms):
+            if any(f in legacy[opset] for f in forms):
                 continue
             verdict = probe_legacy(op, forms, opset) if probe else None
+            if _inplace(op):
+                verdict = bool(verdict)  # listed only on a real failure of every example
             if verdict is None:
                 verdict = not ops[op].implicit_only and _has_tensor_input(op)
             elif verdict:

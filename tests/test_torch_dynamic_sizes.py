@@ -61,7 +61,7 @@ def test_declared_dynamic_dims_at_a_torch_export_call() -> None:
         (10, "PT109"),  # int(x.shape[0]); math.sqrt(n) of that number is the same flow (not reported)
         (12, "PT110"),  # x.shape[0] > 4; y's dims are static, x.shape[1] is not declared, two sizes compared, raise-only
         (23, "PT109"),  # the list form of torch.tensor; the scalar form and sizes handed to torch ops stay symbolic
-        (27, "PT110"),  # conditional expression; the loop over int(x.shape[0]) is PT107's
+        # line 27's `x.size(0) == 1` is PT110 without torch-export (export assumes a dynamic dim >= 2): not here
         (28, "PT109"),  # math.sqrt(b) from the unpacked shape
         (28, "PT109"),  # np.log(len(x)); float() of that number is the same flow
     ]
@@ -147,7 +147,7 @@ def test_positional_spec_dynamic_axes_through_input_names_and_another_file() -> 
         torch.export.export(Net().eval(), (torch.randn(2, 3),), dynamic_shapes=({0: Dim.AUTO},))
         """)
     got = sorted((f.path, f.line, f.code) for f in lint_files(files, select=SELECT))
-    assert got == [("pkg/net.py", 6, "PT110"), ("pkg/net.py", 8, "PT109")]
+    assert got == [("pkg/net.py", 8, "PT109")]  # `x.size(0) == 1`: torch.export assumes a dynamic dim >= 2
     # no export call in the project: nothing is declared dynamic
     del files["pkg/export_onnx.py"]
     assert lint_files(files, select=SELECT) == []
@@ -168,3 +168,85 @@ def test_reassigned_tensor_loses_the_declaration() -> None:
     torch.export.export(Net(), (torch.randn(4, 3),), dynamic_shapes={"x": {0: Dim("b")}})
     """
     assert found(code) == []
+
+
+GATE = """\
+    import torch
+    from torch import nn
+    from torch.export import Dim
+
+    class A(nn.Module):
+        def forward(self, x):
+            return x * 2 if x.shape[0] > 4 else x
+
+    class B(nn.Module):
+        def forward(self, x):
+            return x * 2 if x.shape[0] > 4 else x
+
+    """
+
+
+def test_module_level_spec_goes_with_the_model_binding_or_the_only_fitting_model() -> None:
+    def gate(tail: str) -> List[Tuple[int, str]]:
+        return found(GATE + textwrap.indent(tail, "    ")[4:])  # GATE ends in its indentation
+
+    spec = 'dynamic_shapes = {"x": {0: Dim("batch")}}\n'
+    assert gate(spec) == []  # two models take `x`: unknown, neither
+    assert gate(spec + "model = B()\n") == [(11, "PT110")]
+    assert gate('dynamic_shapes = {"tokens": {0: Dim("batch")}}\nmodel = B()\n') == []  # B takes no `tokens`
+    assert gate("dynamic_shapes = (None,)\nmodel = A()\n") == []  # nothing declared dynamic
+    assert gate("shapes = {'x': {0: Dim('batch')}}\nmodel = A()\n") == []  # not the spec's name
+
+
+def test_class_level_spec_is_inherited_and_an_export_call_wins() -> None:
+    code = """\
+    import torch
+    from torch import nn
+    from torch.export import Dim
+
+    class A(nn.Module):
+        dynamic_shapes = {"x": {0: Dim("batch")}}
+
+        def forward(self, x):
+            return x * 2 if x.shape[0] > 4 else x
+
+    class B(A):
+        pass
+
+    class C(nn.Module):
+        dynamic_shapes = {"x": {1: Dim("seq")}}
+
+        def forward(self, x):
+            return x * 2 if x.shape[0] > 4 else x
+
+    """
+    assert found(code) == [(9, "PT110")]  # A and B; C declares dim 1 only
+    call = '    torch.export.export(C(), (torch.randn(4, 3),), dynamic_shapes={"x": {0: Dim("batch")}})\n'
+    assert found(code + call) == [(9, "PT110"), (18, "PT110")]  # the call's dims for C
+
+
+def test_PT111_only_for_named_dims() -> None:
+    body = """\
+    import torch
+    from torch import nn
+    from torch.export import Dim
+
+    class Net(nn.Module):
+        def forward(self, x):
+            return x[1:]
+
+    """
+
+    def pt111(tail: str, config: object = None) -> List[int]:
+        got = lint_source(textwrap.dedent(body) + tail, select=["PT111"], targets=["torch-export"],
+                          config=config)  # type: ignore[arg-type]
+        return [f.line for f in got if f.suppressed is None]
+
+    export = "torch.export.export(Net(), (torch.randn(4, 3),), dynamic_shapes={{'x': {{0: {}}}}})\n"
+    assert pt111(export.format('Dim("batch")')) == [7]
+    assert pt111("batch = Dim('batch', max=64)\n" + export.format("batch")) == [7]  # a name bound to a Dim
+    assert pt111(export.format('Dim("batch", min=2)')) == [7]
+    assert pt111(export.format('Dim("batch", min=3)')) == []  # the guard holds over the range
+    assert pt111(export.format("Dim.AUTO")) == [] and pt111(export.format("Dim.DYNAMIC")) == []
+    assert pt111(export.format("2 * Dim('b')")) == []  # a derived dim: unknown
+    assert pt111("", {"dynamic-dims": {"batch": 0}}) == []  # which Dim the user passes is unknown

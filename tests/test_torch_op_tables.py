@@ -261,7 +261,8 @@ def test_method_on_tensor_inplace_and_out() -> None:
                 w.put_(idx, x)
                 return counts, y, z, w
         """
-    assert pt220(code) == [(6, LEGACY), (8, DYNAMO), (10, BOTH), (12, DYNAMO)]
+    # in-place `digamma_` is measured for legacy too now: it stops at `aten::digamma` like `torch.digamma`
+    assert pt220(code) == [(6, LEGACY), (8, BOTH), (10, BOTH), (12, DYNAMO)]
 
 
 def test_message_names_the_op_and_the_exporter() -> None:

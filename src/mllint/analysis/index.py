@@ -277,6 +277,7 @@ class ProjectIndex:
                 entries.append(EntryPoint(FunctionRef(modname, None, fn.name), None, "tensorflow", "tf-function", fn.name))
         for site in summary.call_sites:
             entries.extend(self._call_site_entries(site))
+        entries.extend(self._declared_spec_entries(summary, {e.self_class for e in entries if e.dynamic}))
         for qual, dims in summary.keras_inputs:
             entries.extend(self._functional_input_entries(qual, dims))
         unique: Dict[Tuple[str, Optional[str], str], EntryPoint] = {}
@@ -310,6 +311,37 @@ class ProjectIndex:
                 FunctionRef(self.module_of_class(owner), owner.name, name),
                 cls.qualname, framework, kind, f"{cls.name}.{name}",
             )
+
+    def _declared_spec_entries(self, summary: "ModuleSummary", given: Set[Optional[str]]) -> Iterator[EntryPoint]:
+        """A model's ``forward`` again with the dims a ``dynamic_shapes`` attribute next to it declares (ExportDB
+        style: a class attribute, or a module-level name), for models no export call here gives dims to.
+
+        A module-level spec belongs to the class ``model = Cls(...)`` builds; without that binding, to the one
+        whole model of the file (not a part of another) whose ``forward`` takes every input the spec names
+        (a tuple spec: at least as many inputs as it has entries). Two candidates: unknown, none.
+        """
+        models: List[Tuple[ClassSummary, ClassSummary, FuncSummary]] = []
+        for cls in summary.classes.values():
+            if cls.qualname in given or self.framework_of(cls) != "torch":
+                continue
+            found = self.find_method(cls, "forward")
+            if found is not None:
+                models.append((cls, *found))
+        module_owner: Optional[str] = None
+        if summary.dynamic_spec:
+            if summary.model_binding is not None:
+                module_owner = summary.model_binding
+            else:
+                fits = [cls.qualname for cls, _, fwd in models
+                        if not cls.used_as_part and _spec_fits(summary.dynamic_spec, fwd)]
+                module_owner = fits[0] if len(fits) == 1 else None
+        for cls, owner, fwd in models:
+            spec = next((c.dynamic_spec for c in self.mro(cls) if c.dynamic_spec), ())
+            if not spec and cls.qualname == module_owner:
+                spec = summary.dynamic_spec
+            if spec and _spec_fits(spec, fwd):
+                yield EntryPoint(FunctionRef(self.module_of_class(owner), owner.name, "forward"), cls.qualname,
+                                 "torch", "forward", f"{cls.name}.forward", spec)
 
     def _functional_input_entries(self, qual: str, dims: Tuple[int, ...]) -> Iterator[EntryPoint]:
         """A Keras layer applied to a ``keras.Input`` whose shape has ``None`` dims: its ``call`` again, with
@@ -349,3 +381,18 @@ class ProjectIndex:
                 cls_name = res_cls.name
                 mod = self.module_of_class(res_cls)
             yield EntryPoint(FunctionRef(mod, cls_name, fn.name), None, fw, "compiled", fn.name)
+
+
+def _spec_fits(spec: Tuple[Tuple[str, Tuple[int, ...]], ...], forward: FuncSummary) -> bool:
+    """Whether ``forward`` takes every input a ``dynamic_shapes`` spec declares (by name, or by position)."""
+    params = [p for p in forward.params[1:] if p.star in ("", "kwonly")]
+    names = {p.name for p in params}
+    positional = sum(1 for p in params if p.star == "")
+    for key, _ in spec:
+        key = key.lstrip("!")  # "!x": x's dims declared with a named Dim (see summary.spec_dims)
+        if key.startswith("#"):
+            if not key[1:].isdigit() or int(key[1:]) >= positional:
+                return False
+        elif key not in names:
+            return False
+    return True

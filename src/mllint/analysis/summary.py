@@ -117,6 +117,9 @@ class ClassSummary:
     used_as_part: bool = False
     #: what ``forward`` does that no exported model does (a loss, ``backward()``, image decoding); see roles.py
     role: Optional[RoleFacts] = None
+    #: a class-level ``dynamic_shapes = {...}`` literal (the ExportDB style): the dims it declares dynamic,
+    #: as in ``CallSite.dynamic``
+    dynamic_spec: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -169,6 +172,11 @@ class ModuleSummary:
     #: for a layer applied straight to a ``keras.Input(shape)`` with a literal shape (``Input((None, 4))``:
     #: dims 0 and 1), or placed first after it in ``keras.Sequential([keras.Input(...), Layer(...)])``
     keras_inputs: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    #: a module-level ``dynamic_shapes = {...}`` literal next to the model (the ExportDB style): the dims it
+    #: declares dynamic, as in ``CallSite.dynamic``, and whether its keys name inputs (a dict) or positions
+    dynamic_spec: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    #: the local class a module-level ``model = Cls(...)`` builds (ExportDB's ``model = ...``), when one is
+    model_binding: Optional[str] = None
 
 
 def _annotation(node: Optional[cst.Annotation], aliases: Dict[str, str]) -> Optional[str]:
@@ -519,9 +527,11 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
     # ``TensorList = List[torch.Tensor]``: annotations read through the file's type aliases
     type_aliases = _type_aliases(module, aliases)
     ann_aliases = {**aliases, **type_aliases} if type_aliases else aliases
+    module_bound: Dict[str, cst.BaseExpression] = {}  # module-level assignments so far (``batch = Dim(...)``)
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef):
-            summary.classes[stmt.name.value] = _summarize_class(stmt, ann_aliases, local_classes, prefix, specs)
+            summary.classes[stmt.name.value] = _summarize_class(stmt, ann_aliases, local_classes, prefix, specs,
+                                                                module_bound)
             if summary.uses_torch:
                 cls = summary.classes[stmt.name.value]
                 cls.torch_facts = torch_class_facts(stmt, tuple(cls.methods), cls.attrs, aliases, text)
@@ -541,6 +551,8 @@ def summarize(module: cst.Module, module_name: str, is_package: bool, text: str)
             summary.functions[stmt.name.value] = fn
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
+                if summary.uses_torch:
+                    _module_level_spec(small, summary, local_classes, module_bound)
                 # Module-level aliases of names: ``Module = nn.Module``.
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
                     target = small.targets[0].target
@@ -771,7 +783,8 @@ def _type_aliases(module: cst.Module, aliases: Dict[str, str]) -> Dict[str, str]
 
 
 def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes: Dict[str, str], prefix: str,
-                     specs: Optional[Dict[str, Tuple[Optional[SpecShape], ...]]] = None) -> ClassSummary:
+                     specs: Optional[Dict[str, Tuple[Optional[SpecShape], ...]]] = None,
+                     bound: Optional[Dict[str, cst.BaseExpression]] = None) -> ClassSummary:
     bases = []
     for arg in node.bases:
         name = dotted(arg.value)
@@ -803,6 +816,8 @@ def _summarize_class(node: cst.ClassDef, aliases: Dict[str, str], local_classes:
                     class_attrs.extend(t.value for t in targets if isinstance(t, cst.Name))
                     if small.value is not None and _is_constant(small.value):
                         class_literals.extend((t.value, _code(small.value)) for t in targets if isinstance(t, cst.Name))
+                    if small.value is not None and any(isinstance(t, cst.Name) and _is_spec_name(t.value) for t in targets):
+                        cls.dynamic_spec = spec_dims(small.value, (), aliases, bound)
     collector = _AttrCollector(aliases, local_classes, init_params)
     for body in bodies:
         collector.visit_body(body.body.body)
@@ -1067,19 +1082,85 @@ class _CallSiteCollector:
         names: List[str] = []
         if isinstance(input_names, (cst.List, cst.Tuple)):
             names = [e.value.evaluated_value if isinstance(e.value, cst.SimpleString) else "" for e in input_names.elements]
-        out: List[Tuple[str, Tuple[int, ...]]] = []
-        if isinstance(spec, cst.Dict):
-            for el in spec.elements:
-                if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
-                    key = el.key.evaluated_value
-                    if isinstance(key, str):
-                        key = f"#{names.index(key)}" if key in names else key
-                        out.append((key, _declared_dims(el.value)))
-        elif isinstance(spec, (cst.Tuple, cst.List)):
-            for i, el in enumerate(spec.elements):
-                if isinstance(el, cst.Element):
-                    out.append((f"#{i}", _declared_dims(el.value)))
-        return tuple((k, dims) for k, dims in out if dims)
+        return spec_dims(spec, names, self.aliases, self.assigned)
+
+
+def spec_dims(spec: cst.BaseExpression, names: Sequence[str] = (), aliases: Optional[Dict[str, str]] = None,
+              bound: Optional[Dict[str, cst.BaseExpression]] = None) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    """A ``dynamic_shapes`` / ``dynamic_axes`` literal -> (input name or "#<position>", dynamic dims) pairs;
+    ``names`` are the call's ``input_names`` (legacy ONNX keys name them). Not a literal: nothing.
+
+    Dims declared with a named ``Dim("batch")`` (no ``min`` above 2; written there or bound to a name in
+    ``bound``) are listed again under "!<key>": export refuses any guard that does not hold over that whole
+    range, where ``Dim.AUTO`` / ``Dim.DYNAMIC`` narrow it silently (PT111 reads them)."""
+    out: List[Tuple[str, Tuple[int, ...]]] = []
+    strict: List[Tuple[str, Tuple[int, ...]]] = []
+
+    def add(key: str, value: cst.BaseExpression) -> None:
+        out.append((key, _declared_dims(value)))
+        strict.append(("!" + key, _named_dims(value, aliases or {}, bound or {})))
+
+    if isinstance(spec, cst.Dict):
+        for el in spec.elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+                key = el.key.evaluated_value
+                if isinstance(key, str):
+                    add(f"#{list(names).index(key)}" if key in names else key, el.value)
+    elif isinstance(spec, (cst.Tuple, cst.List)):
+        for i, el in enumerate(spec.elements):
+            if isinstance(el, cst.Element):
+                add(f"#{i}", el.value)
+    return tuple((k, dims) for k, dims in out + strict if dims)
+
+
+#: ``torch.export.Dim`` under the names torch exposes it
+_DIM_CLASSES = frozenset({"torch.export.Dim", "torch.export.dynamic_shapes.Dim"})
+
+
+def _named_dims(node: cst.BaseExpression, aliases: Dict[str, str], bound: Dict[str, cst.BaseExpression]) -> Tuple[int, ...]:
+    """The dims of one input's spec declared with a named ``Dim(...)`` whose range starts at 2 or below."""
+    def named(value: cst.BaseExpression) -> bool:
+        if isinstance(value, cst.Name) and value.value in bound:
+            value = bound[value.value]
+        if not isinstance(value, cst.Call):
+            return False
+        name = dotted(value.func)
+        if not name or (qualify(name, aliases) or name) not in _DIM_CLASSES:
+            return False
+        for arg in value.args:
+            if arg.keyword is not None and arg.keyword.value == "min":
+                return isinstance(arg.value, cst.Integer) and int(arg.value.value) <= 2
+        return True
+
+    if isinstance(node, cst.Dict):
+        return tuple(sorted({int(el.key.value) for el in node.elements if isinstance(el, cst.DictElement)
+                             and isinstance(el.key, cst.Integer) and named(el.value)}))
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return tuple(i for i, e in enumerate(node.elements) if isinstance(e, cst.Element) and named(e.value))
+    return ()
+
+
+def _is_spec_name(name: str) -> bool:
+    """The name ExportDB (and code following it) gives the spec that goes with a model."""
+    return name.lower() == "dynamic_shapes"
+
+
+def _module_level_spec(small: cst.BaseSmallStatement, summary: ModuleSummary, local_classes: Dict[str, str],
+                       bound: Dict[str, cst.BaseExpression]) -> None:
+    """``dynamic_shapes = {...}`` and ``model = Cls(...)`` at module level: read for ``module_entry_points``;
+    ``bound`` collects the module's assignments so far (``batch = Dim("batch")``)."""
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
+        return
+    name = small.targets[0].target.value
+    bound[name] = small.value
+    if _is_spec_name(name):
+        summary.dynamic_spec = spec_dims(small.value, (), summary.aliases, bound)
+    elif name == "model":
+        value: cst.BaseExpression = small.value
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _SELF_RETURNING:
+            value = value.func.value
+        built = local_classes.get(dotted(value.func) or "") if isinstance(value, cst.Call) else None
+        summary.model_binding = built
 
 
 #: Export APIs that convert a saved artifact (a path), not a model object: they name a target, no model.

@@ -38,6 +38,9 @@ class Value:
     #: tensors: the dimensions an export call site declares dynamic (``dynamic_shapes`` / ``dynamic_axes``);
     #: sizes (``x.shape``): the same, carried to the elements
     dyn_dims: Tuple[int, ...] = ()
+    #: tensors: those of ``dyn_dims`` declared with a named ``Dim("batch")`` (range from 0 to 2): torch.export
+    #: refuses any guard on them that does not hold over the whole range (``Dim.AUTO`` narrows it silently)
+    strict_dims: Tuple[int, ...] = ()
     dynamic: bool = False  # a size read from a declared-dynamic dimension
     baked: bool = False  # such a size already turned into a plain Python number (int(), math.*)
     #: static values: the literal's source text (``False``, ``'pt'``, ``0.5``), so tests it decides prune

@@ -1037,7 +1037,9 @@ def _with_dynamic_dims(params: Tuple[Tuple[str, Value], ...],
     out = []
     for i, (name, value) in enumerate(params):
         dims = tuple(sorted(set(by_name.get(name, ()) + by_name.get("*", ())))) or by_name.get(f"#{i}")
-        out.append((name, replace(value, dyn_dims=dims) if dims and value.kind == Kind.TENSOR else value))
+        strict = by_name.get(f"!{name}") or by_name.get(f"!#{i}") or ()
+        out.append((name, replace(value, dyn_dims=dims, strict_dims=strict) if dims and value.kind == Kind.TENSOR
+                    else value))
     return tuple(out)
 
 

@@ -8,7 +8,8 @@ flow compares it with a fixed value.
 
 from __future__ import annotations
 
-from typing import Set
+import operator
+from typing import List, Set
 
 import libcst as cst
 
@@ -66,7 +67,10 @@ class DynamicSizeAsPython(BranchTests, Check):
                 sides = [ctx.value(operand.left)] + [ctx.value(c.comparator) for c in operand.comparisons]
                 dynamic = [v for v in sides if v.kind == Kind.SHAPE and v.dynamic]
                 if dynamic and all(v.kind == Kind.STATIC or v in dynamic for v in sides) and len(dynamic) == 1:
-                    ctx.report("PT110", operand, construct=construct, expr=ctx.code(operand))
+                    decided = _decided_for_export(operand, [ctx.value(operand.left)] + [ctx.value(c.comparator)
+                                                                                       for c in operand.comparisons])
+                    ctx.report("PT110", operand, construct=construct, expr=ctx.code(operand),
+                               also_exempt=frozenset({"torch-export"}) if decided else frozenset())
             else:
                 value = ctx.value(operand)
                 if value.kind == Kind.SHAPE and value.dynamic:  # ``if x.shape[0]:``
@@ -75,6 +79,30 @@ class DynamicSizeAsPython(BranchTests, Check):
     def visit_If(self, ctx: FunctionContext, node: cst.If) -> None:
         if not _only_raises(node.body):  # input validation: export fails loudly on sizes it cannot serve, as intended
             self.check_test(ctx, node.test, "if")
+
+
+_COMPARE = {cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+            cst.LessThanEqual: operator.le, cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge}
+
+
+def _decided_for_export(test: cst.Comparison, sides: List[Value]) -> bool:
+    """``x.shape[0] == 1``, ``> 1``, ``>= 2``: torch.export assumes a dynamic dim is never 0 or 1, so the test
+    has one outcome over its whole range and export passes (measured: ``== 1`` and ``>= 2`` with a named
+    ``Dim``); the other targets still keep one branch. Only one comparison against an integer literal."""
+    if len(test.comparisons) != 1:
+        return False
+    comp = test.comparisons[0]
+    op = _COMPARE.get(type(comp.operator))
+    literal = comp.comparator if sides[0].kind == Kind.SHAPE else test.left
+    if op is None or not isinstance(literal, cst.Integer) or not literal.value.isdigit():
+        return False
+    k = int(literal.value)
+    samples = (2, 3, k, k + 1, k + 1000)
+    if sides[0].kind == Kind.SHAPE:
+        results = {op(s, k) for s in samples if s >= 2}
+    else:
+        results = {op(k, s) for s in samples if s >= 2}
+    return len(results) == 1
 
 
 def _only_raises(body: cst.BaseSuite) -> bool:
