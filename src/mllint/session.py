@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 CLASS_TOO_DEEP = "ML008"
 #: A file whose parse would need more memory than ``memory-limit``: reported, not parsed.
 OVER_MEMORY_LIMIT = "ML009"
+#: Calls not followed because the process reached ``MAX_TASKS``: reported, never silent.
+TOO_MANY_TASKS = "ML010"
 #: Upper bound on distinct tasks per process (a safety valve: reaching it truncates the analysis).
 MAX_TASKS = 200_000
 #: Tasks this deep make no further calls (the walker's ``max_depth``).
@@ -75,6 +77,14 @@ RV_BUDGET = 7
 TREE_BUDGET = 2_000_000
 #: A file can hold model code (classes, decorated functions, framework use) only if this matches.
 MODEL_HINT = re.compile(r"^[ \t]*(?:class\b|@)|torch|tensorflow|keras", re.M)
+
+
+def configured_max_tasks() -> int:
+    """``MLLINT_MAX_TASKS`` if set (for tests of the limit), else ``MAX_TASKS``."""
+    try:
+        return max(1, int(os.environ.get("MLLINT_MAX_TASKS", MAX_TASKS)))
+    except ValueError:
+        return MAX_TASKS
 
 
 def configured_tree_budget() -> int:
@@ -237,6 +247,9 @@ class Session:
         self._rv_uncut: Dict[Tuple[object, ...], Tuple[Optional[Value], int, Set[str]]] = {}
         self._rv_cut: Dict[Tuple[Tuple[object, ...], int], Tuple[Optional[Value], Set[str]]] = {}
         self._frames: List[_Frame] = []
+        self.max_tasks = configured_max_tasks()
+        #: calls not followed once ``max_tasks`` was reached, per module: (first function, how many)
+        self.dropped: Dict[str, Tuple[str, int]] = {}
 
     # -- files ---------------------------------------------------------------------------
     def module(self, name: str, want_summary: bool = True) -> Optional[_Mod]:
@@ -499,8 +512,14 @@ class Session:
             key = task.key
             node = self.nodes.get(key)
             if node is None:
-                if len(self.nodes) >= MAX_TASKS:
+                if len(self.nodes) >= self.max_tasks:
                     self.stats.truncated += 1
+                    # never silent: ML010 on the file the dropped call goes into
+                    where = task.func.module
+                    if where not in self.owned and self._turning in self.owned:
+                        where = self._turning  # said where this process reports: the file being checked
+                    first, count = self.dropped.get(where, (task.func.display, 0))
+                    self.dropped[where] = (first, count + 1)
                     continue
                 node = self.nodes[key] = _Node(task, task.func.module)
                 self.queue.append(key)
@@ -808,6 +827,14 @@ class Session:
             if st is None:
                 continue
             found = list(self.diagnostics(st))
+            if name in self.dropped and TOO_MANY_TASKS in self.settings.enabled_codes:
+                first, count = self.dropped[name]
+                found.append(
+                    diagnostic(
+                        self.catalogue, TOO_MANY_TASKS, st.display, Span(1, 0, 1, 0),
+                        count=count, func=first, limit=f"{self.max_tasks:,}",
+                    )
+                )
             if st.error is None:
                 items: List[Tuple[LocatedRaw, Optional[str], int]] = []
                 errors: List[Tuple[str, str]] = []
