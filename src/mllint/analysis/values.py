@@ -48,6 +48,9 @@ class Value:
     #: tensors and data: computed only from tensor attributes the module set at construction (never from the
     #: inputs), so trace and the legacy ONNX exporter bake a value that is right for every input
     constant: bool = False
+    #: tensors: the element dtype when the code fixes it (``ops.cast(x, "int64")``) and every step after keeps
+    #: it; None: not known. Some TFLite builtins take int32 but not int64 (``Abs``, ``Sign``)
+    dtype: Optional[str] = None
 
     @property
     def is_tensor_dependent(self) -> bool:
@@ -228,6 +231,53 @@ def _call_values(node: cst.Call) -> List[cst.BaseExpression]:
     return [a.value for a in node.args]
 
 
+#: Cast functions whose second argument (or ``dtype=``) is the result's dtype.
+_CASTS = frozenset({"keras.ops.cast", "keras.src.ops.cast", "tensorflow.cast", "tensorflow.dtypes.cast",
+                    "keras.ops.core.cast"})
+#: Ops whose result has their first argument's dtype.
+_DTYPE_KEEPING = frozenset({"expand_dims", "repeat", "reshape", "squeeze", "transpose", "tile", "broadcast_to",
+                            "negative", "identity"})
+_DTYPE_KEEPING_NAMESPACES = frozenset({"keras.ops", "keras.src.ops", "keras.ops.numpy", "keras.src.ops.numpy",
+                                       "tensorflow"})
+#: Keras dtype names that mean another (``"int"`` is ``int64`` in Keras 3: measured, ``keras.ops.cast(x, "int")``).
+_DTYPE_ALIASES = {"int": "int64"}
+_DTYPE_NAMES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+                          "bfloat16", "float32", "float64", "bool", "complex64", "complex128", "string"})
+
+
+def _dtype_literal(node: cst.BaseExpression, qualify: Callable[[str], Optional[str]]) -> Optional[str]:
+    """``"int64"``, ``"int"`` (Keras: int64) or ``tf.int64`` as a dtype name; None for anything else."""
+    if isinstance(node, cst.SimpleString):
+        text = node.evaluated_value
+        if isinstance(text, str):
+            text = _DTYPE_ALIASES.get(text, text)
+            return text if text in _DTYPE_NAMES else None
+        return None
+    name = dotted(node)
+    q = qualify(name) if name else None
+    if q and q.startswith(("tensorflow.", "tensorflow.dtypes.")):
+        last = q.rsplit(".", 1)[-1]
+        return last if last in _DTYPE_NAMES else None
+    return None
+
+
+#: Operators that keep an integer tensor's dtype (``/`` gives a float).
+_DTYPE_KEEPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo)
+
+
+def _binary_dtype(node: cst.BinaryOperation, left: Value, right: Value) -> Optional[str]:
+    """The dtype of ``left <op> right`` when known: both tensors of one dtype, or an integer tensor with a
+    Python int literal (a weak type in TF and Keras: the tensor's dtype wins)."""
+    if not isinstance(node.operator, _DTYPE_KEEPING_OPERATORS):
+        return None
+    if left.kind == Kind.TENSOR and right.kind == Kind.TENSOR:
+        return left.dtype if left.dtype == right.dtype else None
+    tensor, other, other_node = (left, right, node.right) if left.kind == Kind.TENSOR else (right, left, node.left)
+    if tensor.dtype and tensor.dtype.startswith("int") and isinstance(other_node, cst.Integer):
+        return tensor.dtype
+    return None
+
+
 _EMPTY_MODULE = cst.Module(body=[])
 
 
@@ -287,7 +337,8 @@ class Evaluator:
                 masked = base.kind == Kind.TENSOR and _is_mask_index(node, self)
                 return Value(base.kind, code_of(node) if masked else base.origin,
                              data_sized=base.data_sized or masked,
-                             constant=base.constant and self._constant_parts(_slice_values(node)))
+                             constant=base.constant and self._constant_parts(_slice_values(node)),
+                             dtype=base.dtype if base.kind == Kind.TENSOR else None)
             if base.kind == Kind.MODULE_LIST:
                 return Value(Kind.MODULE, None, base.cls)
             if base.kind == Kind.TENSOR_LIST:
@@ -297,12 +348,17 @@ class Evaluator:
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.BinaryOperation):
-            return _join_kinds(self.value(node.left), self.value(node.right))
+            left, right = self.value(node.left), self.value(node.right)
+            joined = _join_kinds(left, right)
+            if joined.dtype is not None:
+                joined = dataclasses.replace(joined, dtype=_binary_dtype(node, left, right))
+            return joined
         if isinstance(node, cst.UnaryOperation):
             inner = self.value(node.expression)
             return inner if inner.kind != Kind.MODULE else UNKNOWN
         if isinstance(node, cst.BooleanOperation):
-            return _join_kinds(self.value(node.left), self.value(node.right))
+            joined = _join_kinds(self.value(node.left), self.value(node.right))
+            return dataclasses.replace(joined, dtype=None) if joined.dtype is not None else joined
         if isinstance(node, cst.Comparison):
             if all(isinstance(c.operator, (cst.Is, cst.IsNot)) for c in node.comparisons):
                 return STATIC
@@ -481,8 +537,21 @@ class Evaluator:
                 return UNKNOWN  # classes (tf.TensorSpec, torch.Generator, ...)
             if last.startswith(NON_TENSOR_FUNCTION_PREFIXES) or q.count(".") > 1 and not q.startswith(TENSOR_SUBMODULES):
                 return UNKNOWN  # predicates, getters, and other submodules' helpers
-            return TENSOR
+            dtype = self._result_dtype(q, node)
+            return Value(Kind.TENSOR, dtype=dtype) if dtype else TENSOR
         return UNKNOWN
+
+    def _result_dtype(self, q: str, node: cst.Call) -> Optional[str]:
+        """The dtype of a TF / Keras op's result when the call fixes it: a cast to a literal dtype, or an op
+        that keeps its input's (``expand_dims``, ``reshape``, ...) applied to a tensor of known dtype."""
+        last = q.rsplit(".", 1)[-1]
+        if last == "cast" and q in _CASTS:
+            arg = node.args[1].value if len(node.args) > 1 and node.args[1].keyword is None else next(
+                (a.value for a in node.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+            return _dtype_literal(arg, self.qualify) if arg is not None else None
+        if last in _DTYPE_KEEPING and q.rsplit(".", 1)[0] in _DTYPE_KEEPING_NAMESPACES:
+            return self._arg_value(node, 0).dtype
+        return None
 
     def _arg_value(self, node: cst.Call, index: int) -> Value:
         positional = [a for a in node.args if a.keyword is None and not a.star]

@@ -861,7 +861,7 @@ class Walker:
                 v = values[p.name]
                 if declared is not None and (v.kind == Kind.UNKNOWN or v.kind == Kind.TENSOR and declared.kind != Kind.TENSOR):
                     v = declared  # the annotation is authoritative where the call site says less
-                out.append((p.name, Value(v.kind, v.origin, v.cls, literal=v.literal)))
+                out.append((p.name, Value(v.kind, v.origin, v.cls, literal=v.literal, dtype=v.dtype)))
             elif p.star:
                 out.append((p.name, UNKNOWN))
             elif p.default in ("none", "literal"):

@@ -129,7 +129,7 @@ def possibly_a_list(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int 
     if param.annotation and any(h in param.annotation for h in TENSOR_ANNOTATION_HINTS):
         return False
     info = ctx.func.tf_function
-    if info is not None and info.has_signature and (info.shapes is None or _signature_dims(ctx, expr.value) is not None):
+    if info is not None and info.has_signature and (info.shapes is None or signature_dims(ctx, expr.value) is not None):
         return False  # a parameter of a signed tf.function is a tensor
     return True
 
@@ -167,7 +167,7 @@ def may_be_none(ctx: FunctionContext, value: Value, whole_shape_ok: bool = False
     if base.startswith("self."):
         return False
     index = m.group("index")
-    dims = _signature_dims(ctx, base)
+    dims = signature_dims(ctx, base)
     if index is None:
         if not whole_shape_ok:
             return False
@@ -180,7 +180,7 @@ def may_be_none(ctx: FunctionContext, value: Value, whole_shape_ok: bool = False
     return i == 0 or i in _input_dyn_dims(ctx, base)
 
 
-def _signature_dims(ctx: FunctionContext, name: str):  # type: ignore[no-untyped-def]
+def signature_dims(ctx: FunctionContext, name: str):  # type: ignore[no-untyped-def]
     """The literal TensorSpec shape of parameter ``name`` of the function being walked, if any."""
     info = ctx.func.tf_function
     if info is None or not info.has_signature or info.shapes is None:
@@ -242,7 +242,7 @@ def dynamic_ops_size(ctx: FunctionContext, expr: cst.BaseExpression, _depth: int
     if base is None or base.startswith("self."):
         return False
     i = int(index.value)
-    dims = _signature_dims(ctx, base)
+    dims = signature_dims(ctx, base)
     if dims is not None:
         return i < len(dims) and dims[i] is None
     return i == 0 or i in _input_dyn_dims(ctx, base)
@@ -260,7 +260,7 @@ def _len_dynamic(ctx: FunctionContext, expr: cst.BaseExpression) -> bool:
     name = dotted(expr)
     if name is None or name.startswith("self."):
         return False
-    dims = _signature_dims(ctx, name)
+    dims = signature_dims(ctx, name)
     return dims is None or (len(dims) > 0 and dims[0] is None)
 
 
