@@ -31,6 +31,7 @@ from mllint.checks.unsupported.tf_state import TFStateInTrace
 from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnflattenableOutput
 from mllint.checks.unsupported.pt_higher_order_op_outside_export import HigherOrderOpOutsideExport
 from mllint.checks.unsupported.pt_script_branch_type_mismatch import ScriptBranchTypeMismatch
+from mllint.checks.unsupported.pt_script_typing import ScriptTyping
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -61,4 +62,5 @@ ALL_CHECKS: List[Type[Check]] = [
     ExportUnflattenableOutput,
     HigherOrderOpOutsideExport,
     ScriptBranchTypeMismatch,
+    ScriptTyping,
 ]
