@@ -205,6 +205,14 @@ class NoneThenModuleLoop(nn.Module):
         return x if last is None else last
 
 
+class NoneThenTupleLoop(nn.Module):
+    def forward(self, x):
+        last = None
+        for t in (x, x * 2):
+            last = t
+        return x if last is None else last
+
+
 # -- PT223: a return its annotation contradicts ---------------------------------------------------------
 class RetIntFloat(nn.Module):
     def scale(self) -> int:

@@ -482,12 +482,13 @@ def _real_blocks(ctx: FunctionContext, blocks: Sequence[Block]) -> bool:
 
 
 def _module_loop(ctx: FunctionContext, it: cst.BaseExpression) -> bool:
-    """``for i, layer in enumerate(self.layers)`` / ``zip(...)`` over modules: unrolled by TorchScript."""
-    if isinstance(it, cst.Call) and dotted(it.func) in ("enumerate", "zip", "reversed"):
-        return any(ctx.kind(a.value) in (Kind.MODULE_LIST, Kind.UNKNOWN) for a in it.args)
-    return ctx.kind(it) not in (Kind.TENSOR, Kind.STATIC, Kind.TENSOR_LIST) and not (
-        isinstance(it, cst.Call) and dotted(it.func) == "range"
-    )
+    """A loop TorchScript may unroll (over a ``ModuleList``, a tuple, ``enumerate`` / ``zip`` of those): its
+    body is compiled in the enclosing scope. Only ``range(...)``, a tensor and a list display are real loops."""
+    if isinstance(it, cst.Call) and dotted(it.func) == "range" and "range" not in ctx.env:
+        return False
+    if isinstance(it, (cst.List, cst.ListComp)):
+        return False
+    return ctx.kind(it) != Kind.TENSOR
 
 
 def _block_word(stmt: cst.CSTNode) -> str:

@@ -430,6 +430,11 @@ class ScriptConstructs(Check):
                     for name in _names_in(el.value):
                         lists[name] = False
 
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        lists: Dict[str, bool] = ctx.scratch.get(dict, "PT201.lists")
+        for name in _names_in(node.target):
+            lists[name] = False
+
     def visit_Arg(self, ctx: FunctionContext, node: cst.Arg) -> None:
         if node.star == "*" and _list_valued(ctx, node.value):
             report(ctx, "PT201", node, EMITTER,
