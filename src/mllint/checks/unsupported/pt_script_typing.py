@@ -197,7 +197,7 @@ def _constants_of(cls: cst.ClassDef) -> FrozenSet[str]:
 
 
 # -- where each statement sits: the blocks that enclose it ---------------------------------------------
-#: One enclosing block: (the compound statement, which part, whether TorchScript may decide its test).
+#: One enclosing block: (the compound statement, which part: "body", "orelse", "handler0", ...).
 Block = Tuple[cst.CSTNode, str]
 
 
