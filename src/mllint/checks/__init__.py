@@ -32,6 +32,7 @@ from mllint.checks.unsupported.pt_export_unflattenable_output import ExportUnfla
 from mllint.checks.unsupported.pt_higher_order_op_outside_export import HigherOrderOpOutsideExport
 from mllint.checks.unsupported.pt_script_branch_type_mismatch import ScriptBranchTypeMismatch
 from mllint.checks.dynamic_shape.pt_dynamic_dim_sliced import DynamicDimSliced
+from mllint.checks.unsupported.pt_script_typing import ScriptTyping
 
 ALL_CHECKS: List[Type[Check]] = [
     TensorBranch,
@@ -63,4 +64,5 @@ ALL_CHECKS: List[Type[Check]] = [
     HigherOrderOpOutsideExport,
     ScriptBranchTypeMismatch,
     DynamicDimSliced,
+    ScriptTyping,
 ]

@@ -414,6 +414,47 @@ class ScriptConstructs(Check):
         if any(isinstance(e, cst.StarredElement) for e in node.elements):
             report(ctx, "PT201", node, EMITTER, construct=f"the unpacking list `{ctx.code(node)}`")
 
+    def visit_Assign(self, ctx: FunctionContext, node: cst.Assign) -> None:
+        lists: Dict[str, bool] = ctx.scratch.get(dict, "PT201.lists")
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Name):
+                lists[target.value] = _list_valued(ctx, node.value)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                star = next((e for e in target.elements if isinstance(e, cst.StarredElement)), None)
+                if star is not None and _list_valued(ctx, node.value):
+                    report(ctx, "PT201", target, EMITTER,
+                           construct=f"the starred target in `{ctx.code(target)} = {ctx.code(node.value)}`, which "
+                                     "unpacks a list of unknown length (only tuples unpack with `*`)")
+                for el in target.elements:
+                    for name in _names_in(el.value):
+                        lists[name] = False
+
+    def visit_For(self, ctx: FunctionContext, node: cst.For) -> None:
+        lists: Dict[str, bool] = ctx.scratch.get(dict, "PT201.lists")
+        for name in _names_in(node.target):
+            lists[name] = False
+
+    def visit_Arg(self, ctx: FunctionContext, node: cst.Arg) -> None:
+        if node.star == "*" and _list_valued(ctx, node.value):
+            report(ctx, "PT201", node, EMITTER,
+                   construct=f"the argument `*{ctx.code(node.value)}`, which unpacks a list of unknown length into "
+                             "the call (only tuples unpack with `*`)")
+
+    def visit_With(self, ctx: FunctionContext, node: cst.With) -> None:
+        for item in node.items:
+            call = item.item
+            q = ctx.qualname(call.func) if isinstance(call, cst.Call) else None
+            reason = _WITH_UNSUPPORTED.get(q or "")
+            if reason is not None and isinstance(call, cst.Call):
+                report(ctx, "PT204", call, EMITTER, call=ctx.code(call), reason=reason)
+
+    def visit_Attribute(self, ctx: FunctionContext, node: cst.Attribute) -> None:
+        if node.attr.value == "__class__" and dotted(node.value) == "self" and ctx.framework == "torch":
+            report(ctx, "PT204", node, EMITTER, call=ctx.code(node),
+                   reason="TorchScript cannot compile class reflection (scripting fails with `type object 'type' has "
+                          "no attribute '__globals__'`); call the method or read the attribute directly")
+
     def visit_Dict(self, ctx: FunctionContext, node: cst.Dict) -> None:
         for el in node.elements:
             if isinstance(el, cst.DictElement) and isinstance(el.key, cst.Tuple):
@@ -492,7 +533,8 @@ class ScriptConstructs(Check):
         func = node.func
         name = dotted(func)
         # PT203: dynamic attribute access and super()
-        if name == "getattr" and node.args and dotted(node.args[0].value) == "self" and len(node.args) >= 2:
+        if name == "getattr" and "getattr" not in ctx.env and len(node.args) >= 2 and not any(
+                a.star or a.keyword is not None for a in node.args[:2]):
             if not isinstance(node.args[1].value, cst.SimpleString):
                 report(ctx, "PT203", node, EMITTER, construct=f"`{ctx.code(node)}` looks up an attribute by a computed name")
             return
@@ -528,6 +570,17 @@ class ScriptConstructs(Check):
             return ("logging calls are Python objects TorchScript cannot compile; move it out of `forward` or "
                     "under `if not torch.jit.is_scripting():`")
         q = ctx.qualname(func) or ""
+        if isinstance(func, cst.Name) and func.value not in ctx.env:
+            if func.value == "setattr" and "setattr" not in ctx.file.summary.functions:
+                return "the builtin `setattr` is not supported by TorchScript; assign the attribute (`self.name = ...`)"
+            if (func.value == "type" and len(node.args) == 1 and dotted(node.args[0].value) == "self"
+                    and "type" not in ctx.file.summary.functions):
+                return "TorchScript cannot compile `type(self)`; call the method on `self` or the class by name"
+        if q in _SYM_FUNCTIONS:
+            return (f"`{q}` is a symbolic-shape helper TorchScript has no operator for (`Unknown builtin op: "
+                    f"aten::{q.split('.')[-1]}`); use {_SYM_FUNCTIONS[q]}")
+        if q in _CONTEXTLIB:
+            return f"`{q}` is a Python context manager TorchScript cannot compile; {_CONTEXTLIB[q]}"
         if q.startswith("functools."):
             return f"`{q}` is a Python builtin TorchScript does not support; write the loop or the call out"
         if q.startswith("numpy.") and not q.startswith("numpy.random."):
@@ -1042,6 +1095,70 @@ def _registered_pytree(ctx: FunctionContext, cls_name: str) -> bool:
             continue
         stack.extend(child_nodes(node))
     return False
+
+
+#: PT204: ``torch.sym_*`` helpers (measured: ``Unknown builtin op: aten::sym_min``) and what to write instead.
+_SYM_FUNCTIONS = {
+    "torch.sym_min": "the builtin `min`", "torch.sym_max": "the builtin `max`", "torch.sym_not": "`not`",
+    "torch.sym_int": "`int(...)`", "torch.sym_float": "`float(...)`",
+    "torch.sym_ite": "a conditional expression (`a if cond else b`)",
+}
+#: PT204: ``contextlib`` helpers scripting cannot compile (measured: ``nullcontext`` fails with ``Expected
+#: <function nullcontext.__aenter__> to be a function``, ``suppress`` on its variadic ``__init__``).
+_CONTEXTLIB = {
+    "contextlib.nullcontext": "write the block twice, or use `torch.no_grad()` / `torch.autocast(..., enabled=flag)`",
+    "contextlib.suppress": "TorchScript has no exception handling; check the condition instead",
+    "contextlib.ExitStack": "enter the context managers TorchScript supports directly",
+}
+#: PT204: context managers scripting rejects in a ``with`` (measured on torch 2.13; ``torch.no_grad()``,
+#: ``torch.autocast(...)``, ``torch.autograd.profiler.record_function(...)`` compile).
+_WITH_UNSUPPORTED = {
+    "torch.enable_grad": "TorchScript has no `enable_grad` context (`Unknown builtin op: aten::enable_grad`); only "
+                         "`torch.no_grad()` is supported",
+    "torch.inference_mode": "TorchScript has no `inference_mode` context (`Unknown builtin op: "
+                            "aten::inference_mode`); use `torch.no_grad()`",
+    "torch.set_grad_enabled": "`set_grad_enabled` is a plain call in TorchScript, not a context manager (`With item "
+                              "expression must return an object`); use `torch.no_grad()`",
+    "torch.nn.attention.sdpa_kernel": "TorchScript cannot compile `sdpa_kernel` (its implementation uses `try`); "
+                                      "select the kernel outside the scripted code",
+}
+_LIST_METHODS = frozenset({"unbind", "chunk", "split", "tensor_split", "tolist"})
+_LIST_FUNCTIONS = frozenset({"torch.unbind", "torch.chunk", "torch.split", "torch.tensor_split"})
+
+
+def _list_valued(ctx: FunctionContext, node: cst.BaseExpression) -> bool:
+    """A value TorchScript types as a ``List`` (not a tuple): a list display or comprehension, a tensor's
+    ``.shape`` / ``.size()`` (``List[int]``) or a slice of it, ``x.unbind()`` / ``x.chunk(n)`` / ``x.split(n)``,
+    a list plus anything, or a local name last bound to one of those."""
+    if isinstance(node, (cst.List, cst.ListComp)):
+        return True
+    if isinstance(node, cst.Name):
+        lists: Dict[str, bool] = ctx.scratch.get(dict, "PT201.lists")
+        return lists.get(node.value, False) and node.value in ctx.env
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        return _list_valued(ctx, node.left)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+        return _list_valued(ctx, node.value)
+    if isinstance(node, cst.Attribute) and node.attr.value == "shape":
+        return ctx.kind(node.value) == Kind.TENSOR
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and ctx.kind(func.value) == Kind.TENSOR:
+            if func.attr.value == "size":
+                return not node.args
+            return func.attr.value in _LIST_METHODS and func.attr.value != "tolist"
+        return (ctx.qualname(func) or "") in _LIST_FUNCTIONS
+    return False
+
+
+def _names_in(node: cst.BaseExpression) -> List[str]:
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [n for e in node.elements for n in _names_in(e.value)]
+    if isinstance(node, cst.StarredElement):
+        return _names_in(node.value)
+    return []
 
 
 #: PT204: what to write instead of a Tensor method TorchScript does not bind (``{x}``: the receiver).
