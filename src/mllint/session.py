@@ -831,8 +831,13 @@ class Session:
                 first, count = self.dropped[name]
                 found.append(
                     diagnostic(
-                        self.catalogue, TOO_MANY_TASKS, st.display, Span(1, 0, 1, 0),
-                        count=count, func=first, limit=f"{self.max_tasks:,}",
+                        self.catalogue,
+                        TOO_MANY_TASKS,
+                        st.display,
+                        Span(1, 0, 1, 0),
+                        count=count,
+                        func=first,
+                        limit=f"{self.max_tasks:,}",
                     )
                 )
             if st.error is None:
